@@ -1,0 +1,82 @@
+using static TorchSharp.torch;
+
+namespace EDiffI.Conditioning;
+
+/// <summary>
+/// Everything a denoiser is conditioned on besides x and σ (eDiff-I, Section 4 and Appendix A):
+/// the T5 text tokens, the CLIP text tokens with their pooled vector, and the CLIP image embedding.
+/// A null stream is dropped: the network sees zeros, as in classifier-free training.
+/// </summary>
+/// <param name="T5Text">T5 per-token embeddings; null when dropped.</param>
+/// <param name="ClipText">CLIP text per-token embeddings and pooled vector; null when dropped.</param>
+/// <param name="ClipImage">Pooled CLIP image embedding, shape [B, D]; null when dropped (no style reference).</param>
+/// <param name="Extensions">Typed extras for plugins (for example paint-with-words masks), keyed by type.</param>
+public sealed record ConditioningInputs(
+    TextEmbedding? T5Text = null,
+    TextEmbedding? ClipText = null,
+    Tensor? ClipImage = null,
+    IReadOnlyDictionary<Type, object>? Extensions = null)
+{
+    /// <summary>Nothing at all: the unconditional model of classifier-free guidance.</summary>
+    public static ConditioningInputs Unconditional { get; } = new();
+
+    /// <summary>True when every stream is dropped.</summary>
+    public bool IsUnconditional => T5Text is null && ClipText is null && ClipImage is null;
+
+    /// <summary>The extra of type <typeparamref name="T"/> a plugin attached, or null.</summary>
+    public T? Get<T>() where T : class =>
+        Extensions is not null && Extensions.TryGetValue(typeof(T), out var value) ? (T)value : null;
+
+    /// <summary>A copy with <paramref name="value"/> attached as the extra of type <typeparamref name="T"/>.</summary>
+    public ConditioningInputs With<T>(T value) where T : class
+    {
+        var map = Extensions is null ? new Dictionary<Type, object>() : new Dictionary<Type, object>(Extensions);
+        map[typeof(T)] = value;
+        return this with { Extensions = map };
+    }
+
+    /// <summary>
+    /// Concatenates two batches (for example conditional and unconditional, for one batched call of
+    /// guidance). A stream present on one side only is zero-filled and masked on the other side.
+    /// </summary>
+    public static ConditioningInputs Concat(ConditioningInputs a, long batchA, ConditioningInputs b, long batchB) => new(
+        ConcatText(a.T5Text, batchA, b.T5Text, batchB),
+        ConcatText(a.ClipText, batchA, b.ClipText, batchB),
+        (a.ClipImage, b.ClipImage) switch
+        {
+            (null, null) => null,
+            (Tensor ia, null) => cat([ia, zeros_like(ia).narrow(0, 0, 1).expand(batchB, -1)], 0),
+            (null, Tensor ib) => cat([zeros_like(ib).narrow(0, 0, 1).expand(batchA, -1), ib], 0),
+            (Tensor ia, Tensor ib) => cat([ia, ib], 0),
+        },
+        a.Extensions ?? b.Extensions);
+
+    private static TextEmbedding? ConcatText(TextEmbedding? a, long batchA, TextEmbedding? b, long batchB)
+    {
+        if (a is null && b is null) return null;
+        var like = (a ?? b)!;
+        a ??= TextEmbedding.Dropped(batchA, 1, like.Tokens.shape[2], like.Pooled?.shape[1], like.Tokens.dtype, like.Tokens.device);
+        b ??= TextEmbedding.Dropped(batchB, 1, like.Tokens.shape[2], like.Pooled?.shape[1], like.Tokens.dtype, like.Tokens.device);
+        return TextEmbedding.Concat(a, b);
+    }
+
+    /// <summary>
+    /// Per-sample dropout of each stream, independently (classifier-free training): a sample keeps a
+    /// stream where the matching boolean tensor of shape [B] is true.
+    /// </summary>
+    public ConditioningInputs KeepWhere(Tensor keepT5, Tensor keepClip, Tensor keepImage) => this with
+    {
+        T5Text = T5Text?.KeepWhere(keepT5),
+        ClipText = ClipText?.KeepWhere(keepClip),
+        ClipImage = ClipImage is null ? null : ClipImage * keepImage.to(ClipImage.dtype, ClipImage.device).view(-1, 1),
+    };
+
+    /// <summary>Repeats every sample <paramref name="times"/> times along the batch axis (sample-major).</summary>
+    public ConditioningInputs RepeatInterleave(long times)
+    {
+        if (times == 1) return this;
+        TextEmbedding? Rep(TextEmbedding? t) => t is null ? null :
+            new(t.Tokens.repeat_interleave(times, 0), t.Mask.repeat_interleave(times, 0), t.Pooled?.repeat_interleave(times, 0));
+        return this with { T5Text = Rep(T5Text), ClipText = Rep(ClipText), ClipImage = ClipImage?.repeat_interleave(times, 0) };
+    }
+}

@@ -1,0 +1,28 @@
+using EDiffI.Conditioning;
+using static TorchSharp.torch;
+
+namespace EDiffI.Denoising;
+
+/// <summary>
+/// Classifier-free guidance (Ho and Salimans 2022) as a denoiser wrapper:
+/// D_w = D(x; σ, ∅) + w (D(x; σ, c) − D(x; σ, ∅)). Both branches run in one batched call.
+/// A scale of 1 is the conditional model alone and costs one branch.
+/// </summary>
+public sealed class ClassifierFreeGuidance(IDenoiser inner, double scale) : IDenoiser
+{
+    /// <summary>The guidance weight w.</summary>
+    public double Scale { get; } = scale;
+
+    /// <inheritdoc />
+    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning)
+    {
+        if (Scale == 1 || conditioning.IsUnconditional) return inner.Denoise(x, sigma, conditioning);
+        using var scope = NewDisposeScope();
+        long b = x.shape[0];
+        var both = ConditioningInputs.Concat(conditioning, b, ConditioningInputs.Unconditional, b);
+        var denoised = inner.Denoise(cat([x, x], 0), cat([sigma, sigma], 0), both);
+        var cond = denoised.narrow(0, 0, b);
+        var uncond = denoised.narrow(0, b, b);
+        return (uncond + Scale * (cond - uncond)).MoveToOuterDisposeScope();
+    }
+}

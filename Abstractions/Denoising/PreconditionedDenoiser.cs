@@ -1,0 +1,26 @@
+using EDiffI.Conditioning;
+using static TorchSharp.torch;
+
+namespace EDiffI.Denoising;
+
+/// <summary>
+/// D(x; σ) = c_skip(σ) x + c_out(σ) F_θ(c_in(σ) x; c_noise(σ)) (Karras et al. 2022, Eq. 7, Table 1).
+/// The network boundary: the coefficients are computed in the caller's dtype (float64 in samplers),
+/// the network input is cast to the network's compute dtype, its output cast back.
+/// </summary>
+public sealed class PreconditionedDenoiser(IEdmNetwork network) : IDenoiser
+{
+    /// <summary>The wrapped network F_θ.</summary>
+    public IEdmNetwork Network { get; } = network;
+
+    /// <inheritdoc />
+    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning)
+    {
+        using var scope = NewDisposeScope();
+        var s = sigma.to(x.dtype).view(-1, 1, 1, 1);
+        var xIn = (Edm.Edm.CIn(s) * x).to(Network.ComputeType);
+        var cNoise = Edm.Edm.CNoise(sigma.to(ScalarType.Float32).flatten());
+        var f = Network.Forward(xIn, cNoise, conditioning).to(x.dtype);
+        return (Edm.Edm.CSkip(s) * x + Edm.Edm.COut(s) * f).MoveToOuterDisposeScope();
+    }
+}
