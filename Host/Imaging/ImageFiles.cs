@@ -1,0 +1,67 @@
+using EDiffI.Host.Runtime;
+using SkiaSharp;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Imaging;
+
+/// <summary>Reads and writes images through SkiaSharp, converting to and from tensors in [−1, 1].</summary>
+public static class ImageFiles
+{
+    /// <summary>Writes an image tensor [3, H, W] in [−1, 1] as an 8-bit RGBA PNG.</summary>
+    public static void SavePng(Tensor image, string path)
+    {
+        var rgba = ToRgba8(image, out int width, out int height);
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        using var stream = File.Create(full);
+        data.SaveTo(stream);
+    }
+
+    /// <summary>RGBA8 bytes of an image tensor [3, H, W] in [−1, 1] (alpha opaque), row-major.</summary>
+    public static byte[] ToRgba8(Tensor image, out int width, out int height)
+    {
+        using var scope = NewDisposeScope();
+        if (image.dim() != 3 || image.shape[0] != 3) throw new ArgumentException("expected an image tensor [3, H, W]");
+        height = (int)image.shape[1];
+        width = (int)image.shape[2];
+        var hwc = ((image.to(ScalarType.Float32).cpu() + 1) * 127.5).round().clamp(0, 255).to(ScalarType.Byte).permute(1, 2, 0).contiguous();
+        var rgb = hwc.data<byte>().ToArray();
+        var rgba = new byte[width * height * 4];
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+        {
+            rgba[j] = rgb[i];
+            rgba[j + 1] = rgb[i + 1];
+            rgba[j + 2] = rgb[i + 2];
+            rgba[j + 3] = 255;
+        }
+        return rgba;
+    }
+
+    /// <summary>
+    /// Reads an image file, centre-crops it to a square and resizes it to <paramref name="size"/>
+    /// (high-quality filtering); returns [3, size, size] uint8.
+    /// </summary>
+    public static Tensor LoadSquare(string path, int size)
+    {
+        using var decoded = SKBitmap.Decode(path) ?? throw new UserException($"'{path}' is not a readable image.");
+        int side = Math.Min(decoded.Width, decoded.Height);
+        var crop = new SKRectI((decoded.Width - side) / 2, (decoded.Height - side) / 2, (decoded.Width + side) / 2, (decoded.Height + side) / 2);
+        var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var target = new SKBitmap(info);
+        using (var canvas = new SKCanvas(target))
+        using (var image = SKImage.FromBitmap(decoded))
+        {
+            canvas.Clear(SKColors.Black);
+            canvas.DrawImage(image, SKRect.Create(crop.Left, crop.Top, side, side), SKRect.Create(0, 0, size, size),
+                new SKSamplingOptions(SKCubicResampler.Mitchell));
+        }
+        var bytes = new byte[size * size * 4];
+        System.Runtime.InteropServices.Marshal.Copy(target.GetPixels(), bytes, 0, bytes.Length);
+        using var rgba = tensor(bytes, [size, size, 4]);
+        return rgba.narrow(2, 0, 3).permute(2, 0, 1).contiguous();
+    }
+}

@@ -1,0 +1,115 @@
+using EDiffI.Conditioning;
+using EDiffI.Denoising;
+using EDiffI.Encoders;
+using EDiffI.Host.Runtime;
+using EDiffI.Plugins.UNet;
+using EDiffI.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Pipeline;
+
+/// <summary>What to draw.</summary>
+/// <param name="Prompt">The text prompt.</param>
+/// <param name="Seed">Seed of the first image; image i of the batch uses Seed + i.</param>
+/// <param name="Steps">Sampler steps.</param>
+/// <param name="Guidance">Classifier-free guidance weight (1 = conditional model only).</param>
+/// <param name="Batch">Number of variations.</param>
+public sealed record GenerationRequest(string Prompt, long Seed, int Steps, double Guidance, int Batch = 1);
+
+/// <summary>
+/// Text to image: encoders → conditioning, U-Net → preconditioned denoiser → guidance wrapper →
+/// sampler over the Karras schedule. Holds the model on one device.
+/// </summary>
+public sealed class TextToImagePipeline : IDisposable
+{
+    private readonly ITextEncoder? _t5;
+    private readonly ITextEncoder? _clip;
+
+    /// <summary>The model's manifest.</summary>
+    public ModelManifest Manifest { get; }
+    /// <summary>The U-Net (F_θ).</summary>
+    public EDiffIUNet Network { get; }
+    /// <summary>D(x; σ) around <see cref="Network"/>.</summary>
+    public IDenoiser Denoiser { get; }
+    /// <summary>The device the model runs on.</summary>
+    public Device Device { get; }
+
+    /// <summary>Wraps a loaded network and its encoders.</summary>
+    public TextToImagePipeline(ModelManifest manifest, EDiffIUNet network, Device device, ScalarType computeType)
+    {
+        Manifest = manifest;
+        Device = device;
+        Network = network;
+        network.eval();
+        network.to(device);
+        if (computeType != ScalarType.Float32) network.to(computeType);
+        network.ComputeType = computeType;
+        Denoiser = new PreconditionedDenoiser(network);
+        if (manifest.T5 is not null) _t5 = ModelManifest.CreateEncoder(manifest.T5);
+        if (manifest.ClipText is not null) _clip = ModelManifest.CreateEncoder(manifest.ClipText);
+    }
+
+    /// <summary>Loads the model folder (manifest, U-Net configuration and weights).</summary>
+    public static TextToImagePipeline Load(string folder, Device device, ScalarType computeType)
+    {
+        var manifest = ModelManifest.Load(folder);
+        EDiffIUNet network;
+        try
+        {
+            network = UNetFiles.Load(folder);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            throw new UserException(e.Message, e);
+        }
+        return new TextToImagePipeline(manifest, network, device, computeType);
+    }
+
+    /// <summary>Encodes prompts into the conditioning of every stream the model has.</summary>
+    public ConditioningInputs Encode(IReadOnlyList<string> prompts) => new(
+        T5Text: _t5?.Encode(prompts, Device),
+        ClipText: _clip?.Encode(prompts, Device));
+
+    /// <summary>Unit Gaussian noise for seeds seed, seed+1, …: each image's noise depends only on its own seed.</summary>
+    public Tensor Noise(long seed, int batch)
+    {
+        var cfg = Network.Config;
+        var images = new Tensor[batch];
+        for (int i = 0; i < batch; i++)
+        {
+            using var generator = new Generator((ulong)(seed + i));
+            images[i] = randn([1, cfg.Channels, cfg.Resolution, cfg.Resolution], ScalarType.Float64, generator: generator);
+        }
+        using var stacked = cat(images, 0);
+        foreach (var t in images) t.Dispose();
+        return stacked.to(Device);
+    }
+
+    /// <summary>Draws the images of a request: [B, 3, H, W] in [−1, 1], float32, on the CPU.</summary>
+    public Tensor Generate(GenerationRequest request, ISampler sampler, ISigmaSchedule schedule,
+        SamplerCallback? callback = null, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(request.Prompt)) throw new UserException("The prompt is empty.");
+        if (request.Steps < 1 || request.Steps > 1000) throw new UserException($"--steps must be between 1 and 1000 (got {request.Steps}).");
+        if (request.Batch < 1 || request.Batch > 256) throw new UserException($"--batch must be between 1 and 256 (got {request.Batch}).");
+        if (!(request.Guidance >= 0)) throw new UserException($"--guidance must be 0 or more (got {request.Guidance}).");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var prompts = Enumerable.Repeat(request.Prompt, request.Batch).ToList();
+        var conditioning = Encode(prompts);
+        var denoiser = new ClassifierFreeGuidance(Denoiser, request.Guidance);
+        var noise = Noise(request.Seed, request.Batch);
+        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(request.Steps), conditioning,
+            Callback: callback, CancellationToken: cancellationToken));
+        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Network.Dispose();
+        (_t5 as IDisposable)?.Dispose();
+        (_clip as IDisposable)?.Dispose();
+    }
+}

@@ -1,0 +1,230 @@
+using EDiffI.Attention;
+using EDiffI.Conditioning;
+using EDiffI.Denoising;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace EDiffI.Plugins.UNet;
+
+/// <summary>
+/// The eDiff-I base network F_θ: the ADM U-Net (Dhariwal and Nichol 2021) modified as in eDiff-I,
+/// Appendix A. Global conditioning: the projected pooled CLIP text vector and the CLIP image
+/// embedding are added to the time embedding. Cross-attention after every self-attention attends to
+/// [CLIP text tokens, T5 tokens, CLIP image token, learnable null token], padding masked.
+/// Wrap it in <see cref="PreconditionedDenoiser"/> to get the EDM denoiser D(x; σ).
+/// </summary>
+public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
+{
+    // Field names are the state-dict keys.
+    private readonly LinearLayer map_layer0;
+    private readonly LinearLayer map_layer1;
+    private readonly LinearLayer? map_clip_pooled;
+    private readonly LinearLayer? map_clip_image;
+    private readonly LinearLayer? ctx_clip_text;
+    private readonly LinearLayer? ctx_t5;
+    private readonly LinearLayer? ctx_clip_image;
+    private readonly Parameter? ctx_null;
+    private readonly Conv2dLayer conv_in;
+    private readonly ModuleDict<UNetBlock> enc;
+    private readonly ModuleDict<UNetBlock> dec;
+    private readonly GroupNormLayer out_norm;
+    private readonly Conv2dLayer out_conv;
+
+    // Whether each decoder block, in order, first concatenates the matching encoder output.
+    private readonly List<bool> _decoderTakesSkip = [];
+
+    /// <summary>The configuration the network was built from.</summary>
+    public UNetConfig Config { get; }
+
+    /// <inheritdoc />
+    public ScalarType ComputeType { get; set; } = ScalarType.Float32;
+
+    /// <summary>Builds a randomly initialised network of the given shape.</summary>
+    public EDiffIUNet(UNetConfig config) : base("EDiffIUNet")
+    {
+        config.Validate();
+        Config = config;
+        int mc = config.ModelChannels, emb = config.EmbeddingChannels;
+        int ctx = config.HasContext ? config.ContextDimension : 0;
+
+        map_layer0 = new LinearLayer("map_layer0", mc, emb);
+        map_layer1 = new LinearLayer("map_layer1", emb, emb);
+        if (config.ClipPooledDimension > 0) map_clip_pooled = new LinearLayer("map_clip_pooled", config.ClipPooledDimension, emb);
+        if (config.ClipImageDimension > 0) map_clip_image = new LinearLayer("map_clip_image", config.ClipImageDimension, emb);
+        if (ctx > 0)
+        {
+            if (config.ClipTextDimension > 0) ctx_clip_text = new LinearLayer("ctx_clip_text", config.ClipTextDimension, ctx);
+            if (config.T5Dimension > 0) ctx_t5 = new LinearLayer("ctx_t5", config.T5Dimension, ctx);
+            if (config.ClipImageDimension > 0) ctx_clip_image = new LinearLayer("ctx_clip_image", config.ClipImageDimension, ctx);
+            ctx_null = new Parameter(randn(ctx) * 0.02);
+        }
+
+        conv_in = new Conv2dLayer("conv_in", config.Channels, mc, 3);
+        enc = new ModuleDict<UNetBlock>();
+        dec = new ModuleDict<UNetBlock>();
+        var skips = new List<int> { mc };
+        int cout = mc;
+        int levels = config.ChannelMultipliers.Length;
+        for (int level = 0; level < levels; level++)
+        {
+            int res = config.Resolution >> level;
+            if (level > 0)
+            {
+                enc.Add($"{res}x{res}_down", new UNetBlock($"enc.{res}x{res}_down", cout, cout, emb, res * 2, down: true, dropout: config.Dropout));
+                skips.Add(cout);
+            }
+            for (int i = 0; i < config.BlocksPerLevel; i++)
+            {
+                int cin = cout;
+                cout = mc * config.ChannelMultipliers[level];
+                bool attn = config.AttentionResolutions.Contains(res);
+                enc.Add($"{res}x{res}_block{i}", new UNetBlock($"enc.{res}x{res}_block{i}", cin, cout, emb, res,
+                    attention: attn, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout));
+                skips.Add(cout);
+            }
+        }
+        for (int level = levels - 1; level >= 0; level--)
+        {
+            int res = config.Resolution >> level;
+            if (level == levels - 1)
+            {
+                dec.Add($"{res}x{res}_in0", new UNetBlock($"dec.{res}x{res}_in0", cout, cout, emb, res,
+                    attention: true, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout));
+                dec.Add($"{res}x{res}_in1", new UNetBlock($"dec.{res}x{res}_in1", cout, cout, emb, res, dropout: config.Dropout));
+                _decoderTakesSkip.AddRange([false, false]);
+            }
+            else
+            {
+                dec.Add($"{res}x{res}_up", new UNetBlock($"dec.{res}x{res}_up", cout, cout, emb, res / 2, up: true, dropout: config.Dropout));
+                _decoderTakesSkip.Add(false);
+            }
+            for (int i = 0; i <= config.BlocksPerLevel; i++)
+            {
+                int cin = cout + skips[^1];
+                skips.RemoveAt(skips.Count - 1);
+                cout = mc * config.ChannelMultipliers[level];
+                bool attn = config.AttentionResolutions.Contains(res);
+                dec.Add($"{res}x{res}_block{i}", new UNetBlock($"dec.{res}x{res}_block{i}", cin, cout, emb, res,
+                    attention: attn, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout));
+                _decoderTakesSkip.Add(true);
+            }
+        }
+        out_norm = new GroupNormLayer("out_norm", cout);
+        out_conv = new Conv2dLayer("out_conv", cout, config.Channels, 3, Init.Zero);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<CrossAttentionLayer> CrossAttentionLayers =>
+        Blocks().Select(b => b.CrossLayer).OfType<CrossAttentionLayer>().ToList();
+
+    /// <inheritdoc />
+    public void SetCrossAttentionProcessor(Func<CrossAttentionLayer, ICrossAttentionProcessor?> select)
+    {
+        foreach (var block in Blocks())
+            if (block.CrossLayer is not null)
+                block.Processor = select(block.CrossLayer) ?? DefaultCrossAttentionProcessor.Instance;
+    }
+
+    private IEnumerable<UNetBlock> Blocks() => enc.values().Concat(dec.values());
+
+    /// <inheritdoc />
+    public Tensor Forward(Tensor xIn, Tensor cNoise, ConditioningInputs conditioning)
+    {
+        using var scope = NewDisposeScope();
+        var dtype = xIn.dtype;
+        long batch = xIn.shape[0];
+        var device = xIn.device;
+        var sigma = (cNoise.to(ScalarType.Float32) * 4).exp();
+
+        // Time embedding (EDM's DhariwalUNet mapping), plus eDiff-I's global conditioning.
+        var emb = map_layer1.forward(F.silu(map_layer0.forward(NoiseEmbedding(cNoise, Config.ModelChannels).to(dtype))));
+        if (map_clip_pooled is not null && conditioning.ClipText?.Pooled is Tensor pooled)
+            emb = emb + map_clip_pooled.forward(pooled.to(dtype, device));
+        if (map_clip_image is not null && conditioning.ClipImage is Tensor image)
+            emb = emb + map_clip_image.forward(image.to(dtype, device));
+        emb = F.silu(emb);
+
+        var (context, mask, layout) = BuildContext(conditioning, batch, dtype, device);
+        var c = new BlockContext(emb, context, mask, layout, sigma, conditioning);
+
+        var x = conv_in.forward(xIn);
+        var skips = new List<Tensor> { x };
+        foreach (var block in enc.values())
+        {
+            x = block.forward(x, c);
+            skips.Add(x);
+        }
+        int i = 0;
+        foreach (var block in dec.values())
+        {
+            if (_decoderTakesSkip[i++])
+            {
+                x = cat([x, skips[^1]], 1);
+                skips.RemoveAt(skips.Count - 1);
+            }
+            x = block.forward(x, c);
+        }
+        var output = out_conv.forward(F.silu(out_norm.forward(x)));
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sinusoidal embedding of c_noise (EDM's PositionalEmbedding, max_positions 10000).</summary>
+    private static Tensor NoiseEmbedding(Tensor cNoise, int channels)
+    {
+        int half = channels / 2;
+        var freqs = arange(half, dtype: ScalarType.Float32, device: cNoise.device) / half;
+        freqs = pow(1.0 / 10000, freqs);
+        var x = cNoise.to(ScalarType.Float32).flatten().unsqueeze(1) * freqs.unsqueeze(0);
+        return cat([x.cos(), x.sin()], 1);
+    }
+
+    /// <summary>
+    /// The cross-attention context of eDiff-I: [CLIP text tokens, T5 tokens, CLIP image token, null token].
+    /// A dropped stream contributes masked zero tokens (text) or a zero image embedding.
+    /// </summary>
+    private (Tensor?, Tensor?, ContextLayout?) BuildContext(ConditioningInputs c, long batch, ScalarType dtype, Device device)
+    {
+        if (ctx_null is null) return (null, null, null);
+        var parts = new List<Tensor>();
+        var masks = new List<Tensor>();
+        int clipLen = 0, t5Len = 0;
+        if (ctx_clip_text is not null)
+        {
+            var t = c.ClipText ?? TextEmbedding.Dropped(batch, 1, Config.ClipTextDimension, null, dtype, device);
+            Check(t.Tokens, batch, Config.ClipTextDimension, "CLIP text");
+            parts.Add(ctx_clip_text.forward(t.Tokens.to(dtype, device)));
+            masks.Add(t.Mask.to(device));
+            clipLen = (int)t.Length;
+        }
+        if (ctx_t5 is not null)
+        {
+            var t = c.T5Text ?? TextEmbedding.Dropped(batch, 1, Config.T5Dimension, null, dtype, device);
+            Check(t.Tokens, batch, Config.T5Dimension, "T5");
+            parts.Add(ctx_t5.forward(t.Tokens.to(dtype, device)));
+            masks.Add(t.Mask.to(device));
+            t5Len = (int)t.Length;
+        }
+        if (ctx_clip_image is not null)
+        {
+            var image = c.ClipImage ?? zeros(batch, Config.ClipImageDimension, dtype: dtype, device: device);
+            parts.Add(ctx_clip_image.forward(image.to(dtype, device)).unsqueeze(1));
+            masks.Add(ones(batch, 1, dtype: ScalarType.Bool, device: device));
+        }
+        parts.Add(ctx_null.to(dtype).view(1, 1, -1).expand(batch, 1, -1));
+        masks.Add(ones(batch, 1, dtype: ScalarType.Bool, device: device));
+        int imageIndex = clipLen + t5Len;
+        var layout = new ContextLayout(0, clipLen, clipLen, t5Len,
+            ctx_clip_image is null ? -1 : imageIndex, ctx_clip_image is null ? imageIndex : imageIndex + 1);
+        return (cat(parts, 1), cat(masks, 1), layout);
+    }
+
+    private static void Check(Tensor tokens, long batch, int dim, string stream)
+    {
+        if (tokens.dim() != 3 || tokens.shape[0] != batch || tokens.shape[2] != dim)
+            throw new ArgumentException(
+                $"{stream} tokens have shape [{string.Join(", ", tokens.shape)}], the network expects [{batch}, L, {dim}]");
+    }
+}

@@ -1,0 +1,93 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace EDiffI.Plugins.UNet;
+
+// Layers that keep float32 master weights and compute in the dtype of their input: with a bf16
+// input the weights are cast on the fly (autograd flows back to the float32 master copy), which is
+// what mixed-precision training needs; once the whole model is converted to bf16 the casts vanish.
+
+/// <summary>Initial values of a layer's weights.</summary>
+internal enum Init
+{
+    /// <summary>PyTorch's default: uniform in ±1/√fan_in.</summary>
+    Default,
+    /// <summary>Zeros: the last layer of a residual branch starts as the identity (ADM).</summary>
+    Zero,
+}
+
+/// <summary>A 2-D convolution with "same" padding.</summary>
+internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly Parameter bias;
+    private readonly long _padding;
+
+    public Conv2dLayer(string name, long inChannels, long outChannels, long kernel, Init init = Init.Default) : base(name)
+    {
+        double bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
+        double scale = init == Init.Zero ? 0 : bound;
+        weight = new Parameter((rand(outChannels, inChannels, kernel, kernel) * 2 - 1) * scale);
+        bias = new Parameter((rand(outChannels) * 2 - 1) * scale);
+        _padding = kernel / 2;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var w = weight.to(x.dtype);
+        using var b = bias.to(x.dtype);
+        var y = F.conv2d(x, w, b, padding: [_padding, _padding]);
+        FlopCounter.Add(2 * weight.numel() * y.shape[0] * y.shape[2] * y.shape[3]);
+        return y;
+    }
+}
+
+/// <summary>A fully connected layer.</summary>
+internal sealed class LinearLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly Parameter bias;
+
+    public LinearLayer(string name, long inFeatures, long outFeatures, Init init = Init.Default) : base(name)
+    {
+        double scale = init == Init.Zero ? 0 : 1 / Math.Sqrt(inFeatures);
+        weight = new Parameter((rand(outFeatures, inFeatures) * 2 - 1) * scale);
+        bias = new Parameter((rand(outFeatures) * 2 - 1) * scale);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var w = weight.to(x.dtype);
+        using var b = bias.to(x.dtype);
+        FlopCounter.Add(2 * weight.numel() * (x.numel() / x.shape[^1]));
+        return F.linear(x, w, b);
+    }
+}
+
+/// <summary>Group normalisation with min(32, C/4) groups, as in ADM and EDM.</summary>
+internal sealed class GroupNormLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly Parameter bias;
+    private readonly long _groups;
+
+    public GroupNormLayer(string name, long channels) : base(name)
+    {
+        _groups = Math.Max(1, Math.Min(32, channels / 4));
+        while (channels % _groups != 0) _groups--;
+        weight = new Parameter(ones(channels));
+        bias = new Parameter(zeros(channels));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var w = weight.to(x.dtype);
+        using var b = bias.to(x.dtype);
+        return F.group_norm(x, _groups, w, b, 1e-5);
+    }
+}

@@ -1,0 +1,86 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EDiffI.Plugins.UNet;
+
+/// <summary>
+/// Shape of the eDiff-I U-Net. One code path builds every size: <see cref="Tiny"/> for CPU tests,
+/// <see cref="Adm64"/> for the ADM ImageNet-64 network (Dhariwal and Nichol 2021), and the paper's
+/// base model. A conditioning width of 0 removes that stream.
+/// </summary>
+public sealed record UNetConfig
+{
+    /// <summary>Side of the square images.</summary>
+    public int Resolution { get; init; } = 64;
+    /// <summary>Image channels in and out.</summary>
+    public int Channels { get; init; } = 3;
+    /// <summary>Width of the first level (ADM's model_channels).</summary>
+    public int ModelChannels { get; init; } = 192;
+    /// <summary>Width multiplier of each level; one level per entry, halving resolution between levels.</summary>
+    public int[] ChannelMultipliers { get; init; } = [1, 2, 3, 4];
+    /// <summary>Residual blocks per level in the encoder (the decoder has one more).</summary>
+    public int BlocksPerLevel { get; init; } = 3;
+    /// <summary>Resolutions at which blocks carry self-attention (and cross-attention).</summary>
+    public int[] AttentionResolutions { get; init; } = [32, 16, 8];
+    /// <summary>Channels per attention head.</summary>
+    public int HeadChannels { get; init; } = 64;
+    /// <summary>Width of the time embedding, as a multiple of <see cref="ModelChannels"/>.</summary>
+    public int EmbeddingMultiplier { get; init; } = 4;
+    /// <summary>Width of the T5 token embeddings; 0 for none.</summary>
+    public int T5Dimension { get; init; }
+    /// <summary>Width of the CLIP text token embeddings; 0 for none.</summary>
+    public int ClipTextDimension { get; init; }
+    /// <summary>Width of the pooled CLIP text vector added to the time embedding; 0 for none.</summary>
+    public int ClipPooledDimension { get; init; }
+    /// <summary>Width of the CLIP image embedding; 0 for none.</summary>
+    public int ClipImageDimension { get; init; }
+    /// <summary>Width of the cross-attention context tokens (every stream is projected to it).</summary>
+    public int ContextDimension { get; init; } = 512;
+    /// <summary>Whether a cross-attention block follows every self-attention block.</summary>
+    public bool CrossAttention { get; init; } = true;
+    /// <summary>Dropout inside residual blocks during training.</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>True when the network has any conditioning stream at all.</summary>
+    [JsonIgnore]
+    public bool HasContext => CrossAttention && (T5Dimension > 0 || ClipTextDimension > 0 || ClipImageDimension > 0);
+
+    /// <summary>Width of the time embedding.</summary>
+    [JsonIgnore]
+    public int EmbeddingChannels => ModelChannels * EmbeddingMultiplier;
+
+    /// <summary>The ADM ImageNet-64 configuration (295M parameters without conditioning).</summary>
+    public static UNetConfig Adm64 { get; } = new() { CrossAttention = false };
+
+    /// <summary>A few-hundred-thousand-parameter model for CPU tests.</summary>
+    public static UNetConfig Tiny(int resolution = 16) => new()
+    {
+        Resolution = resolution, ModelChannels = 32, ChannelMultipliers = [1, 2], BlocksPerLevel = 1,
+        AttentionResolutions = [resolution / 2], HeadChannels = 32, ContextDimension = 64,
+        T5Dimension = 32, ClipTextDimension = 32, ClipPooledDimension = 32, ClipImageDimension = 16,
+    };
+
+    /// <summary>Checks the shape is buildable; throws with every problem found.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (Resolution < 4) problems.Add($"resolution {Resolution} is too small");
+        if (ChannelMultipliers.Length == 0) problems.Add("at least one channel multiplier is needed");
+        if (Resolution % (1 << Math.Max(0, ChannelMultipliers.Length - 1)) != 0)
+            problems.Add($"resolution {Resolution} is not divisible by 2^{ChannelMultipliers.Length - 1} (one halving per level)");
+        if (ModelChannels <= 0 || BlocksPerLevel <= 0) problems.Add("model channels and blocks per level must be positive");
+        foreach (int m in ChannelMultipliers)
+            if ((ModelChannels * m) % HeadChannels != 0 && AttentionResolutions.Length > 0)
+                problems.Add($"width {ModelChannels * m} is not a multiple of the head width {HeadChannels}");
+        if (problems.Count > 0) throw new InvalidDataException("Invalid U-Net configuration: " + string.Join("; ", problems));
+    }
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    /// <summary>Serialises to JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses JSON written by <see cref="ToJson"/>.</summary>
+    public static UNetConfig FromJson(string json) =>
+        JsonSerializer.Deserialize<UNetConfig>(json, Json) ?? throw new InvalidDataException("empty U-Net configuration");
+}
