@@ -1,1 +1,30 @@
-Console.WriteLine(TorchSharp.torch.ones(2).sum().item<float>());
+using EDiffI.Host.Commands;
+using EDiffI.Host.Runtime;
+using EDiffI.Plugins.Sampling;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+// Composition root: services first, then the CLI that resolves commands from them.
+var services = new ServiceCollection();
+services.AddEdmSamplers();
+
+var app = new CommandApp(new TypeRegistrar(services));
+app.Configure(config =>
+{
+    config.SetApplicationName("EDiffI.Host");
+    config.AddCommand<GenerateCommand>("generate").WithDescription("Draw images from a text prompt.")
+        .WithExample("generate", "--prompt", "red bricks with white mortar", "--out", "bricks.png");
+    config.AddCommand<TrainCommand>("train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
+    config.AddCommand<BenchCommand>("bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
+    config.SetExceptionHandler((exception, _) =>
+    {
+        var user = exception as UserException ?? exception.InnerException as UserException;
+        if (user is not null) AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {user.Message}");
+        else if (exception is OperationCanceledException) AnsiConsole.MarkupLine("[yellow]cancelled[/]");
+        else if (exception is CommandAppException) AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
+        else AnsiConsole.WriteException(exception);
+        return exception is OperationCanceledException ? 130 : 1;
+    });
+});
+return app.Run(args);

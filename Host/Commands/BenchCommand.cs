@@ -1,0 +1,153 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using EDiffI.Conditioning;
+using EDiffI.Denoising;
+using EDiffI.Host.Runtime;
+using EDiffI.Plugins.Sampling;
+using EDiffI.Plugins.TextHash;
+using EDiffI.Plugins.UNet;
+using EDiffI.Sampling;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Commands;
+
+/// <summary>Settings of <c>bench</c>.</summary>
+public sealed class BenchSettings : DeviceSettings
+{
+    [CommandOption("--unet <SHAPE>")]
+    [Description("adm64 (ADM ImageNet-64, no text), ediffi64 (adm64 with eDiff-I conditioning), small or tiny")]
+    public string UNet { get; init; } = "small";
+
+    [CommandOption("--batch <N>")]
+    public int Batch { get; init; } = 8;
+
+    [CommandOption("--iters <N>")]
+    [Description("timed network evaluations (after warm-up)")]
+    public int Iterations { get; init; } = 10;
+
+    [CommandOption("--steps <N>")]
+    [Description("Heun steps of the timed sampling run")]
+    public int Steps { get; init; } = 32;
+
+    [CommandOption("--machine <TEXT>")]
+    [Description("name of the machine, written into the report")]
+    public string Machine { get; init; } = "unnamed machine";
+
+    [CommandOption("--report <FILE>")]
+    [Description("markdown file to append the results to")]
+    public string? Report { get; init; }
+}
+
+/// <summary><c>bench</c>: time per denoiser evaluation, per image, FLOP rate, and the sampler's overhead.</summary>
+public sealed class BenchCommand : Command<BenchSettings>
+{
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, BenchSettings s, CancellationToken cancellationToken)
+    {
+        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        var device = TorchRuntime.ParseDevice(s.Device);
+        var dtype = TorchRuntime.ComputeType(device, s.Precision);
+        var config = s.UNet switch
+        {
+            "adm64" => UNetConfig.Adm64,
+            "ediffi64" => UNetConfig.Adm64 with { CrossAttention = true, T5Dimension = 64, ClipTextDimension = 64, ClipPooledDimension = 64, ContextDimension = 768 },
+            "small" => new UNetConfig { ModelChannels = 64, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 2, AttentionResolutions = [16, 8], ContextDimension = 256, T5Dimension = 64, ClipTextDimension = 64, ClipPooledDimension = 64 },
+            "tiny" => UNetConfig.Tiny(16),
+            _ => throw new UserException($"Unknown --unet '{s.UNet}': use adm64, ediffi64, small or tiny."),
+        };
+        using var noGrad = no_grad();
+        using var model = new EDiffIUNet(config);
+        model.eval();
+        model.to(device);
+        if (dtype != ScalarType.Float32) model.to(dtype);
+        model.ComputeType = dtype;
+        long parameters = model.parameters().Sum(p => p.numel());
+        var denoiser = new PreconditionedDenoiser(model);
+        using var encoder = new WordHashTextEncoder(new WordHashOptions { Dimension = 64 });
+        var cond = config.T5Dimension > 0
+            ? new ConditioningInputs(encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device),
+                                     encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device))
+            : ConditioningInputs.Unconditional;
+
+        // FLOPs of one image's evaluation, counted on a batch of one.
+        long flops;
+        using (var counter = FlopCounter.Start())
+        using (var scope = NewDisposeScope())
+        {
+            var one = cond.T5Text is null ? cond : new ConditioningInputs(
+                new TextEmbedding(cond.T5Text.Tokens.narrow(0, 0, 1), cond.T5Text.Mask.narrow(0, 0, 1), cond.T5Text.Pooled?.narrow(0, 0, 1)),
+                new TextEmbedding(cond.ClipText!.Tokens.narrow(0, 0, 1), cond.ClipText.Mask.narrow(0, 0, 1), cond.ClipText.Pooled?.narrow(0, 0, 1)));
+            model.Forward(randn(1, 3, config.Resolution, config.Resolution, dtype: dtype, device: device), zeros(1, device: device), one);
+            flops = counter.Flops;
+        }
+
+        var x = randn(s.Batch, 3, config.Resolution, config.Resolution, dtype: ScalarType.Float64, device: device);
+        var xIn = x.to(dtype);
+        var cNoise = zeros(s.Batch, device: device);
+        double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, cNoise, cond));
+        double denoiserMs = Time(s.Iterations, device, () => denoiser.Denoise(x, full(s.Batch, 1.0, dtype: ScalarType.Float64, device: device), cond));
+        var sampler = new HeunSampler();
+        var sigmas = Edm.Edm.KarrasSigmas(s.Steps);
+        int evaluations = sampler.Evaluations(s.Steps);
+        double sampleMs = Time(1, device, () => sampler.Sample(denoiser, new SamplingRequest(x, sigmas, cond)));
+        double perEvalInSampler = sampleMs / evaluations;
+        double tflops = flops * (double)s.Batch / (networkMs / 1000) / 1e12;
+        double? peak = device.type == DeviceType.CUDA ? MatmulPeak(device) : null;
+
+        var report = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        report.AppendLine(inv, $"### `{s.UNet}` on {s.Machine}, {device}, {dtype}, batch {s.Batch} ({DateTime.UtcNow:yyyy-MM-dd})");
+        report.AppendLine();
+        report.AppendLine("| measure | value |");
+        report.AppendLine("| --- | --- |");
+        report.AppendLine(inv, $"| parameters | {parameters / 1e6:0.0} M |");
+        report.AppendLine(inv, $"| GFLOP per image per evaluation | {flops / 1e9:0.0} |");
+        report.AppendLine(inv, $"| network evaluation (F_θ) | {networkMs:0.00} ms ({networkMs / s.Batch:0.000} ms per image) |");
+        report.AppendLine(inv, $"| denoiser evaluation (preconditioning, float64 casts) | {denoiserMs:0.00} ms |");
+        report.AppendLine(inv, $"| Heun, {s.Steps} steps ({evaluations} evaluations), whole batch | {sampleMs:0} ms, {perEvalInSampler:0.00} ms per evaluation |");
+        report.AppendLine(inv, $"| sampler and wrappers on top of the network | {(perEvalInSampler / networkMs - 1) * 100:+0.0;-0.0}% |");
+        report.AppendLine(inv, $"| images per second ({s.Steps} Heun steps) | {s.Batch / (sampleMs / 1000):0.00} |");
+        report.AppendLine(inv, $"| achieved rate | {tflops:0.0} TFLOP/s |");
+        if (peak is double p)
+            report.AppendLine(inv, $"| share of measured bf16 matmul peak ({p:0} TFLOP/s) | {tflops / p * 100:0.0}% |");
+        Console.WriteLine(report.ToString());
+        if (s.Report is not null) File.AppendAllText(s.Report, report + Environment.NewLine);
+        return 0;
+    }
+
+    private static double Time(int iterations, Device device, Func<Tensor> run)
+    {
+        for (int i = 0; i < Math.Min(3, iterations); i++) { using var scope = NewDisposeScope(); run(); }
+        Sync(device);
+        var times = new List<double>();
+        for (int i = 0; i < iterations; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (var scope = NewDisposeScope()) run();
+            Sync(device);
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static void Sync(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+    }
+
+    /// <summary>Measured bf16 rate of an 8192³ matrix product, the practical ceiling for the network.</summary>
+    private static double MatmulPeak(Device device)
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(8192, 8192, dtype: ScalarType.BFloat16, device: device);
+        var b = randn(8192, 8192, dtype: ScalarType.BFloat16, device: device);
+        double ms = Time(10, device, () => a.matmul(b));
+        return 2.0 * 8192 * 8192 * 8192 / (ms / 1000) / 1e12;
+    }
+}

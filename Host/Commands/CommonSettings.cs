@@ -1,0 +1,45 @@
+using System.ComponentModel;
+using Spectre.Console.Cli;
+
+namespace EDiffI.Host.Commands;
+
+/// <summary>Options every verb that runs a model shares.</summary>
+public class DeviceSettings : CommandSettings
+{
+    /// <summary>cpu, cuda or cuda:N.</summary>
+    [CommandOption("--device <DEVICE>")]
+    [Description("cpu, cuda or cuda:N (default cpu)")]
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Compute precision.</summary>
+    [CommandOption("--precision <PRECISION>")]
+    [Description("auto (bf16 on CUDA, fp32 on CPU), bf16, fp16 or fp32")]
+    public string Precision { get; init; } = "auto";
+
+    /// <summary>Folder of a CUDA libtorch.</summary>
+    [CommandOption("--torch-lib <FOLDER>")]
+    [Description("folder holding a CUDA libtorch, e.g. a PyTorch install's torch/lib (or set EDIFFI_TORCH_LIB)")]
+    public string? TorchLib { get; init; }
+}
+
+/// <summary>Cancellation on Ctrl+C for the life of a command.</summary>
+internal sealed class ConsoleCancellation : IDisposable
+{
+    private readonly CancellationTokenSource _source = new();
+
+    public ConsoleCancellation() => Console.CancelKeyPress += OnCancel;
+
+    public CancellationToken Token => _source.Token;
+
+    private void OnCancel(object? sender, ConsoleCancelEventArgs e)
+    {
+        e.Cancel = true;
+        _source.Cancel();
+    }
+
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= OnCancel;
+        _source.Dispose();
+    }
+}

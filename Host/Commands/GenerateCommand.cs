@@ -1,0 +1,105 @@
+using System.ComponentModel;
+using EDiffI.Host.Imaging;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Runtime;
+using EDiffI.Sampling;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace EDiffI.Host.Commands;
+
+/// <summary>Settings of <c>generate</c>.</summary>
+public sealed class GenerateSettings : DeviceSettings
+{
+    [CommandOption("-p|--prompt <TEXT>")]
+    [Description("what to draw")]
+    public string Prompt { get; init; } = "";
+
+    [CommandOption("-o|--out <FILE>")]
+    [Description("PNG to write; with --batch N, one file per image with the seed in its name")]
+    public string Out { get; init; } = "image.png";
+
+    [CommandOption("--seed <SEED>")]
+    [Description("seed of the first image (default: random, printed)")]
+    public long? Seed { get; init; }
+
+    [CommandOption("--steps <N>")]
+    [Description("sampler steps (default: the model's)")]
+    public int? Steps { get; init; }
+
+    [CommandOption("--guidance <W>")]
+    [Description("classifier-free guidance weight; 1 = no guidance (default: the model's)")]
+    public double? Guidance { get; init; }
+
+    [CommandOption("--batch <N>")]
+    [Description("number of variations (seeds seed, seed+1, ...)")]
+    public int Batch { get; init; } = 1;
+
+    [CommandOption("--sampler <NAME>")]
+    [Description("heun (default) or euler, or a plugin's sampler")]
+    public string Sampler { get; init; } = "heun";
+
+    [CommandOption("--model <FOLDER>")]
+    [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
+    public string? Model { get; init; }
+}
+
+/// <summary><c>generate</c>: text to image.</summary>
+public sealed class GenerateCommand(IEnumerable<ISampler> samplers, ISigmaSchedule schedule) : Command<GenerateSettings>
+{
+    /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
+    public const string DefaultModel = "models/default";
+
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
+    {
+        var sampler = samplers.FirstOrDefault(x => string.Equals(x.Name, s.Sampler, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"Unknown sampler '{s.Sampler}' (available: {string.Join(", ", samplers.Select(x => x.Name))}).");
+        if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
+        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        var device = TorchRuntime.ParseDevice(s.Device);
+        string folder = s.Model ?? ResolveDefaultModel();
+        using var pipeline = TextToImagePipeline.Load(folder, device, TorchRuntime.ComputeType(device, s.Precision));
+        long seed = s.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
+        var request = new GenerationRequest(s.Prompt, seed, s.Steps ?? pipeline.Manifest.DefaultSteps,
+            s.Guidance ?? pipeline.Manifest.DefaultGuidance, s.Batch);
+        int evaluations = sampler.Evaluations(request.Steps);
+        using var cancel = new ConsoleCancellation();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        TorchSharp.torch.Tensor images = null!;
+        AnsiConsole.Progress().AutoClear(false).Columns(
+                new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask($"{sampler.Name}, {request.Steps} steps ({evaluations} evaluations)", maxValue: request.Steps);
+                images = pipeline.Generate(request, sampler, schedule,
+                    (in SamplerStep step) => { task.Value = step.Index + 1; task.Description = $"{sampler.Name} σ={step.Sigma:0.###}"; },
+                    linked.Token);
+                task.Value = request.Steps;
+            });
+        using (images)
+        {
+            for (int i = 0; i < request.Batch; i++)
+            {
+                string path = request.Batch == 1 ? s.Out : Path.ChangeExtension(s.Out, null) + $"-seed{seed + i}.png";
+                using var image = images[i];
+                ImageFiles.SavePng(image, path);
+                AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seed + i})");
+            }
+        }
+        return 0;
+    }
+
+    private static string ResolveDefaultModel()
+    {
+        foreach (string root in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            string candidate = Path.Combine(root, DefaultModel);
+            if (File.Exists(Path.Combine(candidate, ModelManifest.FileName))) return candidate;
+        }
+        throw new UserException(
+            $"No trained model was found ({DefaultModel} is absent) and this command never draws from random weights. " +
+            "Pass --model <folder> with a model trained by `dotnet run --project Host -- train --data <folder> --out <dir>` " +
+            "(it writes <dir>/model).");
+    }
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EDiffI.Conditioning;
+using EDiffI.Data;
+using EDiffI.Denoising;
+using EDiffI.Encoders;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Runtime;
+using EDiffI.IO;
+using EDiffI.Plugins.UNet;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Training;
+
+/// <summary>Progress of a training run, reported after every step.</summary>
+public readonly record struct TrainingProgress(long Step, long Steps, double Loss, double ImagesPerSecond);
+
+/// <summary>
+/// EDM training of the eDiff-I U-Net (Karras et al. 2022, Section 5 and Table 1): ln σ ~ N(P_mean, P_std²),
+/// loss weight λ(σ), independent dropout of each conditioning stream (eDiff-I), AdamW, an EMA of the
+/// weights, gradient clipping, and mixed precision on the GPU (float32 master weights, the network
+/// computing in bf16). All randomness comes from one generator whose state is checkpointed, so a
+/// resumed run reproduces an uninterrupted one exactly on the CPU.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainingOptions _options;
+    private readonly IDatasetSource _data;
+    private readonly Device _device;
+    private readonly Generator _generator;
+    private readonly ITextEncoder? _t5;
+    private readonly ITextEncoder? _clip;
+    private readonly AdamW _optimizer;
+    private readonly List<(string Name, Parameter Param)> _parameters;
+    private readonly Dictionary<string, Tensor> _ema;
+    private readonly IDenoiser _denoiser;
+    private readonly string _outputFolder;
+
+    /// <summary>The network being trained (float32 master weights).</summary>
+    public EDiffIUNet Model { get; }
+    /// <summary>The model's manifest (encoders and defaults).</summary>
+    public ModelManifest Manifest { get; private set; }
+    /// <summary>Steps done so far.</summary>
+    public long Step { get; private set; }
+    /// <summary>The EMA weights by state-dict name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Ema => _ema;
+    /// <summary>Where checkpoints go.</summary>
+    public string CheckpointFolder => Path.Combine(_outputFolder, "checkpoints");
+    /// <summary>Where the exported model goes.</summary>
+    public string ModelFolder => Path.Combine(_outputFolder, "model");
+
+    /// <summary>Starts a run, or resumes from <paramref name="resumeFrom"/> when given.</summary>
+    public Trainer(TrainingOptions options, UNetConfig config, ModelManifest manifest, IDatasetSource data,
+        Device device, ScalarType computeType, string outputFolder, string? resumeFrom = null)
+    {
+        if (data.Resolution != config.Resolution)
+            throw new UserException($"The data is {data.Resolution}px but the model is {config.Resolution}px.");
+        if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
+        _options = options;
+        _data = data;
+        _device = device;
+        _outputFolder = outputFolder;
+        Manifest = manifest;
+        _generator = new Generator((ulong)options.Seed);
+        manual_seed(options.Seed);
+        Model = new EDiffIUNet(config);
+        Model.to(device);
+        Model.ComputeType = computeType;
+        Model.train();
+        _denoiser = new PreconditionedDenoiser(Model);
+        if (manifest.T5 is not null) _t5 = ModelManifest.CreateEncoder(manifest.T5);
+        if (manifest.ClipText is not null) _clip = ModelManifest.CreateEncoder(manifest.ClipText);
+        _parameters = Model.named_parameters().ToList();
+        _optimizer = optim.AdamW(_parameters.Select(p => p.Param), options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
+        _ema = _parameters.ToDictionary(p => p.Name, p => p.Param.detach().clone().DetachFromDisposeScope());
+        if (resumeFrom is not null) Restore(resumeFrom);
+    }
+
+    /// <summary>One optimisation step; returns the batch's mean loss.</summary>
+    public double TrainStep()
+    {
+        using var scope = NewDisposeScope();
+        int b = _options.BatchSize;
+        using var batch = _data.NextBatch(b, _generator);
+        var images = batch.Images.to(_device);
+        var conditioning = new ConditioningInputs(T5Text: _t5?.Encode(batch.Captions, _device), ClipText: _clip?.Encode(batch.Captions, _device));
+        // Independent dropout of each stream (eDiff-I, Section 5); all dropped is unconditional training.
+        double p = _options.DropProbability;
+        var keep = rand(3, b, generator: _generator) >= p;
+        conditioning = conditioning.KeepWhere(keep[0], keep[1], keep[2]);
+        var sigma = Edm.Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
+        var noise = randn(images.shape, generator: _generator).to(_device);
+
+        var loss = Edm.Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
+        _optimizer.zero_grad();
+        loss.backward();
+        if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters.Select(x => x.Param), _options.GradientClip);
+        foreach (var group in _optimizer.ParamGroups)
+            group.LearningRate = _options.LearningRate * Math.Min(1.0, (Step + 1) / (double)Math.Max(1, _options.WarmupSteps));
+        _optimizer.step();
+        Step++;
+        UpdateEma();
+        return loss.item<float>();
+    }
+
+    private void UpdateEma()
+    {
+        // Warm-up of the decay so early averages are not dominated by the random initialisation.
+        double decay = Math.Min(_options.EmaDecay, (1 + Step) / (10.0 + Step));
+        using var noGrad = no_grad();
+        foreach (var (name, param) in _parameters)
+            _ema[name].lerp_(param, 1 - decay);
+    }
+
+    /// <summary>Trains until <see cref="TrainingOptions.Steps"/>, checkpointing on schedule and at the end.</summary>
+    public void Run(Action<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        long startStep = Step;
+        while (Step < _options.Steps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            double loss = TrainStep();
+            if (!double.IsFinite(loss))
+                throw new UserException($"The loss became {loss} at step {Step}; lower --lr or check the data. The last checkpoint is intact.");
+            progress?.Invoke(new TrainingProgress(Step, _options.Steps, loss, (Step - startStep) * _options.BatchSize / clock.Elapsed.TotalSeconds));
+            if (Step % _options.CheckpointEvery == 0 || Step == _options.Steps) SaveCheckpoint();
+        }
+    }
+
+    /// <summary>Writes a checkpoint of everything a resumed run needs, and exports the EMA model.</summary>
+    public string SaveCheckpoint()
+    {
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, param) in _parameters) tensors["model/" + name] = param;
+        foreach (var (name, ema) in _ema) tensors["ema/" + name] = ema;
+        var adamSteps = new JsonArray();
+        var states = _optimizer.state_dict().State;
+        for (int i = 0; i < states.Count; i++)
+        {
+            var s = (AdamW.State)states[i];
+            tensors[$"adam/{i}/exp_avg"] = s.exp_avg;
+            tensors[$"adam/{i}/exp_avg_sq"] = s.exp_avg_sq;
+            adamSteps.Add(s.step);
+        }
+        tensors["rng/generator"] = _generator.get_state();
+        tensors["rng/global"] = random.get_rng_state();
+        var meta = new JsonObject
+        {
+            ["format"] = "ediffi-checkpoint/1",
+            ["adamSteps"] = adamSteps,
+            ["unet"] = JsonNode.Parse(Model.Config.ToJson()),
+            ["manifest"] = JsonSerializer.SerializeToNode(Manifest),
+            ["options"] = JsonSerializer.SerializeToNode(_options),
+        };
+        string dir = Checkpoint.Save(CheckpointFolder, Step, tensors, meta, _options.KeepCheckpoints);
+        ExportModel(ModelFolder);
+        return dir;
+    }
+
+    /// <summary>Writes the EMA weights as a model folder that `generate --model` reads.</summary>
+    public void ExportModel(string folder)
+    {
+        using var exported = new EDiffIUNet(Model.Config);
+        SafeTensorsWeights.LoadInto(exported, _ema, "EMA weights");
+        UNetFiles.Save(exported, folder);
+        Manifest = Manifest with { TrainedSteps = Step };
+        Manifest.Save(folder);
+    }
+
+    private void Restore(string dir)
+    {
+        var (tensors, meta) = Checkpoint.Load(dir);
+        try
+        {
+            using var noGrad = no_grad();
+            var weights = tensors.Where(kv => kv.Key.StartsWith("model/", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key["model/".Length..], kv => kv.Value);
+            SafeTensorsWeights.LoadInto(Model, weights, dir);
+            foreach (var (name, ema) in _ema) ema.copy_(tensors["ema/" + name]);
+            var states = _optimizer.state_dict().State;
+            var steps = meta["adamSteps"]!.AsArray();
+            for (int i = 0; i < states.Count; i++)
+            {
+                var s = (AdamW.State)states[i];
+                s.exp_avg.copy_(tensors[$"adam/{i}/exp_avg"]);
+                s.exp_avg_sq.copy_(tensors[$"adam/{i}/exp_avg_sq"]);
+                s.step = steps[i]!.GetValue<long>();
+            }
+            _generator.set_state(tensors["rng/generator"]);
+            random.set_rng_state(tensors["rng/global"]);
+            Step = meta["step"]!.GetValue<long>();
+        }
+        catch (Exception e) when (e is KeyNotFoundException or NullReferenceException or InvalidCastException or InvalidOperationException)
+        {
+            throw new UserException($"Checkpoint '{dir}' does not match this run ({e.Message}). Nothing was changed.", e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UserException(e.Message + " Nothing was changed.", e);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Model.Dispose();
+        _optimizer.Dispose();
+        _generator.Dispose();
+        foreach (var t in _ema.Values) t.Dispose();
+        (_t5 as IDisposable)?.Dispose();
+        (_clip as IDisposable)?.Dispose();
+    }
+}

@@ -1,0 +1,32 @@
+namespace EDiffI.Host.Training;
+
+/// <summary>Settings of an EDM training run (Karras et al. 2022, Table 1 and Appendix F; eDiff-I, Section 5).</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Images per step.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Steps to train to (a resumed run continues up to this).</summary>
+    public long Steps { get; init; } = 10_000;
+    /// <summary>Peak AdamW learning rate.</summary>
+    public double LearningRate { get; init; } = 2e-4;
+    /// <summary>Steps of linear learning-rate warm-up.</summary>
+    public long WarmupSteps { get; init; } = 200;
+    /// <summary>AdamW weight decay.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+    /// <summary>P_mean: mean of ln σ during training.</summary>
+    public double PMean { get; init; } = -1.2;
+    /// <summary>P_std: standard deviation of ln σ during training.</summary>
+    public double PStd { get; init; } = 1.2;
+    /// <summary>Probability of dropping each conditioning stream, independently (classifier-free training).</summary>
+    public double DropProbability { get; init; } = 0.1;
+    /// <summary>Largest gradient norm; larger gradients are scaled down. 0 turns clipping off.</summary>
+    public double GradientClip { get; init; } = 1.0;
+    /// <summary>Decay of the exponential moving average of the weights.</summary>
+    public double EmaDecay { get; init; } = 0.999;
+    /// <summary>Steps between checkpoints.</summary>
+    public long CheckpointEvery { get; init; } = 500;
+    /// <summary>Checkpoints kept on disk (oldest removed first).</summary>
+    public int KeepCheckpoints { get; init; } = 2;
+    /// <summary>Seed of weight initialisation and of the training stream.</summary>
+    public long Seed { get; init; } = 1;
+}
