@@ -68,7 +68,7 @@ public sealed class BenchCommand : Command<BenchSettings>
         model.ComputeType = dtype;
         long parameters = model.parameters().Sum(p => p.numel());
         var denoiser = new PreconditionedDenoiser(model);
-        using var encoder = new WordHashTextEncoder(new WordHashOptions { Dimension = 64 });
+        using var encoder = new WordHashTextEncoder(new WordHashOptions { Dimension = Math.Max(2, config.T5Dimension) });
         var cond = config.T5Dimension > 0
             ? new ConditioningInputs(encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device),
                                      encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device))

@@ -141,10 +141,13 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
 
         // Time embedding (EDM's DhariwalUNet mapping), plus eDiff-I's global conditioning.
         var emb = map_layer1.forward(F.silu(map_layer0.forward(NoiseEmbedding(cNoise, Config.ModelChannels).to(dtype))));
-        if (map_clip_pooled is not null && conditioning.ClipText?.Pooled is Tensor pooled)
-            emb = emb + map_clip_pooled.forward(pooled.to(dtype, device));
-        if (map_clip_image is not null && conditioning.ClipImage is Tensor image)
-            emb = emb + map_clip_image.forward(image.to(dtype, device));
+        // A dropped stream is a zero vector, exactly as conditioning dropout makes it in training.
+        if (map_clip_pooled is not null)
+            emb = emb + map_clip_pooled.forward(conditioning.ClipText?.Pooled?.to(dtype, device)
+                                                ?? zeros(batch, Config.ClipPooledDimension, dtype: dtype, device: device));
+        if (map_clip_image is not null)
+            emb = emb + map_clip_image.forward(conditioning.ClipImage?.to(dtype, device)
+                                               ?? zeros(batch, Config.ClipImageDimension, dtype: dtype, device: device));
         emb = F.silu(emb);
 
         var (context, mask, layout) = BuildContext(conditioning, batch, dtype, device);

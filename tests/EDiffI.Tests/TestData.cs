@@ -1,0 +1,60 @@
+using EDiffI.Data;
+using EDiffI.Host.Pipeline;
+using EDiffI.Plugins.UNet;
+using static TorchSharp.torch;
+
+namespace EDiffI.Tests;
+
+/// <summary>A handful of fixed 16×16 images with captions: stripes, a square, a gradient, a checkerboard.</summary>
+internal sealed class FixedImages : IDatasetSource, IDisposable
+{
+    private readonly Tensor _images;
+    private readonly string[] _captions = ["red stripes", "a blue square", "a green gradient", "a yellow checkerboard"];
+
+    public FixedImages(int resolution = 16)
+    {
+        Resolution = resolution;
+        var r = arange(resolution, dtype: ScalarType.Float32);
+        var yy = r.view(-1, 1).expand(resolution, resolution);
+        var xx = r.view(1, -1).expand(resolution, resolution);
+        var stripes = stack([(xx.remainder(4) < 2).to(ScalarType.Float32), zeros_like(xx), zeros_like(xx)]);
+        var square = stack([zeros_like(xx), zeros_like(xx), ((xx - resolution / 2).abs() < 4).logical_and((yy - resolution / 2).abs() < 4).to(ScalarType.Float32)]);
+        var gradient = stack([zeros_like(xx), xx / (resolution - 1), zeros_like(xx)]);
+        var checker = ((xx.div(4, rounding_mode: RoundingMode.floor) + yy.div(4, rounding_mode: RoundingMode.floor)).remainder(2)).to(ScalarType.Float32);
+        var yellow = stack([checker, checker, zeros_like(checker)]);
+        _images = (stack([stripes, square, gradient, yellow]) * 2 - 1).DetachFromDisposeScope();
+    }
+
+    public int Resolution { get; }
+    public long? Count => 4;
+
+    public TrainingBatch NextBatch(int batchSize, Generator generator)
+    {
+        var index = randint(0, 4, [batchSize], generator: generator);
+        var captions = index.data<long>().Select(i => _captions[i]).ToList();
+        var images = _images.index_select(0, index);
+        index.Dispose();
+        return new TrainingBatch(images, captions);
+    }
+
+    public void Dispose() => _images.Dispose();
+}
+
+internal static class TinyModel
+{
+    public static ModelManifest Manifest => new()
+    {
+        T5 = new TextEncoderSpec { Dimension = 32, MaxTokens = 8, Seed = 1 },
+        ClipText = new TextEncoderSpec { Dimension = 32, MaxTokens = 8, Seed = 2 },
+        DefaultSteps = 8,
+    };
+
+    public static UNetConfig Config => UNetConfig.Tiny(16) with { ClipImageDimension = 0 };
+
+    /// <summary>A temporary folder deleted on dispose.</summary>
+    public sealed class TempFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("ediffi-test-").FullName;
+        public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
+    }
+}

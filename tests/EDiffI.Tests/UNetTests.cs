@@ -1,0 +1,158 @@
+using EDiffI.Attention;
+using EDiffI.Conditioning;
+using EDiffI.Denoising;
+using EDiffI.IO;
+using EDiffI.Plugins.TextHash;
+using EDiffI.Plugins.UNet;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EDiffI.Tests;
+
+public class UNetTests
+{
+    private static ConditioningInputs Prompts(params string[] prompts)
+    {
+        using var t5 = new WordHashTextEncoder(new WordHashOptions { Dimension = 32, MaxTokens = 8, Seed = 1 });
+        using var clip = new WordHashTextEncoder(new WordHashOptions { Dimension = 32, MaxTokens = 8, Seed = 2 });
+        return new ConditioningInputs(t5.Encode(prompts, CPU), clip.Encode(prompts, CPU));
+    }
+
+    private static EDiffIUNet Randomised(ulong seed)
+    {
+        manual_seed((long)seed);
+        var model = new EDiffIUNet(TinyModel.Config);
+        // Zero-initialised output layers would hide the conditioning; give every weight a value.
+        using var noGrad = no_grad();
+        foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
+        return model;
+    }
+
+    [Fact]
+    public void ZeroInitialisedNetworkDenoisesByCSkip()
+    {
+        using var model = new EDiffIUNet(TinyModel.Config);
+        var d = new PreconditionedDenoiser(model);
+        using var x = randn(2, 3, 16, 16, dtype: ScalarType.Float64);
+        using var sigma = tensor(new[] { 0.3, 7.0 });
+        using var y = d.Denoise(x, sigma, Prompts("a", "b"));
+        using var expected = EDiffI.Edm.Edm.CSkip(sigma).view(-1, 1, 1, 1) * x;
+        Assert.Equal(ScalarType.Float64, y.dtype);
+        Assert.True(y.allclose(expected, 1e-6, 1e-6));
+    }
+
+    [Fact]
+    public void PaddingIsMaskedAndTextChangesTheOutput()
+    {
+        using var model = Randomised(3);
+        model.eval();
+        using var noGrad = no_grad();
+        using var x = randn(1, 3, 16, 16);
+        using var c = full(1, -0.5f);
+        var cond = Prompts("red stripes");
+        using var a = model.Forward(x, c, cond);
+        // Garbage in padded positions must not matter.
+        var t5 = cond.T5Text!;
+        var noisy = t5 with { Tokens = t5.Tokens + randn_like(t5.Tokens) * 100 * (~t5.Mask).unsqueeze(2).to(ScalarType.Float32) };
+        using var b = model.Forward(x, c, cond with { T5Text = noisy });
+        Assert.True(a.allclose(b, 1e-5, 1e-5));
+        using var other = model.Forward(x, c, Prompts("a blue square"));
+        Assert.False(a.allclose(other, 1e-3, 1e-3));
+    }
+
+    private sealed class CountingProcessor : ICrossAttentionProcessor
+    {
+        public List<string> Layers { get; } = [];
+        public Tensor Attend(CrossAttentionInputs inputs)
+        {
+            Layers.Add(inputs.Layer.Name);
+            Assert.Equal(inputs.Layout.Length, inputs.Key.shape[2]);
+            Assert.Equal(inputs.Layer.Height * inputs.Layer.Width, inputs.Query.shape[2]);
+            return DefaultCrossAttentionProcessor.Instance.Attend(inputs);
+        }
+    }
+
+    [Fact]
+    public void CrossAttentionProcessorsCanBeSwappedPerLayer()
+    {
+        using var model = Randomised(4);
+        using var noGrad = no_grad();
+        var layers = model.CrossAttentionLayers;
+        Assert.NotEmpty(layers);
+        var counting = new CountingProcessor();
+        model.SetCrossAttentionProcessor(layer => layer == layers[0] ? counting : null);
+        using var x = randn(1, 3, 16, 16);
+        using var c = zeros(1);
+        using var swapped = model.Forward(x, c, Prompts("red stripes"));
+        Assert.Equal([layers[0].Name], counting.Layers);
+        var all = new CountingProcessor();
+        model.SetCrossAttentionProcessor(_ => all);
+        using var again = model.Forward(x, c, Prompts("red stripes"));
+        Assert.Equal(layers.Select(l => l.Name), all.Layers);
+        Assert.True(swapped.allclose(again, 1e-6, 1e-6));
+    }
+
+    [Fact]
+    public void GuidanceOfOneIsTheConditionalModel()
+    {
+        using var model = Randomised(5);
+        using var noGrad = no_grad();
+        var d = new PreconditionedDenoiser(model);
+        using var x = randn(2, 3, 16, 16, dtype: ScalarType.Float64);
+        using var s = tensor(new[] { 1.0, 1.0 });
+        var cond = Prompts("red stripes", "a blue square");
+        using var plain = d.Denoise(x, s, cond);
+        using var one = new ClassifierFreeGuidance(d, 1).Denoise(x, s, cond);
+        Assert.True(plain.equal(one).all().item<bool>());
+        using var uncond = d.Denoise(x, s, ConditioningInputs.Unconditional);
+        using var three = new ClassifierFreeGuidance(d, 3).Denoise(x, s, cond);
+        using var expected = uncond + 3 * (plain - uncond);
+        Assert.True(three.allclose(expected, 1e-5, 1e-5));
+    }
+
+    [Fact]
+    public void WeightsRoundTripThroughSafetensors()
+    {
+        using var folder = new TinyModel.TempFolder();
+        using var model = Randomised(6);
+        UNetFiles.Save(model, folder.Path);
+        using var loaded = UNetFiles.Load(folder.Path);
+        using var noGrad = no_grad();
+        using var x = randn(1, 3, 16, 16);
+        using var c = zeros(1);
+        var cond = Prompts("a green gradient");
+        using var a = model.Forward(x, c, cond);
+        using var b = loaded.Forward(x, c, cond);
+        Assert.True(a.equal(b).all().item<bool>());
+    }
+
+    [Fact]
+    public void MismatchedWeightsAreRefusedWithEveryProblemListed()
+    {
+        using var folder = new TinyModel.TempFolder();
+        using var model = new EDiffIUNet(TinyModel.Config);
+        var state = model.state_dict();
+        var broken = new Dictionary<string, Tensor>(state);
+        broken.Remove("out_conv.weight");
+        broken["enc.16x16_block0.conv0.weight"] = zeros(5, 5);
+        broken["stray.tensor"] = zeros(3);
+        string path = Path.Combine(folder.Path, "bad.safetensors");
+        SafeTensorsWeights.Save(broken, path);
+        using var target = new EDiffIUNet(TinyModel.Config);
+        using var before = target.state_dict()["map_layer0.weight"].clone();
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensorsWeights.Load(target, path));
+        Assert.Contains("1 missing: out_conv.weight", e.Message);
+        Assert.Contains("1 unexpected: stray.tensor", e.Message);
+        Assert.Contains("enc.16x16_block0.conv0.weight is [5, 5], expected [32, 32, 3, 3]", e.Message);
+        Assert.True(before.equal(target.state_dict()["map_layer0.weight"]).all().item<bool>()); // nothing was copied
+    }
+
+    [Fact]
+    public void Adm64ConfigurationHasTheReferenceSize()
+    {
+        // The ADM ImageNet-64 network: 295M parameters (Dhariwal and Nichol 2021); built on the CPU and counted.
+        using var meta = new EDiffIUNet(UNetConfig.Adm64 with { Resolution = 64 });
+        long parameters = meta.parameters().Sum(p => p.numel());
+        Assert.InRange(parameters, 294_000_000, 297_000_000);
+    }
+}
