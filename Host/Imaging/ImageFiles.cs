@@ -57,7 +57,7 @@ public static class ImageFiles
         {
             canvas.Clear(SKColors.Black);
             canvas.DrawImage(image, SKRect.Create(crop.Left, crop.Top, side, side), SKRect.Create(0, 0, size, size),
-                new SKSamplingOptions(SKCubicResampler.Mitchell));
+                side == size ? new SKSamplingOptions(SKFilterMode.Nearest) : new SKSamplingOptions(SKCubicResampler.Mitchell));
         }
         var bytes = new byte[size * size * 4];
         System.Runtime.InteropServices.Marshal.Copy(target.GetPixels(), bytes, 0, bytes.Length);

@@ -44,7 +44,7 @@ public sealed class HeunSampler(IOptions<HeunSamplerOptions> options) : ISampler
         var t = request.Sigmas;
         int n = t.Count - 1;
         var ct = request.CancellationToken;
-        var xNext = (request.Noise.to(ScalarType.Float64) * t[0]).DetachFromDisposeScope();
+        var xNext = Start(request.Noise, t[0]);
         for (int i = 0; i < n; i++)
         {
             using var scope = NewDisposeScope();
@@ -80,6 +80,13 @@ public sealed class HeunSampler(IOptions<HeunSamplerOptions> options) : ISampler
         return xNext;
     }
 
+    /// <summary>x_0 = σ_0 · noise, in float64, owned by the caller.</summary>
+    internal static Tensor Start(Tensor noise, double sigma0)
+    {
+        using var scope = NewDisposeScope();
+        return (noise.to(ScalarType.Float64) * sigma0).DetachFromDisposeScope();
+    }
+
     internal static Tensor Sigma(double sigma, Tensor like) =>
         full(like.shape[0], sigma, dtype: like.dtype, device: like.device);
 }
@@ -101,7 +108,7 @@ public sealed class EulerSampler : ISampler
     {
         var t = request.Sigmas;
         int n = t.Count - 1;
-        var xNext = (request.Noise.to(ScalarType.Float64) * t[0]).DetachFromDisposeScope();
+        var xNext = HeunSampler.Start(request.Noise, t[0]);
         for (int i = 0; i < n; i++)
         {
             using var scope = NewDisposeScope();
