@@ -27,8 +27,8 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
     private readonly LinearLayer? ctx_clip_image;
     private readonly Parameter? ctx_null;
     private readonly Conv2dLayer conv_in;
-    private readonly ModuleDict<UNetBlock> enc;
-    private readonly ModuleDict<UNetBlock> dec;
+    private readonly BlockSequence enc;
+    private readonly BlockSequence dec;
     private readonly GroupNormLayer out_norm;
     private readonly Conv2dLayer out_conv;
 
@@ -62,8 +62,8 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
         }
 
         conv_in = new Conv2dLayer("conv_in", config.Channels, mc, 3);
-        enc = new ModuleDict<UNetBlock>();
-        dec = new ModuleDict<UNetBlock>();
+        enc = new BlockSequence("enc");
+        dec = new BlockSequence("dec");
         var skips = new List<int> { mc };
         int cout = mc;
         int levels = config.ChannelMultipliers.Length;
@@ -128,7 +128,7 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
                 block.Processor = select(block.CrossLayer) ?? DefaultCrossAttentionProcessor.Instance;
     }
 
-    private IEnumerable<UNetBlock> Blocks() => enc.values().Concat(dec.values());
+    private IEnumerable<UNetBlock> Blocks() => enc.Blocks.Concat(dec.Blocks);
 
     /// <inheritdoc />
     public Tensor Forward(Tensor xIn, Tensor cNoise, ConditioningInputs conditioning)
@@ -155,13 +155,13 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
 
         var x = conv_in.forward(xIn);
         var skips = new List<Tensor> { x };
-        foreach (var block in enc.values())
+        foreach (var block in enc.Blocks)
         {
             x = block.forward(x, c);
             skips.Add(x);
         }
         int i = 0;
-        foreach (var block in dec.values())
+        foreach (var block in dec.Blocks)
         {
             if (_decoderTakesSkip[i++])
             {

@@ -156,3 +156,21 @@ public class UNetTests
         Assert.InRange(parameters, 294_000_000, 297_000_000);
     }
 }
+
+public class UNetConversionTests
+{
+    [Fact]
+    public void ModelConvertsToBFloat16AndKeepsItsKeys()
+    {
+        using var model = new EDiffIUNet(TinyModel.Config);
+        var keys = model.state_dict().Keys.ToList();
+        Assert.Contains("enc.16x16_block0.conv0.weight", keys);
+        model.to(ScalarType.BFloat16);
+        model.ComputeType = ScalarType.BFloat16;
+        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        Assert.Equal(keys, model.state_dict().Keys.ToList());
+        using var noGrad = no_grad();
+        using var y = model.Forward(randn(1, 3, 16, 16, dtype: ScalarType.BFloat16), zeros(1), ConditioningInputs.Unconditional);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+    }
+}
