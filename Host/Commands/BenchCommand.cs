@@ -52,14 +52,15 @@ public sealed class BenchCommand : Command<BenchSettings>
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         var dtype = TorchRuntime.ComputeType(device, s.Precision);
-        var config = s.UNet switch
+        UNetConfig config;
+        try
         {
-            "adm64" => UNetConfig.Adm64,
-            "ediffi64" => UNetConfig.Adm64 with { CrossAttention = true, T5Dimension = 64, ClipTextDimension = 64, ClipPooledDimension = 64, ContextDimension = 768 },
-            "small" => new UNetConfig { ModelChannels = 64, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 2, AttentionResolutions = [16, 8], ContextDimension = 256, T5Dimension = 64, ClipTextDimension = 64, ClipPooledDimension = 64 },
-            "tiny" => UNetConfig.Tiny(16),
-            _ => throw new UserException($"Unknown --unet '{s.UNet}': use adm64, ediffi64, small or tiny."),
-        };
+            config = UNetConfig.Preset(s.UNet);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException(e.Message, e);
+        }
         using var noGrad = no_grad();
         using var model = new EDiffIUNet(config);
         model.eval();

@@ -21,7 +21,7 @@ public sealed class TrainSettings : DeviceSettings
     public string Out { get; init; } = "runs/default";
 
     [CommandOption("--unet <SHAPE>")]
-    [Description("tiny, small, adm64, or a unet.json file")]
+    [Description("tiny, small, adm64 (no text), ediffi64, or a unet.json file")]
     public string UNet { get; init; } = "small";
 
     [CommandOption("--resolution <PX>")]
@@ -112,20 +112,14 @@ public sealed class TrainCommand : Command<TrainSettings>
 
     private static UNetConfig ShapeFor(TrainSettings s)
     {
-        int res = s.Resolution ?? (s.UNet == "tiny" ? 16 : 64);
-        int d = s.TextDimension;
-        var text = new UNetConfig { T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d };
-        return s.UNet switch
+        if (File.Exists(s.UNet)) return UNetConfig.FromJson(File.ReadAllText(s.UNet));
+        try
         {
-            "tiny" => UNetConfig.Tiny(res) with { T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d, ClipImageDimension = 0 },
-            "small" => text with
-            {
-                Resolution = res, ModelChannels = 64, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 2,
-                AttentionResolutions = [res / 4, res / 8], ContextDimension = 256,
-            },
-            "adm64" => text with { Resolution = res, ContextDimension = 768 },
-            _ when File.Exists(s.UNet) => UNetConfig.FromJson(File.ReadAllText(s.UNet)),
-            _ => throw new UserException($"Unknown --unet '{s.UNet}': use tiny, small, adm64 or a path to a unet.json."),
-        };
+            return UNetConfig.Preset(s.UNet, s.Resolution, s.TextDimension);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException(e.Message + " Or pass the path of a unet.json.", e);
+        }
     }
 }

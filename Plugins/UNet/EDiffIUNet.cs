@@ -193,23 +193,8 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
         if (ctx_null is null) return (null, null, null);
         var parts = new List<Tensor>();
         var masks = new List<Tensor>();
-        int clipLen = 0, t5Len = 0;
-        if (ctx_clip_text is not null)
-        {
-            var t = c.ClipText ?? TextEmbedding.Dropped(batch, 1, Config.ClipTextDimension, null, dtype, device);
-            Check(t.Tokens, batch, Config.ClipTextDimension, "CLIP text");
-            parts.Add(ctx_clip_text.forward(t.Tokens.to(dtype, device)));
-            masks.Add(t.Mask.to(device));
-            clipLen = (int)t.Length;
-        }
-        if (ctx_t5 is not null)
-        {
-            var t = c.T5Text ?? TextEmbedding.Dropped(batch, 1, Config.T5Dimension, null, dtype, device);
-            Check(t.Tokens, batch, Config.T5Dimension, "T5");
-            parts.Add(ctx_t5.forward(t.Tokens.to(dtype, device)));
-            masks.Add(t.Mask.to(device));
-            t5Len = (int)t.Length;
-        }
+        int clipLen = AddTextStream(ctx_clip_text, c.ClipText, Config.ClipTextDimension, "CLIP text", batch, dtype, device, parts, masks);
+        int t5Len = AddTextStream(ctx_t5, c.T5Text, Config.T5Dimension, "T5", batch, dtype, device, parts, masks);
         if (ctx_clip_image is not null)
         {
             var image = c.ClipImage ?? zeros(batch, Config.ClipImageDimension, dtype: dtype, device: device);
@@ -224,10 +209,17 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
         return (cat(parts, 1), cat(masks, 1), layout);
     }
 
-    private static void Check(Tensor tokens, long batch, int dim, string stream)
+    /// <summary>Projects one text stream into the context (a dropped stream is one masked zero token); returns its length.</summary>
+    private static int AddTextStream(LinearLayer? projection, TextEmbedding? text, int dim, string stream, long batch,
+        ScalarType dtype, Device device, List<Tensor> parts, List<Tensor> masks)
     {
-        if (tokens.dim() != 3 || tokens.shape[0] != batch || tokens.shape[2] != dim)
+        if (projection is null) return 0;
+        var t = text ?? TextEmbedding.Dropped(batch, 1, dim, null, dtype, device);
+        if (t.Tokens.dim() != 3 || t.Tokens.shape[0] != batch || t.Tokens.shape[2] != dim)
             throw new ArgumentException(
-                $"{stream} tokens have shape [{string.Join(", ", tokens.shape)}], the network expects [{batch}, L, {dim}]");
+                $"{stream} tokens have shape [{string.Join(", ", t.Tokens.shape)}], the network expects [{batch}, L, {dim}]");
+        parts.Add(projection.forward(t.Tokens.to(dtype, device)));
+        masks.Add(t.Mask.to(device));
+        return (int)t.Length;
     }
 }

@@ -60,6 +60,36 @@ public sealed record UNetConfig
         T5Dimension = 32, ClipTextDimension = 32, ClipPooledDimension = 32, ClipImageDimension = 16,
     };
 
+    /// <summary>Names of the built-in shapes <see cref="Preset"/> knows.</summary>
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "small", "adm64", "ediffi64"];
+
+    /// <summary>
+    /// A named shape: "tiny" (CPU tests), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
+    /// "ediffi64" (adm64 with eDiff-I's text conditioning), with text streams of width <paramref name="textDimension"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">For an unknown name.</exception>
+    public static UNetConfig Preset(string name, int? resolution = null, int textDimension = 64)
+    {
+        int d = textDimension;
+        return name switch
+        {
+            "tiny" => Tiny(resolution ?? 16) with { T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d, ClipImageDimension = 0 },
+            "small" => new UNetConfig
+            {
+                Resolution = resolution ?? 64, ModelChannels = 64, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 2,
+                AttentionResolutions = [(resolution ?? 64) / 4, (resolution ?? 64) / 8], ContextDimension = 256,
+                T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
+            "adm64" => Adm64 with { Resolution = resolution ?? 64 },
+            "ediffi64" => Adm64 with
+            {
+                Resolution = resolution ?? 64, CrossAttention = true, ContextDimension = 768,
+                T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
+            _ => throw new ArgumentException($"Unknown U-Net shape '{name}' (known: {string.Join(", ", PresetNames)})."),
+        };
+    }
+
     /// <summary>Checks the shape is buildable; throws with every problem found.</summary>
     public void Validate()
     {
