@@ -56,6 +56,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, ISigmaSchedu
         var sampler = samplers.FirstOrDefault(x => string.Equals(x.Name, s.Sampler, StringComparison.OrdinalIgnoreCase))
             ?? throw new UserException($"Unknown sampler '{s.Sampler}' (available: {string.Join(", ", samplers.Select(x => x.Name))}).");
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
+        new GenerationRequest(s.Prompt, 0, s.Steps ?? 1, s.Guidance ?? 1, s.Batch).Validate(); // before any slow work
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ResolveDefaultModel();

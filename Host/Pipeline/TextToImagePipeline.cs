@@ -15,7 +15,17 @@ namespace EDiffI.Host.Pipeline;
 /// <param name="Steps">Sampler steps.</param>
 /// <param name="Guidance">Classifier-free guidance weight (1 = conditional model only).</param>
 /// <param name="Batch">Number of variations.</param>
-public sealed record GenerationRequest(string Prompt, long Seed, int Steps, double Guidance, int Batch = 1);
+public sealed record GenerationRequest(string Prompt, long Seed, int Steps, double Guidance, int Batch = 1)
+{
+    /// <summary>Checks the request; throws a <see cref="UserException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Prompt)) throw new UserException("The prompt is empty (--prompt \"...\").");
+        if (Steps < 1 || Steps > 1000) throw new UserException($"--steps must be between 1 and 1000 (got {Steps}).");
+        if (Batch < 1 || Batch > 256) throw new UserException($"--batch must be between 1 and 256 (got {Batch}).");
+        if (!(Guidance >= 0)) throw new UserException($"--guidance must be 0 or more (got {Guidance}).");
+    }
+}
 
 /// <summary>
 /// Text to image: encoders → conditioning, U-Net → preconditioned denoiser → guidance wrapper →
@@ -90,10 +100,7 @@ public sealed class TextToImagePipeline : IDisposable
     public Tensor Generate(GenerationRequest request, ISampler sampler, ISigmaSchedule schedule,
         SamplerCallback? callback = null, CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrWhiteSpace(request.Prompt)) throw new UserException("The prompt is empty.");
-        if (request.Steps < 1 || request.Steps > 1000) throw new UserException($"--steps must be between 1 and 1000 (got {request.Steps}).");
-        if (request.Batch < 1 || request.Batch > 256) throw new UserException($"--batch must be between 1 and 256 (got {request.Batch}).");
-        if (!(request.Guidance >= 0)) throw new UserException($"--guidance must be 0 or more (got {request.Guidance}).");
+        request.Validate();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var prompts = Enumerable.Repeat(request.Prompt, request.Batch).ToList();
