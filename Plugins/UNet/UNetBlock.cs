@@ -24,12 +24,12 @@ internal sealed class UNetBlock : nn.Module
     private readonly Conv2dLayer conv1;
     private readonly Conv2dLayer? skip;
     private readonly GroupNormLayer? norm2;
-    private readonly Conv2dLayer? qkv;
-    private readonly Conv2dLayer? proj;
+    private readonly LinearLayer? qkv;
+    private readonly LinearLayer? proj;
     private readonly GroupNormLayer? norm3;
     private readonly LinearLayer? xq;
     private readonly LinearLayer? xkv;
-    private readonly Conv2dLayer? xproj;
+    private readonly LinearLayer? xproj;
 
     private readonly int _outChannels;
     private readonly int _heads;
@@ -60,14 +60,14 @@ internal sealed class UNetBlock : nn.Module
         if (attention)
         {
             norm2 = new GroupNormLayer("norm2", outChannels);
-            qkv = new Conv2dLayer("qkv", outChannels, 3 * outChannels, 1);
-            proj = new Conv2dLayer("proj", outChannels, outChannels, 1, Init.Zero);
+            qkv = new LinearLayer("qkv", outChannels, 3 * outChannels);
+            proj = new LinearLayer("proj", outChannels, outChannels, Init.Zero);
             if (contextChannels > 0)
             {
                 norm3 = new GroupNormLayer("norm3", outChannels);
                 xq = new LinearLayer("xq", outChannels, outChannels);
                 xkv = new LinearLayer("xkv", contextChannels, 2 * outChannels);
-                xproj = new Conv2dLayer("xproj", outChannels, outChannels, 1, Init.Zero);
+                xproj = new LinearLayer("xproj", outChannels, outChannels, Init.Zero);
                 int side = up ? resolution * 2 : down ? resolution / 2 : resolution;
                 CrossLayer = new CrossAttentionLayer(name + ".xattn", side, side, _heads);
             }
@@ -99,31 +99,32 @@ internal sealed class UNetBlock : nn.Module
 
     private static Tensor Upsample(Tensor x) => F.upsample_nearest2d(x, [x.shape[2] * 2, x.shape[3] * 2], null);
 
+    // Attention works on tokens [B, HW, C] so that queries, keys and values keep the head dimension
+    // contiguous, which the fused (flash / memory-efficient) attention kernels require.
+    private static Tensor ToTokens(Tensor x) => x.flatten(2).transpose(1, 2);
+
+    private static Tensor FromTokens(Tensor tokens, Tensor like) =>
+        tokens.transpose(1, 2).reshape(like.shape[0], like.shape[1], like.shape[2], like.shape[3]);
+
     private Tensor SelfAttention(Tensor x)
     {
-        long b = x.shape[0], ch = x.shape[1], hh = x.shape[2], ww = x.shape[3];
-        long dh = ch / _heads, len = hh * ww;
-        // [B, 3C, H, W] -> [3, B, heads, HW, dh]
-        var t = qkv!.forward(norm2!.forward(x)).view(b, 3, _heads, dh, len).permute(1, 0, 2, 4, 3);
+        long b = x.shape[0], ch = x.shape[1], len = x.shape[2] * x.shape[3], dh = ch / _heads;
+        var t = qkv!.forward(ToTokens(norm2!.forward(x))).view(b, len, 3, _heads, dh).permute(2, 0, 3, 1, 4); // [3, B, heads, HW, dh]
         var a = F.scaled_dot_product_attention(t[0], t[1], t[2]);
         FlopCounter.Add(4 * b * len * len * ch);
-        var o = a.permute(0, 1, 3, 2).reshape(b, ch, hh, ww);
-        return proj!.forward(o);
+        return FromTokens(proj!.forward(a.transpose(1, 2).reshape(b, len, ch)), x);
     }
 
     private Tensor CrossAttention(Tensor x, BlockContext c)
     {
-        long b = x.shape[0], ch = x.shape[1], hh = x.shape[2], ww = x.shape[3];
-        long dh = ch / _heads, len = hh * ww;
-        var tokens = norm3!.forward(x).flatten(2).transpose(1, 2);            // [B, HW, C]
-        var q = xq!.forward(tokens).view(b, len, _heads, dh).transpose(1, 2);  // [B, heads, HW, dh]
+        long b = x.shape[0], ch = x.shape[1], len = x.shape[2] * x.shape[3], dh = ch / _heads;
+        var q = xq!.forward(ToTokens(norm3!.forward(x))).view(b, len, _heads, dh).transpose(1, 2); // [B, heads, HW, dh]
         var ctx = c.Context!.to(x.dtype);
         long lk = ctx.shape[1];
-        var kv = xkv!.forward(ctx).view(b, lk, 2, _heads, dh).permute(2, 0, 3, 1, 4); // [2, B, heads, Lk, dh]
+        var kv = xkv!.forward(ctx).view(b, lk, 2, _heads, dh).permute(2, 0, 3, 1, 4);           // [2, B, heads, Lk, dh]
         var inputs = new CrossAttentionInputs(q, kv[0], kv[1], c.ContextMask!, CrossLayer!, c.Layout!, c.Sigma, c.Conditioning);
-        var a = Processor.Attend(inputs);                                      // [B, heads, HW, dh]
+        var a = Processor.Attend(inputs);                                                          // [B, heads, HW, dh]
         FlopCounter.Add(4 * b * len * lk * ch);
-        var o = a.transpose(2, 3).reshape(b, ch, hh, ww);
-        return xproj!.forward(o);
+        return FromTokens(xproj!.forward(a.transpose(1, 2).reshape(b, len, ch)), x);
     }
 }
