@@ -12,9 +12,6 @@ public static class TorchRuntime
 
     private static bool _preloaded;
 
-    /// <summary>Whether cuDNN's autotuner was turned on (set EDIFFI_CUDNN_BENCHMARK=0 to leave it off).</summary>
-    public static bool CudnnBenchmark { get; private set; }
-
     /// <summary>
     /// Loads libtorch from <paramref name="folder"/> (or from <see cref="TorchLibVariable"/>, then
     /// TORCH_LIB_DIR) before TorchSharp does, so TorchSharp binds to that build, CUDA included.
@@ -40,26 +37,11 @@ public static class TorchRuntime
     }
 
     /// <summary>
-    /// Turns on cuDNN's autotuner (PyTorch's torch.backends.cudnn.benchmark), which TorchSharp 0.107
-    /// does not expose: it calls libtorch's at::globalContext().setBenchmarkCuDNN(true) through the
-    /// library's exported C++ symbols. Worth it when shapes repeat, as in sampling and training.
-    /// Returns false, changing nothing, where the symbols are not found.
+    /// Whether convolutions on CUDA run in channels-last layout (NHWC), which the tensor-core kernels
+    /// of cuDNN prefer. On by default; EDIFFI_CHANNELS_LAST=0 turns it off (for comparisons).
     /// </summary>
-    public static unsafe bool TryEnableCudnnBenchmark()
-    {
-        foreach (string name in new[] { "libtorch_cpu.so", "libtorch.so" })
-        {
-            if (!NativeLibrary.TryLoad(name, out var handle)) continue;
-            if (NativeLibrary.TryGetExport(handle, "_ZN2at13globalContextEv", out var globalContext) &&
-                NativeLibrary.TryGetExport(handle, "_ZN2at7Context17setBenchmarkCuDNNEb", out var setBenchmark))
-            {
-                var context = ((delegate* unmanaged<IntPtr>)globalContext)();
-                ((delegate* unmanaged<IntPtr, byte, void>)setBenchmark)(context, 1);
-                return true;
-            }
-        }
-        return false;
-    }
+    public static bool ChannelsLast(Device device) =>
+        device.type == DeviceType.CUDA && Environment.GetEnvironmentVariable("EDIFFI_CHANNELS_LAST") != "0";
 
     /// <summary>Parses "cpu", "cuda" or "cuda:N", checking the device is there.</summary>
     public static Device ParseDevice(string text)
@@ -72,7 +54,6 @@ public static class TorchRuntime
                 throw new UserException(
                     "--device cuda was asked for, but TorchSharp sees no CUDA device. The CPU build of libtorch ships with this " +
                     $"project; point --torch-lib (or {TorchLibVariable}) at a CUDA libtorch, such as a PyTorch install's torch/lib.");
-            if (Environment.GetEnvironmentVariable("EDIFFI_CUDNN_BENCHMARK") != "0") CudnnBenchmark = TryEnableCudnnBenchmark();
             return new Device(t);
         }
         throw new UserException($"Unknown device '{text}': use cpu, cuda or cuda:N.");

@@ -75,6 +75,10 @@ internal sealed class UNetBlock : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Every convolution of the block.</summary>
+    public IEnumerable<Conv2dLayer> Convolutions() =>
+        new[] { conv0, conv1, skip }.OfType<Conv2dLayer>();
+
     public Tensor forward(Tensor x, BlockContext c)
     {
         using var scope = NewDisposeScope();
@@ -87,7 +91,7 @@ internal sealed class UNetBlock : nn.Module
         // Scale-shift normalisation by the time embedding (ADM's use_scale_shift_norm).
         var p = affine.forward(c.Embedding.to(h.dtype)).unsqueeze(2).unsqueeze(3);
         var scaleShift = p.chunk(2, 1);
-        h = F.silu(norm1.forward(h) * (scaleShift[0] + 1) + scaleShift[1]);
+        h = F.silu(addcmul(scaleShift[1], norm1.forward(h), scaleShift[0] + 1, 1));
         if (_dropout > 0 && training) h = F.dropout(h, _dropout, training);
         h = conv1.forward(h);
         x = h + (skip is null ? orig : skip.forward(orig));
