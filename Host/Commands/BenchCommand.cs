@@ -67,7 +67,6 @@ public sealed class BenchCommand : Command<BenchSettings>
         model.to(device);
         if (dtype != ScalarType.Float32) model.to(dtype);
         model.ComputeType = dtype;
-        if (TorchRuntime.ChannelsLast(device)) model.UseChannelsLast();
         long parameters = model.parameters().Sum(p => p.numel());
         var denoiser = new PreconditionedDenoiser(model);
         using var encoder = new WordHashTextEncoder(new WordHashOptions { Dimension = Math.Max(2, config.T5Dimension) });
@@ -107,7 +106,6 @@ public sealed class BenchCommand : Command<BenchSettings>
         report.AppendLine();
         report.AppendLine("| measure | value |");
         report.AppendLine("| --- | --- |");
-        report.AppendLine(inv, $"| convolution layout | {(model.IsChannelsLast ? "channels-last" : "NCHW")} |");
         report.AppendLine(inv, $"| parameters | {parameters / 1e6:0.0} M |");
         report.AppendLine(inv, $"| GFLOP per image per evaluation | {flops / 1e9:0.0} |");
         report.AppendLine(inv, $"| network evaluation (F_θ) | {networkMs:0.00} ms ({networkMs / s.Batch:0.000} ms per image) |");

@@ -55,7 +55,6 @@ public sealed class TextToImagePipeline : IDisposable
         network.to(device);
         if (computeType != ScalarType.Float32) network.to(computeType);
         network.ComputeType = computeType;
-        if (TorchRuntime.ChannelsLast(device)) network.UseChannelsLast();
         Denoiser = new PreconditionedDenoiser(network);
         if (manifest.T5 is not null) _t5 = ModelManifest.CreateEncoder(manifest.T5);
         if (manifest.ClipText is not null) _clip = ModelManifest.CreateEncoder(manifest.ClipText);

@@ -36,13 +36,6 @@ public static class TorchRuntime
         _preloaded = true;
     }
 
-    /// <summary>
-    /// Whether convolutions on CUDA run in channels-last layout (NHWC), which the tensor-core kernels
-    /// of cuDNN prefer. On by default; EDIFFI_CHANNELS_LAST=0 turns it off (for comparisons).
-    /// </summary>
-    public static bool ChannelsLast(Device device) =>
-        device.type == DeviceType.CUDA && Environment.GetEnvironmentVariable("EDIFFI_CHANNELS_LAST") != "0";
-
     /// <summary>Parses "cpu", "cuda" or "cuda:N", checking the device is there.</summary>
     public static Device ParseDevice(string text)
     {

@@ -116,20 +116,6 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
         RegisterComponents();
     }
 
-    /// <summary>True once <see cref="UseChannelsLast"/> has run.</summary>
-    public bool IsChannelsLast { get; private set; }
-
-    /// <summary>
-    /// Lays every convolution weight and the network input out channels-last (NHWC strides, same
-    /// shapes and values), so cuDNN runs its tensor-core NHWC kernels on CUDA. Call after moving the
-    /// model to its device and dtype.
-    /// </summary>
-    public void UseChannelsLast()
-    {
-        foreach (var conv in Blocks().SelectMany(b => b.Convolutions()).Append(conv_in).Append(out_conv)) conv.UseChannelsLast();
-        IsChannelsLast = true;
-    }
-
     /// <inheritdoc />
     public IReadOnlyList<CrossAttentionLayer> CrossAttentionLayers =>
         Blocks().Select(b => b.CrossLayer).OfType<CrossAttentionLayer>().ToList();
@@ -167,7 +153,7 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
         var (context, mask, layout) = BuildContext(conditioning, batch, dtype, device);
         var c = new BlockContext(emb, context, mask, layout, sigma, conditioning);
 
-        var x = conv_in.forward(IsChannelsLast ? xIn.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : xIn);
+        var x = conv_in.forward(xIn);
         var skips = new List<Tensor> { x };
         foreach (var block in enc.Blocks)
         {

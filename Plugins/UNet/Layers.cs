@@ -35,15 +35,6 @@ internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Re-lays the weight out as channels-last (NHWC strides, same shape and values).</summary>
-    public void UseChannelsLast()
-    {
-        using var noGrad = no_grad();
-        using var nhwc = weight.permute(0, 2, 3, 1).contiguous();
-        using var view = nhwc.permute(0, 3, 1, 2);
-        weight.set_(view);
-    }
-
     public override Tensor forward(Tensor x)
     {
         using var w = weight.to(x.dtype);

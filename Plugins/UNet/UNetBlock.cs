@@ -75,10 +75,6 @@ internal sealed class UNetBlock : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Every convolution of the block.</summary>
-    public IEnumerable<Conv2dLayer> Convolutions() =>
-        new[] { conv0, conv1, skip }.OfType<Conv2dLayer>();
-
     public Tensor forward(Tensor x, BlockContext c)
     {
         using var scope = NewDisposeScope();
