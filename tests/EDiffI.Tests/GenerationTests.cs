@@ -39,10 +39,11 @@ public class GenerationTests
         using var c = pipeline.Generate(new GenerationRequest("red stripes", 6, 6, 2.0), sampler, schedule);
         Assert.True(a.equal(b).all().item<bool>());
         Assert.False(a.allclose(c, 1e-3, 1e-3));
-        // Image i of a batch depends on its own seed only: batch [5, 6] holds the two single images.
+        // Image i of a batch depends on its own seed only: batch [5, 6] holds the two single images, up
+        // to float32 rounding (batched matrix products sum in another order), far below one 8-bit level (0.0078).
         using var batch = pipeline.Generate(new GenerationRequest("red stripes", 5, 6, 2.0, Batch: 2), sampler, schedule);
-        Assert.True(batch[0].allclose(a[0], 1e-5, 1e-5));
-        Assert.True(batch[1].allclose(c[0], 1e-5, 1e-5));
+        double d0 = (batch[0] - a[0]).abs().max().item<float>(), d1 = (batch[1] - c[0]).abs().max().item<float>();
+        Assert.True(d0 < 1e-3 && d1 < 1e-3, $"batched images differ from single ones by {d0:g3} and {d1:g3}");
         Assert.Equal(new long[] { 2, 3, 16, 16 }, batch.shape);
     }
 
