@@ -1,13 +1,13 @@
 using EDiffI.Host.Commands;
+using EDiffI.Host.Composition;
 using EDiffI.Host.Runtime;
-using EDiffI.Plugins.Sampling;
-using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
-// Composition root: services first, then the CLI that resolves commands from them.
-var services = new ServiceCollection();
-services.AddEdmSamplers();
+// Composition root: configuration, then services (every plugin registers its own), then the CLI
+// that resolves its commands from those services.
+var configuration = HostComposition.BuildConfiguration(ref args);
+var services = HostComposition.Services(configuration);
 
 var app = new CommandApp(new TypeRegistrar(services));
 app.Configure(config =>
@@ -17,6 +17,7 @@ app.Configure(config =>
         .WithExample("generate", "--prompt", "red bricks with white mortar", "--out", "bricks.png");
     config.AddCommand<TrainCommand>("train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
     config.AddCommand<BenchCommand>("bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
+    config.AddCommand<PluginsCommand>("plugins").WithDescription("List the plugins found, what they provide and their status.");
     config.SetExceptionHandler((exception, _) =>
     {
         var user = exception as UserException ?? exception.InnerException as UserException;

@@ -5,7 +5,6 @@ using System.Text;
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using EDiffI.Host.Runtime;
-using EDiffI.Plugins.Sampling;
 using EDiffI.Plugins.TextHash;
 using EDiffI.Plugins.UNet;
 using EDiffI.Sampling;
@@ -44,7 +43,7 @@ public sealed class BenchSettings : DeviceSettings
 }
 
 /// <summary><c>bench</c>: time per denoiser evaluation, per image, FLOP rate, and the sampler's overhead.</summary>
-public sealed class BenchCommand : Command<BenchSettings>
+public sealed class BenchCommand(IEnumerable<ISampler> samplers) : Command<BenchSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, BenchSettings s, CancellationToken cancellationToken)
@@ -92,7 +91,8 @@ public sealed class BenchCommand : Command<BenchSettings>
         var cNoise = zeros(s.Batch, device: device);
         double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, cNoise, cond));
         double denoiserMs = Time(s.Iterations, device, () => denoiser.Denoise(x, full(s.Batch, 1.0, dtype: ScalarType.Float64, device: device), cond));
-        var sampler = new HeunSampler();
+        var sampler = samplers.FirstOrDefault(x => x.Name == "heun")
+            ?? throw new UserException("The bench times the Heun sampler, and no loaded plugin provides it (see `plugins`).");
         var sigmas = Edm.Edm.KarrasSigmas(s.Steps);
         int evaluations = sampler.Evaluations(s.Steps);
         double sampleMs = Time(1, device, () => sampler.Sample(denoiser, new SamplingRequest(x, sigmas, cond)));

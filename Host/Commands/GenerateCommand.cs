@@ -3,6 +3,7 @@ using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
 using EDiffI.Sampling;
+using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -36,8 +37,8 @@ public sealed class GenerateSettings : DeviceSettings
     public int Batch { get; init; } = 1;
 
     [CommandOption("--sampler <NAME>")]
-    [Description("heun (default) or euler, or a plugin's sampler")]
-    public string Sampler { get; init; } = "heun";
+    [Description("heun, euler, or a plugin's sampler (default: configuration Sampling:Sampler, else heun)")]
+    public string? Sampler { get; init; }
 
     [CommandOption("--model <FOLDER>")]
     [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
@@ -45,7 +46,8 @@ public sealed class GenerateSettings : DeviceSettings
 }
 
 /// <summary><c>generate</c>: text to image.</summary>
-public sealed class GenerateCommand(IEnumerable<ISampler> samplers, ISigmaSchedule schedule) : Command<GenerateSettings>
+public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration)
+    : Command<GenerateSettings>
 {
     /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
     public const string DefaultModel = "models/default";
@@ -53,8 +55,13 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, ISigmaSchedu
     /// <inheritdoc />
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
-        var sampler = samplers.FirstOrDefault(x => string.Equals(x.Name, s.Sampler, StringComparison.OrdinalIgnoreCase))
-            ?? throw new UserException($"Unknown sampler '{s.Sampler}' (available: {string.Join(", ", samplers.Select(x => x.Name))}).");
+        string samplerName = s.Sampler ?? configuration["Sampling:Sampler"] ?? "heun";
+        var sampler = samplers.FirstOrDefault(x => string.Equals(x.Name, samplerName, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"Unknown sampler '{samplerName}' (available: {string.Join(", ", samplers.Select(x => x.Name))}; " +
+                                       "`plugins` lists what each plugin provides).");
+        string scheduleName = configuration["Sampling:Schedule"] ?? "karras";
+        var schedule = schedules.FirstOrDefault(x => string.Equals(x.Name, scheduleName, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"Unknown σ schedule '{scheduleName}' (available: {string.Join(", ", schedules.Select(x => x.Name))}).");
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
         new GenerationRequest(s.Prompt, 0, s.Steps ?? 1, s.Guidance ?? 1, s.Batch).Validate(); // before any slow work
         TorchRuntime.UseTorchLibrary(s.TorchLib);

@@ -16,6 +16,7 @@ public static class SamplingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISampler, HeunSampler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISampler, EulerSampler>());
         services.AddOptions<KarrasScheduleOptions>();
+        // The schedule lives in the contracts; the plugin registers it because its samplers need one.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISigmaSchedule, KarrasSchedule>(
             sp => new KarrasSchedule(sp.GetRequiredService<IOptions<KarrasScheduleOptions>>().Value)));
         return services;
