@@ -13,7 +13,7 @@ public enum TextStream
 }
 
 /// <summary>A frozen text encoder: prompts to per-token embeddings, a padding mask and a pooled vector.</summary>
-public interface ITextEncoder
+public interface ITextEncoder : IDisposable
 {
     /// <summary>The name configuration selects it by.</summary>
     string Name { get; }

@@ -5,8 +5,10 @@ using System.Text;
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using EDiffI.Host.Runtime;
-using EDiffI.Plugins.TextHash;
-using EDiffI.Plugins.UNet;
+using EDiffI.Diagnostics;
+using EDiffI.Encoders;
+using EDiffI.Host.Pipeline;
+using EDiffI.Networks;
 using EDiffI.Sampling;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -43,7 +45,7 @@ public sealed class BenchSettings : DeviceSettings
 }
 
 /// <summary><c>bench</c>: time per denoiser evaluation, per image, FLOP rate, and the sampler's overhead.</summary>
-public sealed class BenchCommand(IEnumerable<ISampler> samplers) : Command<BenchSettings>
+public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog catalog) : Command<BenchSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, BenchSettings s, CancellationToken cancellationToken)
@@ -51,25 +53,28 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers) : Command<Bench
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         var dtype = TorchRuntime.ComputeType(device, s.Precision);
-        UNetConfig config;
+        var family = catalog.Family("ediffi-unet");
+        INetwork network;
         try
         {
-            config = UNetConfig.Preset(s.UNet);
+            network = family.Create(s.UNet);
         }
         catch (ArgumentException e)
         {
             throw new UserException(e.Message, e);
         }
         using var noGrad = no_grad();
-        using var model = new EDiffIUNet(config);
-        model.eval();
-        model.to(device);
-        if (dtype != ScalarType.Float32) model.to(dtype);
+        using var model = network;
+        model.Module.eval();
+        model.Module.to(device);
+        if (dtype != ScalarType.Float32) model.Module.to(dtype);
         model.ComputeType = dtype;
-        long parameters = model.parameters().Sum(p => p.numel());
+        long parameters = model.Module.parameters().Sum(p => p.numel());
+        int resolution = model.Resolution;
         var denoiser = new PreconditionedDenoiser(model);
-        using var encoder = new WordHashTextEncoder(new WordHashOptions { Dimension = Math.Max(2, config.T5Dimension) });
-        var cond = config.T5Dimension > 0
+        int textDim = model.Conditioning.T5;
+        using var encoder = catalog.CreateEncoder(new TextEncoderSpec { Dimension = Math.Max(2, textDim) }, null);
+        var cond = textDim > 0
             ? new ConditioningInputs(encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device),
                                      encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device))
             : ConditioningInputs.Unconditional;
@@ -82,11 +87,11 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers) : Command<Bench
             var one = cond.T5Text is null ? cond : new ConditioningInputs(
                 new TextEmbedding(cond.T5Text.Tokens.narrow(0, 0, 1), cond.T5Text.Mask.narrow(0, 0, 1), cond.T5Text.Pooled?.narrow(0, 0, 1)),
                 new TextEmbedding(cond.ClipText!.Tokens.narrow(0, 0, 1), cond.ClipText.Mask.narrow(0, 0, 1), cond.ClipText.Pooled?.narrow(0, 0, 1)));
-            model.Forward(randn(1, 3, config.Resolution, config.Resolution, dtype: dtype, device: device), zeros(1, device: device), one);
+            model.Forward(randn(1, 3, resolution, resolution, dtype: dtype, device: device), zeros(1, device: device), one);
             flops = counter.Flops;
         }
 
-        var x = randn(s.Batch, 3, config.Resolution, config.Resolution, dtype: ScalarType.Float64, device: device);
+        var x = randn(s.Batch, 3, resolution, resolution, dtype: ScalarType.Float64, device: device);
         var xIn = x.to(dtype);
         var cNoise = zeros(s.Batch, device: device);
         double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, cNoise, cond));

@@ -46,7 +46,8 @@ public sealed class GenerateSettings : DeviceSettings
 }
 
 /// <summary><c>generate</c>: text to image.</summary>
-public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration)
+public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration,
+    ModelCatalog catalog)
     : Command<GenerateSettings>
 {
     /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
@@ -67,7 +68,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ResolveDefaultModel();
-        using var pipeline = TextToImagePipeline.Load(folder, device, TorchRuntime.ComputeType(device, s.Precision));
+        using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision));
         long seed = s.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
         var request = new GenerationRequest(s.Prompt, seed, s.Steps ?? pipeline.Manifest.DefaultSteps,
             s.Guidance ?? pipeline.Manifest.DefaultGuidance, s.Batch);

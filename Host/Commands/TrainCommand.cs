@@ -3,7 +3,8 @@ using EDiffI.Host.Data;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
 using EDiffI.Host.Training;
-using EDiffI.Plugins.UNet;
+using EDiffI.Encoders;
+using EDiffI.Networks;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -20,8 +21,12 @@ public sealed class TrainSettings : DeviceSettings
     [Description("run folder: checkpoints/ and the exported model/ go here; an existing run resumes")]
     public string Out { get; init; } = "runs/default";
 
+    [CommandOption("--network <KIND>")]
+    [Description("network kind, provided by a plugin (default ediffi-unet)")]
+    public string Network { get; init; } = "ediffi-unet";
+
     [CommandOption("--unet <SHAPE>")]
-    [Description("tiny, small, adm64 (no text), ediffi64, or a unet.json file")]
+    [Description("the network's shape: tiny, small, adm64 (no text), ediffi64, or a saved configuration (unet.json)")]
     public string UNet { get; init; } = "small";
 
     [CommandOption("--resolution <PX>")]
@@ -58,7 +63,7 @@ public sealed class TrainSettings : DeviceSettings
 }
 
 /// <summary><c>train</c>: EDM training of the U-Net on a folder of captioned images.</summary>
-public sealed class TrainCommand : Command<TrainSettings>
+public sealed class TrainCommand(ModelCatalog catalog) : Command<TrainSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
@@ -66,10 +71,11 @@ public sealed class TrainCommand : Command<TrainSettings>
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
-        var config = ShapeFor(s);
+        var family = catalog.Family(s.Network);
+        int resolution = s.Resolution ?? (s.UNet == "tiny" ? 16 : 64);
         var text = new TextEncoderSpec { Dimension = s.TextDimension, MaxTokens = 32, Seed = 1 };
         var manifest = new ModelManifest { T5 = text, ClipText = text with { Seed = 2 } };
-        using var data = new ImageFolderDataset(s.Data, config.Resolution);
+        using var data = new ImageFolderDataset(s.Data, resolution);
         if (data.Skipped > 0) AnsiConsole.MarkupLineInterpolated($"[yellow]{data.Skipped} images without a caption file were left out.[/]");
         var options = new TrainingOptions
         {
@@ -77,9 +83,11 @@ public sealed class TrainCommand : Command<TrainSettings>
             DropProbability = s.Drop, Seed = s.Seed,
         };
         string? resume = s.Resume ?? Checkpoint.FindLatest(Path.Combine(s.Out, "checkpoints"));
-        using var trainer = new Trainer(options, config, manifest, data, device, TorchRuntime.ComputeType(device, s.Precision), s.Out, resume);
+        using var trainer = new Trainer(options, family, () => CreateNetwork(family, s, resolution), manifest,
+            catalog.CreateEncoder(manifest.T5, null), catalog.CreateEncoder(manifest.ClipText, null),
+            data, device, TorchRuntime.ComputeType(device, s.Precision), s.Out, resume);
         AnsiConsole.MarkupLineInterpolated(
-            $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {data.Count} images, {config.Resolution}px, {trainer.Model.parameters().Sum(p => p.numel()):N0} parameters, {device}");
+            $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {data.Count} images, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;
@@ -110,16 +118,16 @@ public sealed class TrainCommand : Command<TrainSettings>
         return 0;
     }
 
-    private static UNetConfig ShapeFor(TrainSettings s)
+    private static INetwork CreateNetwork(INetworkFamily family, TrainSettings s, int resolution)
     {
-        if (File.Exists(s.UNet)) return UNetConfig.FromJson(File.ReadAllText(s.UNet));
+        if (File.Exists(s.UNet)) return family.FromConfig(File.ReadAllText(s.UNet));
         try
         {
-            return UNetConfig.Preset(s.UNet, s.Resolution, s.TextDimension);
+            return family.Create(s.UNet, resolution, s.TextDimension);
         }
         catch (ArgumentException e)
         {
-            throw new UserException(e.Message + " Or pass the path of a unet.json.", e);
+            throw new UserException(e.Message + " Or pass the path of a saved configuration.", e);
         }
     }
 }

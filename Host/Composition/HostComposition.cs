@@ -42,6 +42,7 @@ public static class HostComposition
         var catalog = new PluginCatalog();
         catalog.LoadInto(services, configuration, pluginFolders ?? PluginCatalog.DefaultFolders(configuration));
         services.AddSingleton(catalog);
+        services.AddSingleton<Pipeline.ModelCatalog>();
         return services;
     }
 }

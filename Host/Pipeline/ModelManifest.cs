@@ -1,26 +1,12 @@
 using System.Text.Json;
 using EDiffI.Encoders;
 using EDiffI.Host.Runtime;
-using EDiffI.Plugins.TextHash;
 
 namespace EDiffI.Host.Pipeline;
 
-/// <summary>Which text encoder feeds a stream, and how it is built.</summary>
-public sealed record TextEncoderSpec
-{
-    /// <summary>Encoder kind; "word-hash" is built in (T5 and CLIP plugins add theirs).</summary>
-    public string Kind { get; init; } = "word-hash";
-    /// <summary>Width of each token embedding.</summary>
-    public int Dimension { get; init; } = 64;
-    /// <summary>Most tokens per prompt.</summary>
-    public int MaxTokens { get; init; } = 32;
-    /// <summary>Seed of a word-hash encoder's table.</summary>
-    public long Seed { get; init; } = 1;
-}
-
 /// <summary>
-/// <c>model.json</c>: what a model folder holds besides the U-Net (<c>unet.json</c>, <c>unet.safetensors</c>):
-/// the text encoders of each stream and the sampling defaults.
+/// <c>model.json</c>: what a model folder holds besides the network's own files: the network kind,
+/// the text encoder of each stream, and the sampling defaults.
 /// </summary>
 public sealed record ModelManifest
 {
@@ -29,6 +15,8 @@ public sealed record ModelManifest
 
     /// <summary>Format marker.</summary>
     public string Format { get; init; } = "ediffi-model/1";
+    /// <summary>Kind of the network (an <see cref="Networks.INetworkFamily"/> a plugin provides).</summary>
+    public string Network { get; init; } = "ediffi-unet";
     /// <summary>Encoder of the T5 stream, or null when the model has none.</summary>
     public TextEncoderSpec? T5 { get; init; }
     /// <summary>Encoder of the CLIP text stream, or null when the model has none.</summary>
@@ -63,11 +51,4 @@ public sealed record ModelManifest
             throw new UserException($"'{path}' is not a valid model manifest: {e.Message}", e);
         }
     }
-
-    /// <summary>Builds the encoder a spec names.</summary>
-    public static ITextEncoder CreateEncoder(TextEncoderSpec spec) => spec.Kind switch
-    {
-        "word-hash" => new WordHashTextEncoder(new WordHashOptions { Dimension = spec.Dimension, MaxTokens = spec.MaxTokens, Seed = spec.Seed }),
-        _ => throw new UserException($"Text encoder '{spec.Kind}' is not available in this build (available: word-hash)."),
-    };
 }

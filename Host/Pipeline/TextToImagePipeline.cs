@@ -2,7 +2,7 @@ using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using EDiffI.Encoders;
 using EDiffI.Host.Runtime;
-using EDiffI.Plugins.UNet;
+using EDiffI.Networks;
 using EDiffI.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -38,42 +38,45 @@ public sealed class TextToImagePipeline : IDisposable
 
     /// <summary>The model's manifest.</summary>
     public ModelManifest Manifest { get; }
-    /// <summary>The U-Net (F_θ).</summary>
-    public EDiffIUNet Network { get; }
+    /// <summary>The network F_θ.</summary>
+    public INetwork Network { get; }
     /// <summary>D(x; σ) around <see cref="Network"/>.</summary>
     public IDenoiser Denoiser { get; }
     /// <summary>The device the model runs on.</summary>
     public Device Device { get; }
 
-    /// <summary>Wraps a loaded network and its encoders.</summary>
-    public TextToImagePipeline(ModelManifest manifest, EDiffIUNet network, Device device, ScalarType computeType)
+    /// <summary>Wraps a loaded network and its encoders; the pipeline owns and disposes them.</summary>
+    public TextToImagePipeline(ModelManifest manifest, INetwork network, ITextEncoder? t5, ITextEncoder? clip, Device device, ScalarType computeType)
     {
         Manifest = manifest;
         Device = device;
         Network = network;
-        network.eval();
-        network.to(device);
-        if (computeType != ScalarType.Float32) network.to(computeType);
+        network.Module.eval();
+        network.Module.to(device);
+        if (computeType != ScalarType.Float32) network.Module.to(computeType);
         network.ComputeType = computeType;
         Denoiser = new PreconditionedDenoiser(network);
-        if (manifest.T5 is not null) _t5 = ModelManifest.CreateEncoder(manifest.T5);
-        if (manifest.ClipText is not null) _clip = ModelManifest.CreateEncoder(manifest.ClipText);
+        _t5 = t5;
+        _clip = clip;
     }
 
-    /// <summary>Loads the model folder (manifest, U-Net configuration and weights).</summary>
-    public static TextToImagePipeline Load(string folder, Device device, ScalarType computeType)
+    /// <summary>Loads a model folder: the manifest, then the network and encoders through the plugins that provide them.</summary>
+    public static TextToImagePipeline Load(string folder, ModelCatalog catalog, Device device, ScalarType computeType)
     {
         var manifest = ModelManifest.Load(folder);
-        EDiffIUNet network;
+        var family = catalog.Family(manifest.Network);
+        INetwork network;
         try
         {
-            network = UNetFiles.Load(folder);
+            network = family.Load(folder);
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
         {
             throw new UserException(e.Message, e);
         }
-        return new TextToImagePipeline(manifest, network, device, computeType);
+        var t5 = manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, folder);
+        var clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, folder);
+        return new TextToImagePipeline(manifest, network, t5, clip, device, computeType);
     }
 
     /// <summary>Encodes prompts into the conditioning of every stream the model has.</summary>
@@ -84,12 +87,11 @@ public sealed class TextToImagePipeline : IDisposable
     /// <summary>Unit Gaussian noise for seeds seed, seed+1, …: each image's noise depends only on its own seed.</summary>
     public Tensor Noise(long seed, int batch)
     {
-        var cfg = Network.Config;
         var images = new Tensor[batch];
         for (int i = 0; i < batch; i++)
         {
             using var generator = new Generator((ulong)(seed + i));
-            images[i] = randn([1, cfg.Channels, cfg.Resolution, cfg.Resolution], ScalarType.Float64, generator: generator);
+            images[i] = randn([1, Network.Channels, Network.Resolution, Network.Resolution], ScalarType.Float64, generator: generator);
         }
         using var stacked = cat(images, 0);
         foreach (var t in images) t.Dispose();
@@ -116,7 +118,7 @@ public sealed class TextToImagePipeline : IDisposable
     public void Dispose()
     {
         Network.Dispose();
-        (_t5 as IDisposable)?.Dispose();
-        (_clip as IDisposable)?.Dispose();
+        _t5?.Dispose();
+        _clip?.Dispose();
     }
 }

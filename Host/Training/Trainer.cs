@@ -8,7 +8,7 @@ using EDiffI.Encoders;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
 using EDiffI.IO;
-using EDiffI.Plugins.UNet;
+using EDiffI.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,9 +38,10 @@ public sealed class Trainer : IDisposable
     private readonly Dictionary<string, Tensor> _ema;
     private readonly IDenoiser _denoiser;
     private readonly string _outputFolder;
+    private readonly INetworkFamily _family;
 
     /// <summary>The network being trained (float32 master weights).</summary>
-    public EDiffIUNet Model { get; }
+    public INetwork Model { get; }
     /// <summary>The model's manifest (encoders and defaults).</summary>
     public ModelManifest Manifest { get; private set; }
     /// <summary>Steps done so far.</summary>
@@ -52,28 +53,37 @@ public sealed class Trainer : IDisposable
     /// <summary>Where the exported model goes.</summary>
     public string ModelFolder => Path.Combine(_outputFolder, "model");
 
-    /// <summary>Starts a run, or resumes from <paramref name="resumeFrom"/> when given.</summary>
-    public Trainer(TrainingOptions options, UNetConfig config, ModelManifest manifest, IDatasetSource data,
-        Device device, ScalarType computeType, string outputFolder, string? resumeFrom = null)
+    /// <summary>
+    /// Starts a run, or resumes from <paramref name="resumeFrom"/> when given. The network is built by
+    /// <paramref name="createNetwork"/> after the global RNG is seeded, so initialisation is reproducible.
+    /// The trainer owns the network and the encoders.
+    /// </summary>
+    public Trainer(TrainingOptions options, INetworkFamily family, Func<INetwork> createNetwork, ModelManifest manifest,
+        ITextEncoder? t5, ITextEncoder? clip, IDatasetSource data, Device device, ScalarType computeType,
+        string outputFolder, string? resumeFrom = null)
     {
-        if (data.Resolution != config.Resolution)
-            throw new UserException($"The data is {data.Resolution}px but the model is {config.Resolution}px.");
         if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
         _options = options;
         _data = data;
         _device = device;
         _outputFolder = outputFolder;
-        Manifest = manifest;
+        _family = family;
+        Manifest = manifest with { Network = family.Kind };
         _generator = new Generator((ulong)options.Seed);
         manual_seed(options.Seed);
-        Model = new EDiffIUNet(config);
-        Model.to(device);
+        Model = createNetwork();
+        if (data.Resolution != Model.Resolution)
+        {
+            Model.Dispose();
+            throw new UserException($"The data is {data.Resolution}px but the model is {Model.Resolution}px.");
+        }
+        Model.Module.to(device);
         Model.ComputeType = computeType;
-        Model.train();
+        Model.Module.train();
         _denoiser = new PreconditionedDenoiser(Model);
-        if (manifest.T5 is not null) _t5 = ModelManifest.CreateEncoder(manifest.T5);
-        if (manifest.ClipText is not null) _clip = ModelManifest.CreateEncoder(manifest.ClipText);
-        _parameters = Model.named_parameters().ToList();
+        _t5 = t5;
+        _clip = clip;
+        _parameters = Model.Module.named_parameters().ToList();
         _optimizer = optim.AdamW(_parameters.Select(p => p.Param), options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
         _ema = _parameters.ToDictionary(p => p.Name, p => p.Param.detach().clone().DetachFromDisposeScope());
         if (resumeFrom is not null) Restore(resumeFrom);
@@ -153,7 +163,7 @@ public sealed class Trainer : IDisposable
         {
             ["format"] = "ediffi-checkpoint/1",
             ["adamSteps"] = adamSteps,
-            ["unet"] = JsonNode.Parse(Model.Config.ToJson()),
+            ["network"] = JsonNode.Parse(Model.ConfigJson),
             ["manifest"] = JsonSerializer.SerializeToNode(Manifest),
             ["options"] = JsonSerializer.SerializeToNode(_options),
         };
@@ -165,9 +175,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Writes the EMA weights as a model folder that `generate --model` reads.</summary>
     public void ExportModel(string folder)
     {
-        using var exported = new EDiffIUNet(Model.Config);
-        SafeTensorsWeights.LoadInto(exported, _ema, "EMA weights");
-        UNetFiles.Save(exported, folder);
+        using var exported = _family.FromConfig(Model.ConfigJson);
+        SafeTensorsWeights.LoadInto(exported.Module, _ema, "EMA weights");
+        exported.Save(folder);
         Manifest = Manifest with { TrainedSteps = Step };
         Manifest.Save(folder);
     }
@@ -180,7 +190,7 @@ public sealed class Trainer : IDisposable
             using var noGrad = no_grad();
             var weights = tensors.Where(kv => kv.Key.StartsWith("model/", StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key["model/".Length..], kv => kv.Value);
-            SafeTensorsWeights.LoadInto(Model, weights, dir);
+            SafeTensorsWeights.LoadInto(Model.Module, weights, dir);
             foreach (var (name, ema) in _ema) ema.copy_(tensors["ema/" + name]);
             var states = _optimizer.state_dict().State;
             var steps = meta["adamSteps"]!.AsArray();
@@ -216,7 +226,7 @@ public sealed class Trainer : IDisposable
         _optimizer.Dispose();
         _generator.Dispose();
         foreach (var t in _ema.Values) t.Dispose();
-        (_t5 as IDisposable)?.Dispose();
-        (_clip as IDisposable)?.Dispose();
+        _t5?.Dispose();
+        _clip?.Dispose();
     }
 }

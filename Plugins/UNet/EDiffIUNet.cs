@@ -1,6 +1,7 @@
 using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
+using EDiffI.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace EDiffI.Plugins.UNet;
 /// [CLIP text tokens, T5 tokens, CLIP image token, learnable null token], padding masked.
 /// Wrap it in <see cref="PreconditionedDenoiser"/> to get the EDM denoiser D(x; σ).
 /// </summary>
-public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
+public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
 {
     // Field names are the state-dict keys.
     private readonly LinearLayer map_layer0;
@@ -40,6 +41,23 @@ public sealed class EDiffIUNet : nn.Module, IEdmNetwork, ICrossAttentionHost
 
     /// <inheritdoc />
     public ScalarType ComputeType { get; set; } = ScalarType.Float32;
+
+    /// <inheritdoc />
+    public string Kind => UNetFamily.FamilyKind;
+    /// <inheritdoc />
+    public nn.Module Module => this;
+    /// <inheritdoc />
+    public int Resolution => Config.Resolution;
+    /// <inheritdoc />
+    public int Channels => Config.Channels;
+    /// <inheritdoc />
+    public string ConfigJson => Config.ToJson();
+    /// <inheritdoc />
+    public ConditioningWidths Conditioning => new(
+        Config.HasContext ? Config.T5Dimension : 0, Config.HasContext ? Config.ClipTextDimension : 0,
+        Config.ClipPooledDimension, Config.ClipImageDimension);
+    /// <inheritdoc />
+    public void Save(string folder, ScalarType? dtype = null) => UNetFiles.Save(this, folder, dtype);
 
     /// <summary>Builds a randomly initialised network of the given shape.</summary>
     public EDiffIUNet(UNetConfig config) : base("EDiffIUNet")

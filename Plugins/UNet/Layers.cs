@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using EDiffI.Diagnostics;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

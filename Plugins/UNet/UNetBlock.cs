@@ -1,6 +1,7 @@
 using EDiffI.Attention;
 using EDiffI.Conditioning;
 using TorchSharp;
+using EDiffI.Diagnostics;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

@@ -24,7 +24,7 @@ public class GenerationTests
             UNetFiles.Save(model, folder);
         }
         TinyModel.Manifest.Save(folder);
-        return TextToImagePipeline.Load(folder, CPU, ScalarType.Float32);
+        return TextToImagePipeline.Load(folder, TinyModel.Catalog, CPU, ScalarType.Float32);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public class GenerationTests
     public void MissingModelIsRefusedWithAClearMessage()
     {
         using var folder = new TinyModel.TempFolder();
-        var e = Assert.Throws<UserException>(() => TextToImagePipeline.Load(folder.Path, CPU, ScalarType.Float32));
+        var e = Assert.Throws<UserException>(() => TextToImagePipeline.Load(folder.Path, TinyModel.Catalog, CPU, ScalarType.Float32));
         Assert.Contains("is not a model folder", e.Message);
         Assert.Contains("train", e.Message);
     }

@@ -1,4 +1,5 @@
 using EDiffI.Data;
+using EDiffI.Encoders;
 using EDiffI.Host.Pipeline;
 using EDiffI.Plugins.UNet;
 using static TorchSharp.torch;
@@ -50,6 +51,11 @@ internal static class TinyModel
     };
 
     public static UNetConfig Config => UNetConfig.Tiny(16) with { ClipImageDimension = 0 };
+
+    public static EDiffI.Host.Pipeline.ModelCatalog Catalog => new([new UNetFamily()], [new EDiffI.Plugins.TextHash.WordHashEncoderFactory()]);
+
+    public static EDiffI.Encoders.ITextEncoder T5() => new EDiffI.Plugins.TextHash.WordHashTextEncoder(new() { Dimension = 32, MaxTokens = 8, Seed = 1 });
+    public static EDiffI.Encoders.ITextEncoder Clip() => new EDiffI.Plugins.TextHash.WordHashTextEncoder(new() { Dimension = 32, MaxTokens = 8, Seed = 2 });
 
     /// <summary>A temporary folder deleted on dispose.</summary>
     public sealed class TempFolder : IDisposable

@@ -13,7 +13,8 @@ public class TrainingTests
     };
 
     private static Trainer Create(TrainingOptions o, FixedImages data, string folder, string? resume = null) =>
-        new(o, TinyModel.Config, TinyModel.Manifest, data, CPU, ScalarType.Float32, folder, resume);
+        new(o, new EDiffI.Plugins.UNet.UNetFamily(), () => new EDiffI.Plugins.UNet.EDiffIUNet(TinyModel.Config), TinyModel.Manifest,
+            TinyModel.T5(), TinyModel.Clip(), data, CPU, ScalarType.Float32, folder, resume);
 
     [Fact]
     public void TinyUNetOverfitsAHandfulOfImages()
@@ -43,7 +44,7 @@ public class TrainingTests
     }
 
     private static Dictionary<string, Tensor> Snapshot(Trainer t) =>
-        t.Model.state_dict().Concat(t.Ema.Select(kv => KeyValuePair.Create("ema/" + kv.Key, kv.Value)))
+        t.Model.Module.state_dict().Concat(t.Ema.Select(kv => KeyValuePair.Create("ema/" + kv.Key, kv.Value)))
             .ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 
     [Fact]

@@ -1,4 +1,4 @@
-namespace EDiffI.Plugins.UNet;
+namespace EDiffI.Diagnostics;
 
 /// <summary>
 /// Counts the floating-point operations of the matrix work (convolutions, linear layers, attention
@@ -22,7 +22,8 @@ public sealed class FlopCounter : IDisposable
     /// <summary>Starts counting on this flow of execution until disposed.</summary>
     public static FlopCounter Start() => new();
 
-    internal static void Add(long flops)
+    /// <summary>Adds operations to the active counter, if any (called by layers).</summary>
+    public static void Add(long flops)
     {
         if (Current.Value is FlopCounter c) c.Flops += flops;
     }

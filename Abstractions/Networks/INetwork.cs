@@ -1,0 +1,67 @@
+using EDiffI.Denoising;
+using static TorchSharp.torch;
+
+namespace EDiffI.Networks;
+
+/// <summary>
+/// A trainable EDM network F_θ as the host handles it: a TorchSharp module with a configuration,
+/// saved as a folder (configuration JSON beside safetensors weights).
+/// </summary>
+public interface INetwork : IEdmNetwork, IDisposable
+{
+    /// <summary>The family that built it (for example "ediffi-unet").</summary>
+    string Kind { get; }
+
+    /// <summary>The module: parameters, state dict, device and dtype moves.</summary>
+    nn.Module Module { get; }
+
+    /// <summary>Side of the square images.</summary>
+    int Resolution { get; }
+
+    /// <summary>Image channels.</summary>
+    int Channels { get; }
+
+    /// <summary>Width of each conditioning stream the network consumes (0: not consumed).</summary>
+    ConditioningWidths Conditioning { get; }
+
+    /// <summary>Dtype the network computes in; inputs are cast to it at the boundary.</summary>
+    new ScalarType ComputeType { get; set; }
+
+    /// <summary>The configuration as JSON, enough for <see cref="INetworkFamily.FromConfig"/> to rebuild it.</summary>
+    string ConfigJson { get; }
+
+    /// <summary>Writes configuration and weights (cast to <paramref name="dtype"/> when given) into <paramref name="folder"/>.</summary>
+    void Save(string folder, ScalarType? dtype = null);
+}
+
+/// <summary>Widths of the conditioning streams a network consumes; 0 where it takes none.</summary>
+/// <param name="T5">T5 token width.</param>
+/// <param name="ClipText">CLIP text token width.</param>
+/// <param name="ClipPooled">Pooled CLIP text vector width.</param>
+/// <param name="ClipImage">CLIP image embedding width.</param>
+public sealed record ConditioningWidths(int T5, int ClipText, int ClipPooled, int ClipImage);
+
+/// <summary>A kind of network a plugin provides, and how to build or load one.</summary>
+public interface INetworkFamily
+{
+    /// <summary>The kind model folders name (model.json's "network").</summary>
+    string Kind { get; }
+
+    /// <summary>Named shapes <see cref="Create"/> knows.</summary>
+    IReadOnlyList<string> Presets { get; }
+
+    /// <summary>
+    /// A randomly initialised network of a named shape, at <paramref name="resolution"/> when given,
+    /// with text streams of width <paramref name="textDimension"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">For an unknown shape.</exception>
+    INetwork Create(string preset, int? resolution = null, int textDimension = 64);
+
+    /// <summary>A randomly initialised network from a configuration written by <see cref="INetwork.ConfigJson"/>.</summary>
+    INetwork FromConfig(string json);
+
+    /// <summary>Loads the network saved in <paramref name="folder"/>.</summary>
+    /// <exception cref="FileNotFoundException">When the folder lacks the files.</exception>
+    /// <exception cref="InvalidDataException">When they are unreadable or do not match.</exception>
+    INetwork Load(string folder);
+}

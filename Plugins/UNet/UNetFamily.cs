@@ -1,0 +1,51 @@
+using EDiffI.Extensibility;
+using EDiffI.Networks;
+using EDiffI.Plugins.UNet;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+[assembly: EDiffIPlugin("UNet", "1.0.0", PluginContract.Version, typeof(UNetPlugin))]
+
+namespace EDiffI.Plugins.UNet;
+
+/// <summary>Builds and loads eDiff-I U-Nets ("ediffi-unet").</summary>
+public sealed class UNetFamily : INetworkFamily
+{
+    /// <summary>The kind model folders name.</summary>
+    public const string FamilyKind = "ediffi-unet";
+
+    /// <inheritdoc />
+    public string Kind => FamilyKind;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Presets => UNetConfig.PresetNames;
+
+    /// <inheritdoc />
+    public INetwork Create(string preset, int? resolution = null, int textDimension = 64) =>
+        new EDiffIUNet(UNetConfig.Preset(preset, resolution, textDimension));
+
+    /// <inheritdoc />
+    public INetwork FromConfig(string json) => new EDiffIUNet(UNetConfig.FromJson(json));
+
+    /// <inheritdoc />
+    public INetwork Load(string folder) => UNetFiles.Load(folder);
+}
+
+/// <summary>The plugin's registration entry point.</summary>
+public sealed class UNetPlugin : IPluginRegistration
+{
+    /// <inheritdoc />
+    public void Register(IServiceCollection services, IConfiguration configuration) => services.AddEDiffIUNet();
+}
+
+/// <summary>Service registration of the U-Net.</summary>
+public static class UNetServiceCollectionExtensions
+{
+    /// <summary>Adds the "ediffi-unet" network family.</summary>
+    public static IServiceCollection AddEDiffIUNet(this IServiceCollection services)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<INetworkFamily, UNetFamily>());
+        return services;
+    }
+}
