@@ -9,10 +9,8 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 machine="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 app() { bash .gpu/run.sh EDiffI.Host.dll "$@"; }
 echo "== $machine"
-for shape in adm64 ediffi64; do
-  app bench --unet $shape --device cuda --batch 64 --iters 10 --steps 32 --machine "$machine" --report "$OUT/benchmarks.md" 2>&1 | tail -16
-done
-app bench --unet small --device cuda --batch 64 --iters 10 --steps 32 --machine "$machine" --report "$OUT/benchmarks.md" 2>&1 | tail -3
+app plugins 2>&1 | tail -12
+[ "${SKIP_BENCH:-0}" = 1 ] || bash scripts/gpu-bench.sh
 
 # Captioned shapes for a short end-to-end training run.
 python3 - <<'PY'
@@ -30,7 +28,7 @@ for i in range(512):
     im.save(f"{d}/{i:04d}.png"); open(f"{d}/{i:04d}.txt", "w").write(f"a {fg} {shape} on a {bg} background")
 PY
 set -o pipefail
-timeout 300 bash .gpu/run.sh EDiffI.Host.dll train --data /tmp/shapes --out /tmp/run --unet small --device cuda --batch 64 --steps ${TRAIN_STEPS:-3000} --checkpoint-every 1000 --lr 3e-4 2>&1 | grep -E "step [0-9]*000/|training|done|error" | tee "$OUT/train.log"
+timeout ${TRAIN_SECONDS:-300} bash .gpu/run.sh EDiffI.Host.dll train --data /tmp/shapes --out /tmp/run --unet small --device cuda --batch 64 --steps ${TRAIN_STEPS:-3000} --checkpoint-every 1000 --lr 3e-4 2>&1 | grep -E "step [0-9]*000/|training|done|error" | tee "$OUT/train.log"
 for p in "a red square on a blue background" "a yellow circle on a green background"; do
   f=$(echo "$p" | tr ' ' '_')
   app generate --model /tmp/run/model --prompt "$p" --seed 1 --batch 4 --steps 32 --guidance 2 --device cuda --out "$OUT/cuda_$f.png" 2>&1 | tail -5
