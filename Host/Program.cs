@@ -17,6 +17,7 @@ app.Configure(config =>
         .WithExample("generate", "--prompt", "red bricks with white mortar", "--out", "bricks.png");
     config.AddCommand<TrainCommand>("train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
     config.AddCommand<BenchCommand>("bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
+    config.AddCommand<DatasetCommand>("dataset").WithDescription("Write samples of a training source, or measure its throughput.");
     config.AddCommand<PluginsCommand>("plugins").WithDescription("List the plugins found, what they provide and their status.");
     config.SetExceptionHandler((exception, _) =>
     {

@@ -14,7 +14,7 @@ namespace EDiffI.Host.Commands;
 public sealed class TrainSettings : DeviceSettings
 {
     [CommandOption("--data <FOLDER>")]
-    [Description("folder of images, each with a .txt caption beside it")]
+    [Description("folder of images, each with a .txt caption beside it, or a plugin's source such as world:train")]
     public string Data { get; init; } = "";
 
     [CommandOption("--out <FOLDER>")]
@@ -63,7 +63,7 @@ public sealed class TrainSettings : DeviceSettings
 }
 
 /// <summary><c>train</c>: EDM training of the U-Net on a folder of captioned images.</summary>
-public sealed class TrainCommand(ModelCatalog catalog) : Command<TrainSettings>
+public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.IDatasetSourceFactory> sources) : Command<TrainSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
@@ -75,8 +75,9 @@ public sealed class TrainCommand(ModelCatalog catalog) : Command<TrainSettings>
         int resolution = s.Resolution ?? (s.UNet == "tiny" ? 16 : 64);
         var text = new TextEncoderSpec { Dimension = s.TextDimension, MaxTokens = 32, Seed = 1 };
         var manifest = new ModelManifest { T5 = text, ClipText = text with { Seed = 2 } };
-        using var data = new ImageFolderDataset(s.Data, resolution);
-        if (data.Skipped > 0) AnsiConsole.MarkupLineInterpolated($"[yellow]{data.Skipped} images without a caption file were left out.[/]");
+        var data = DatasetSources.Open(s.Data, resolution, sources);
+        using var disposeData = data as IDisposable;
+        if (data is ImageFolderDataset { Skipped: > 0 } folder) AnsiConsole.MarkupLineInterpolated($"[yellow]{folder.Skipped} images without a caption file were left out.[/]");
         var options = new TrainingOptions
         {
             BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
@@ -87,7 +88,7 @@ public sealed class TrainCommand(ModelCatalog catalog) : Command<TrainSettings>
             catalog.CreateEncoder(manifest.T5, null), catalog.CreateEncoder(manifest.ClipText, null),
             data, device, TorchRuntime.ComputeType(device, s.Precision), s.Out, resume);
         AnsiConsole.MarkupLineInterpolated(
-            $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {data.Count} images, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
+            $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {(data.Count is long n ? $"{n} images" : "unlimited images")}, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;

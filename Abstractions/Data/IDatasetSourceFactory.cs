@@ -1,0 +1,18 @@
+namespace EDiffI.Data;
+
+/// <summary>
+/// Builds dataset sources named on the command line as <c>scheme:argument</c> (for example
+/// <c>world:train</c>); plugins register one per scheme. A plain folder path needs no factory.
+/// </summary>
+public interface IDatasetSourceFactory
+{
+    /// <summary>The scheme it answers to.</summary>
+    string Scheme { get; }
+
+    /// <summary>What the argument may be, for help and error messages.</summary>
+    string Usage { get; }
+
+    /// <summary>A source of <paramref name="resolution"/>-pixel images for <paramref name="argument"/>.</summary>
+    /// <exception cref="ArgumentException">For an argument it does not understand.</exception>
+    IDatasetSource Create(string argument, int resolution);
+}

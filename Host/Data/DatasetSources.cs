@@ -1,0 +1,30 @@
+using EDiffI.Data;
+using EDiffI.Host.Runtime;
+
+namespace EDiffI.Host.Data;
+
+/// <summary>Opens a training source named on the command line: a folder, or scheme:argument through a plugin.</summary>
+public static class DatasetSources
+{
+    /// <summary>The source <paramref name="name"/> names, at <paramref name="resolution"/> pixels.</summary>
+    public static IDatasetSource Open(string name, int resolution, IEnumerable<IDatasetSourceFactory> factories)
+    {
+        int colon = name.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 1 && !Directory.Exists(name))
+        {
+            string scheme = name[..colon];
+            var factory = factories.FirstOrDefault(f => string.Equals(f.Scheme, scheme, StringComparison.OrdinalIgnoreCase))
+                ?? throw new UserException($"No plugin provides the data source '{scheme}:' (available: " +
+                    $"{string.Join(", ", factories.Select(f => f.Scheme + ":").DefaultIfEmpty("none"))}; or pass a folder).");
+            try
+            {
+                return factory.Create(name[(colon + 1)..], resolution);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UserException($"{e.Message}.", e);
+            }
+        }
+        return new ImageFolderDataset(name, resolution);
+    }
+}
