@@ -138,8 +138,12 @@ public static class Captions
         string orientation = t.Orientation switch { TextureOrientation.Horizontal => "horizontal", TextureOrientation.Vertical => "vertical", _ => "diagonal" };
         text.Append(Pick(rng, "The image shows ", "This picture is a texture of ", "A game texture showing "))
             .Append(Background(t, rng)).Append(". ");
-        text.Append($"The pattern is {scale}-scale and {orientation}, ").Append(t.Dense ? "dense" : "sparse")
-            .Append(t.Thick ? ", with thick lines. " : ", with thin lines. ");
+        // Only what can be seen in this family is described.
+        text.Append($"The pattern is {scale}-scale");
+        if (SceneLabels.Visible(4, t.Family)) text.Append($" and {orientation}");
+        if (SceneLabels.Visible(5, t.Family)) text.Append(t.Dense ? ", dense" : ", sparse");
+        if (SceneLabels.Visible(6, t.Family)) text.Append(t.Thick ? ", with thick lines" : ", with thin lines");
+        text.Append(". ");
         for (int i = 0; i < scene.Objects.Count; i++)
         {
             var o = scene.Objects[i];

@@ -26,8 +26,7 @@ public sealed record SceneLabels(
     // Families in which an attribute is visible; elsewhere it is not scored.
     private static readonly HashSet<TextureFamily> OrientationVisible =
         [TextureFamily.Bricks, TextureFamily.Planks, TextureFamily.Stripes, TextureFamily.Waves, TextureFamily.Marble, TextureFamily.Grass, TextureFamily.Hexagons];
-    private static readonly HashSet<TextureFamily> DensityVisible =
-        [TextureFamily.PolkaDots, TextureFamily.Cobblestones, TextureFamily.Grass, TextureFamily.MetalPlates];
+    private static readonly HashSet<TextureFamily> DensityVisible = [TextureFamily.PolkaDots, TextureFamily.MetalPlates];
     private static readonly HashSet<TextureFamily> ThicknessVisible =
         [TextureFamily.Bricks, TextureFamily.Tiles, TextureFamily.Planks, TextureFamily.Stripes, TextureFamily.Hexagons,
          TextureFamily.Waves, TextureFamily.Marble, TextureFamily.Cobblestones, TextureFamily.MetalPlates];

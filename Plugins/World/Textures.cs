@@ -45,7 +45,7 @@ public enum TextureOrientation { Horizontal, Vertical, Diagonal }
 /// <param name="SecondColor">Mortar, gap, vein or background colour.</param>
 /// <param name="Scale">Size of the repeating element.</param>
 /// <param name="Orientation">Main direction.</param>
-/// <param name="Dense">More elements (dots, cells, blades, rivets) when true.</param>
+/// <param name="Dense">Denser elements where the family has a density (larger dots, rivets nearer the plate corners).</param>
 /// <param name="Thick">Thicker lines (mortar, gaps, stripes, veins) when true.</param>
 /// <param name="Seed">Seed of the family's noise.</param>
 public sealed record TextureSpec(
@@ -138,9 +138,9 @@ public static class TextureRenderer
                 return ((Math.Floor(u * f) + Math.Floor(v * f)) % 2 == 0 ? 0 : 1, 1);
             case TextureFamily.PolkaDots:
             {
-                int g = s.Dense ? f * 2 : f;
-                double fx = Frac(u * g) - 0.5, fy = Frac(v * g) - 0.5;
-                return (Math.Sqrt(fx * fx + fy * fy) < 0.28 ? 0 : 1, 1);
+                // Density is the dots' coverage, not their count (the count is the scale's).
+                double fx = Frac(u * f) - 0.5, fy = Frac(v * f) - 0.5;
+                return (Math.Sqrt(fx * fx + fy * fy) < (s.Dense ? 0.38 : 0.2) ? 0 : 1, 1);
             }
             case TextureFamily.Hexagons:
             {
@@ -165,14 +165,13 @@ public static class TextureRenderer
             }
             case TextureFamily.Cobblestones:
             {
-                int cells = s.Dense ? f * 2 : f;
-                var (d1, d2, id) = Voronoi(u0, v0, cells, s.Seed);
+                var (d1, d2, id) = Voronoi(u0, v0, f, s.Seed);
                 bool border = d2 - d1 < (s.Thick ? 0.12 : 0.05) * 2;
                 return border ? (1, 1) : (0, 0.8 + 0.2 * Noise.Random(id, 7, s.Seed));
             }
             case TextureFamily.Grass:
             {
-                int blades = (s.Dense ? 4 : 2) * f;
+                int blades = 3 * f;
                 double n = Noise.Value(u, v, blades * 2, 2, s.Seed);
                 double stroke = Frac(u * blades * 2 + 0.3 * Noise.Value(u, v, 4, s.Seed + 9));
                 return (stroke < 0.25 ? 1 : 0, 0.75 + 0.35 * n);
