@@ -91,19 +91,26 @@ public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSpli
         long[] seeds;
         using (var drawn = randint(0, long.MaxValue, [batchSize], dtype: ScalarType.Int64, generator: generator))
             seeds = drawn.data<long>().ToArray();
-        int n = Resolution * Resolution * 3;
-        var pixels = new byte[batchSize * n];
+        int plane = Resolution * Resolution, n = plane * 3;
+        var images = new float[batchSize * n];
         var texts = new string[batchSize];
-        Parallel.For(0, batchSize, i =>
+        Parallel.For(0, batchSize, () => new byte[n], (i, state, rgb) =>
         {
             var scene = SceneSampler.Sample(seeds[i], Split);
-            SceneRenderer.Render(scene, Resolution, pixels.AsSpan(i * n, n), out _);
+            SceneRenderer.Render(scene, Resolution, rgb, out _);
+            // HWC bytes to CHW floats in [−1, 1], in the worker, so the tensor is made in one copy.
+            var chw = images.AsSpan(i * n, n);
+            for (int p = 0; p < plane; p++)
+            {
+                chw[p] = rgb[p * 3] / 127.5f - 1;
+                chw[plane + p] = rgb[p * 3 + 1] / 127.5f - 1;
+                chw[2 * plane + p] = rgb[p * 3 + 2] / 127.5f - 1;
+            }
             bool useLong = captions == CaptionStyle.Long || (captions == CaptionStyle.Mixed && (seeds[i] & 1) == 1);
             texts[i] = (useLong ? Captions.Long(scene, seeds[i]) : Captions.Short(scene, seeds[i])).Text;
-        });
-        using var scope = NewDisposeScope();
-        var images = tensor(pixels, [batchSize, Resolution, Resolution, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1;
-        return new TrainingBatch(images.contiguous().MoveToOuterDisposeScope(), texts);
+            return rgb;
+        }, rgb => { });
+        return new TrainingBatch(tensor(images, [batchSize, 3, Resolution, Resolution]), texts);
     }
 }
 

@@ -39,11 +39,17 @@ public sealed class WorldJudge : nn.Module<Tensor, (Tensor[] Background, Tensor 
         RegisterComponents();
     }
 
+    /// <summary>The judge's 512-wide image features (average- and max-pooled), used for Fréchet distances.</summary>
+    public Tensor Features(Tensor images) => Global(features.forward(images));
+
+    private static Tensor Global(Tensor f) =>
+        cat([F.adaptive_avg_pool2d(f, [1, 1]).flatten(1), F.adaptive_max_pool2d(f, [1, 1]).flatten(1)], 1);
+
     /// <inheritdoc />
     public override (Tensor[] Background, Tensor CellShape, Tensor CellColor) forward(Tensor images)
     {
         var f = features.forward(images);                                   // [B, 256, 8, 8]
-        var global = cat([F.adaptive_avg_pool2d(f, [1, 1]).flatten(1), F.adaptive_max_pool2d(f, [1, 1]).flatten(1)], 1);
+        var global = Global(f);
         var cells = F.adaptive_max_pool2d(f, [3, 3]).flatten(2).transpose(1, 2); // [B, 9, 256], row-major cells
         return (background.Select(h => h.forward(global)).ToArray(), cell_shape.forward(cells), cell_color.forward(cells));
     }

@@ -122,3 +122,44 @@ public class WorldTests
         Assert.True(rate > 200, $"{rate:0} images/s");
     }
 }
+
+public class WorldMetricsTests
+{
+    private static Tensor Gaussian(int n, int d, double mean, double std, ulong seed)
+    {
+        using var g = new Generator(seed);
+        return randn([n, d], ScalarType.Float64, generator: g) * std + mean;
+    }
+
+    [Fact]
+    public void FrechetDistanceMatchesClosedForms()
+    {
+        using var a = Gaussian(20_000, 8, 0, 1, 1);
+        using var b = Gaussian(20_000, 8, 0, 1, 2);
+        using var shifted = Gaussian(20_000, 8, 0.5, 1, 3);
+        using var wide = Gaussian(20_000, 8, 0, 2, 4);
+        Assert.Equal(0, WorldMetrics.FrechetDistance(a, a), 6);
+        Assert.InRange(WorldMetrics.FrechetDistance(a, b), 0, 0.02);                 // sampling error only
+        Assert.InRange(WorldMetrics.FrechetDistance(a, shifted), 8 * 0.25 - 0.05, 8 * 0.25 + 0.05); // ‖μ‖² = 8 · 0.5²
+        Assert.InRange(WorldMetrics.FrechetDistance(a, wide), 8 - 0.3, 8 + 0.3);     // Tr(I + 4I − 2·2I) = 8
+    }
+
+    [Fact]
+    public void ShippedJudgeReadsFreshScenes()
+    {
+        // models/judge holds the judge trained on the GPU (docs/world.md); it must load and work on the CPU.
+        string path = Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
+        using var judge = new WorldJudge();
+        EDiffI.IO.SafeTensorsWeights.Load(judge, path);
+        judge.eval();
+        var scenes = Enumerable.Range(0, 200).Select(i => SceneSampler.Sample(9_000_000 + i, WorldSplit.Train)).ToList();
+        var pixels = new byte[200 * 64 * 64 * 3];
+        for (int i = 0; i < 200; i++) SceneRenderer.Render(scenes[i], 64, pixels.AsSpan(i * 64 * 64 * 3, 64 * 64 * 3), out _);
+        using var images = (tensor(pixels, [200, 64, 64, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+        var scores = WorldMetrics.AttributeAgreement(judge, images, scenes);
+        var (agree, scored) = scores["family"];
+        Assert.True(agree >= 0.95 * scored, $"family {agree}/{scored}");
+        var (shapeAgree, shapeScored) = scores["object shape"];
+        Assert.True(shapeAgree >= 0.9 * shapeScored, $"object shape {shapeAgree}/{shapeScored}");
+    }
+}
