@@ -9,6 +9,8 @@ public static class DatasetSources
     /// <summary>The source <paramref name="name"/> names, at <paramref name="resolution"/> pixels.</summary>
     public static IDatasetSource Open(string name, int resolution, IEnumerable<IDatasetSourceFactory> factories)
     {
+        if (resolution < 8 || resolution > 4096) throw new UserException($"The resolution must be between 8 and 4096 pixels (got {resolution}).");
+        if (string.IsNullOrWhiteSpace(name)) throw new UserException("Name a data source: a folder of captioned images, or for example world:train.");
         int colon = name.IndexOf(':', StringComparison.Ordinal);
         if (colon > 1 && !Directory.Exists(name))
         {

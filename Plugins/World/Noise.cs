@@ -27,18 +27,7 @@ internal static class Noise
     }
 
     /// <summary>Value noise with <paramref name="cells"/> lattice cells across the unit square, wrapping at 1.</summary>
-    public static double Value(double u, double v, int cells, uint seed)
-    {
-        double x = u * cells, y = v * cells;
-        int x0 = (int)Math.Floor(x), y0 = (int)Math.Floor(y);
-        double fx = Smooth(x - x0), fy = Smooth(y - y0);
-        x0 = Wrap(x0, cells);
-        y0 = Wrap(y0, cells);
-        int x1 = x0 + 1 == cells ? 0 : x0 + 1, y1 = y0 + 1 == cells ? 0 : y0 + 1;
-        double a = Random(x0, y0, seed), b = Random(x1, y0, seed);
-        double c = Random(x0, y1, seed), d = Random(x1, y1, seed);
-        return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
-    }
+    public static double Value(double u, double v, int cells, uint seed) => Value(u, v, cells, cells, seed);
 
     /// <summary>Value noise with a different number of cells across and down, wrapping at 1 both ways.</summary>
     public static double Value(double u, double v, int cellsX, int cellsY, uint seed)
