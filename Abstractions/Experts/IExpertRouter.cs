@@ -34,23 +34,29 @@ public sealed class ExpertEnsembleDenoiser(IReadOnlyList<IDenoiser> experts, IEx
     {
         if (router.ExpertCount != experts.Count)
             throw new InvalidOperationException($"router expects {router.ExpertCount} experts, ensemble has {experts.Count}");
-        var sigmas = sigma.to(ScalarType.Float64).cpu().data<double>().ToArray();
-        int first = router.Route(sigmas[0]);
-        if (sigmas.All(s => router.Route(s) == first)) return experts[first].Denoise(x, sigma, conditioning);
-        // Mixed σ in one batch: denoise each sample with its own expert.
+        int[] route;
+        using (var read = NewDisposeScope())
+            route = sigma.to(ScalarType.Float64).cpu().data<double>().ToArray().Select(router.Route).ToArray();
+        if (route.Any(r => r < 0 || r >= experts.Count))
+            throw new InvalidOperationException($"the router chose expert {route.First(r => r < 0 || r >= experts.Count)} of {experts.Count}");
+        if (route.All(r => r == route[0])) return experts[route[0]].Denoise(x, sigma, conditioning);
+        // Mixed σ in one batch: each expert denoises its own samples in one call, results go back in place.
         using var scope = NewDisposeScope();
-        var outputs = new Tensor[sigmas.Length];
-        for (int i = 0; i < sigmas.Length; i++)
+        var output = empty_like(x);
+        foreach (int expert in route.Distinct())
         {
-            var xi = x.narrow(0, i, 1);
-            outputs[i] = experts[router.Route(sigmas[i])].Denoise(xi, sigma.narrow(0, i, 1), Slice(conditioning, i));
+            var rows = tensor(Enumerable.Range(0, route.Length).Where(i => route[i] == expert).Select(i => (long)i).ToArray(), device: x.device);
+            var part = experts[expert].Denoise(x.index_select(0, rows), sigma.index_select(0, rows), Select(conditioning, rows));
+            output.index_copy_(0, rows, part);
         }
-        return cat(outputs, 0).MoveToOuterDisposeScope();
+        return output.MoveToOuterDisposeScope();
     }
 
-    private static ConditioningInputs Slice(ConditioningInputs c, long i)
+    private static ConditioningInputs Select(ConditioningInputs c, Tensor rows)
     {
-        TextEmbedding? S(TextEmbedding? t) => t is null ? null : new(t.Tokens.narrow(0, i, 1), t.Mask.narrow(0, i, 1), t.Pooled?.narrow(0, i, 1));
-        return c with { T5Text = S(c.T5Text), ClipText = S(c.ClipText), ClipImage = c.ClipImage?.narrow(0, i, 1) };
+        TextEmbedding? S(TextEmbedding? t) => t is null ? null :
+            new(t.Tokens.index_select(0, rows.to(t.Tokens.device)), t.Mask.index_select(0, rows.to(t.Mask.device)),
+                t.Pooled?.index_select(0, rows.to(t.Pooled.device)));
+        return c with { T5Text = S(c.T5Text), ClipText = S(c.ClipText), ClipImage = c.ClipImage?.index_select(0, rows.to(c.ClipImage.device)) };
     }
 }
