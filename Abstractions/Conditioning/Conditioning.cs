@@ -45,8 +45,8 @@ public sealed record ConditioningInputs(
         (a.ClipImage, b.ClipImage) switch
         {
             (null, null) => null,
-            (Tensor ia, null) => cat([ia, zeros_like(ia).narrow(0, 0, 1).expand(batchB, -1)], 0),
-            (null, Tensor ib) => cat([zeros_like(ib).narrow(0, 0, 1).expand(batchA, -1), ib], 0),
+            (Tensor ia, null) => cat([ia, zeros(batchB, ia.shape[1], dtype: ia.dtype, device: ia.device)], 0),
+            (null, Tensor ib) => cat([zeros(batchA, ib.shape[1], dtype: ib.dtype, device: ib.device), ib], 0),
             (Tensor ia, Tensor ib) => cat([ia, ib], 0),
         },
         a.Extensions ?? b.Extensions);
@@ -71,12 +71,11 @@ public sealed record ConditioningInputs(
         ClipImage = ClipImage is null ? null : ClipImage * keepImage.to(ClipImage.dtype, ClipImage.device).view(-1, 1),
     };
 
-    /// <summary>Repeats every sample <paramref name="times"/> times along the batch axis (sample-major).</summary>
-    public ConditioningInputs RepeatInterleave(long times)
+    /// <summary>The samples at <paramref name="rows"/> (int64 indices) of every stream, in that order.</summary>
+    public ConditioningInputs SelectRows(Tensor rows) => this with
     {
-        if (times == 1) return this;
-        TextEmbedding? Rep(TextEmbedding? t) => t is null ? null :
-            new(t.Tokens.repeat_interleave(times, 0), t.Mask.repeat_interleave(times, 0), t.Pooled?.repeat_interleave(times, 0));
-        return this with { T5Text = Rep(T5Text), ClipText = Rep(ClipText), ClipImage = ClipImage?.repeat_interleave(times, 0) };
-    }
+        T5Text = T5Text?.SelectRows(rows),
+        ClipText = ClipText?.SelectRows(rows),
+        ClipImage = ClipImage?.index_select(0, rows.to(ClipImage.device)),
+    };
 }

@@ -62,6 +62,11 @@ public sealed record TextEmbedding(Tensor Tokens, Tensor Mask, Tensor? Pooled)
         return new(cat([a.Tokens, b.Tokens], 0), cat([a.Mask, b.Mask], 0), pooled);
     }
 
+    /// <summary>The prompts at <paramref name="rows"/> (int64 indices), in that order.</summary>
+    public TextEmbedding SelectRows(Tensor rows) =>
+        new(Tokens.index_select(0, rows.to(Tokens.device)), Mask.index_select(0, rows.to(Mask.device)),
+            Pooled?.index_select(0, rows.to(Pooled.device)));
+
     /// <summary>Moves every tensor to <paramref name="device"/> and casts the embeddings to <paramref name="dtype"/>.</summary>
     public TextEmbedding To(Device device, ScalarType dtype) =>
         new(Tokens.to(dtype, device), Mask.to(device), Pooled?.to(dtype, device));

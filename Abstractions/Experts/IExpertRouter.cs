@@ -46,17 +46,9 @@ public sealed class ExpertEnsembleDenoiser(IReadOnlyList<IDenoiser> experts, IEx
         foreach (int expert in route.Distinct())
         {
             var rows = tensor(Enumerable.Range(0, route.Length).Where(i => route[i] == expert).Select(i => (long)i).ToArray(), device: x.device);
-            var part = experts[expert].Denoise(x.index_select(0, rows), sigma.index_select(0, rows), Select(conditioning, rows));
+            var part = experts[expert].Denoise(x.index_select(0, rows), sigma.index_select(0, rows), conditioning.SelectRows(rows));
             output.index_copy_(0, rows, part);
         }
         return output.MoveToOuterDisposeScope();
-    }
-
-    private static ConditioningInputs Select(ConditioningInputs c, Tensor rows)
-    {
-        TextEmbedding? S(TextEmbedding? t) => t is null ? null :
-            new(t.Tokens.index_select(0, rows.to(t.Tokens.device)), t.Mask.index_select(0, rows.to(t.Mask.device)),
-                t.Pooled?.index_select(0, rows.to(t.Pooled.device)));
-        return c with { T5Text = S(c.T5Text), ClipText = S(c.ClipText), ClipImage = c.ClipImage?.index_select(0, rows.to(c.ClipImage.device)) };
     }
 }

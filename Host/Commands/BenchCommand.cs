@@ -84,9 +84,7 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         using (var counter = FlopCounter.Start())
         using (var scope = NewDisposeScope())
         {
-            var one = cond.T5Text is null ? cond : new ConditioningInputs(
-                new TextEmbedding(cond.T5Text.Tokens.narrow(0, 0, 1), cond.T5Text.Mask.narrow(0, 0, 1), cond.T5Text.Pooled?.narrow(0, 0, 1)),
-                new TextEmbedding(cond.ClipText!.Tokens.narrow(0, 0, 1), cond.ClipText.Mask.narrow(0, 0, 1), cond.ClipText.Pooled?.narrow(0, 0, 1)));
+            var one = cond.SelectRows(tensor(new long[] { 0 }));
             model.Forward(randn(1, 3, resolution, resolution, dtype: dtype, device: device), zeros(1, device: device), one);
             flops = counter.Flops;
         }

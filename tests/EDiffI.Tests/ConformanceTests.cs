@@ -55,8 +55,8 @@ public class UNetDenoiserConformance : DenoiserConformance
 
     protected override ConditioningInputs ConditioningForTwo()
     {
-        using var t5 = new WordHashTextEncoder(new WordHashOptions { Dimension = 32, MaxTokens = 8, Seed = 1 });
-        using var clip = new WordHashTextEncoder(new WordHashOptions { Dimension = 32, MaxTokens = 8, Seed = 2 });
+        using var t5 = TinyModel.T5();
+        using var clip = TinyModel.Clip();
         string[] prompts = ["red stripes", "a blue square on green"];
         return new ConditioningInputs(t5.Encode(prompts, CPU), clip.Encode(prompts, CPU));
     }

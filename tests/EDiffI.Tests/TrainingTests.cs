@@ -32,8 +32,8 @@ public class TrainingTests
             var sigma = EDiffI.Edm.Edm.SampleTrainingSigma(32, -1.2, 1.2, g, CPU);
             var noise = randn(batch.Images.shape, generator: g);
             var pipeline = new EDiffI.Denoising.PreconditionedDenoiser(trainer.Model);
-            using var t5 = new EDiffI.Plugins.TextHash.WordHashTextEncoder(new() { Dimension = 32, MaxTokens = 8, Seed = 1 });
-            using var clip = new EDiffI.Plugins.TextHash.WordHashTextEncoder(new() { Dimension = 32, MaxTokens = 8, Seed = 2 });
+            using var t5 = TinyModel.T5();
+            using var clip = TinyModel.Clip();
             var cond = new EDiffI.Conditioning.ConditioningInputs(t5.Encode(batch.Captions, CPU), clip.Encode(batch.Captions, CPU));
             return EDiffI.Edm.Edm.TrainingLoss(pipeline, batch.Images, sigma, noise, cond).mean().item<float>();
         }

@@ -13,8 +13,8 @@ public class UNetTests
 {
     private static ConditioningInputs Prompts(params string[] prompts)
     {
-        using var t5 = new WordHashTextEncoder(new WordHashOptions { Dimension = 32, MaxTokens = 8, Seed = 1 });
-        using var clip = new WordHashTextEncoder(new WordHashOptions { Dimension = 32, MaxTokens = 8, Seed = 2 });
+        using var t5 = TinyModel.T5();
+        using var clip = TinyModel.Clip();
         return new ConditioningInputs(t5.Encode(prompts, CPU), clip.Encode(prompts, CPU));
     }
 
