@@ -24,3 +24,22 @@ public interface ITextEncoderFactory
     /// <summary>Builds the encoder a spec describes; <paramref name="modelFolder"/> resolves relative paths.</summary>
     ITextEncoder Create(TextEncoderSpec spec, string? modelFolder);
 }
+
+/// <summary>Which image encoder feeds the CLIP image stream, and where its weights are (stored in model.json).</summary>
+public sealed record ImageEncoderSpec
+{
+    /// <summary>Encoder kind, provided by a plugin (the CLIP plugin provides "clip-vision").</summary>
+    public string Kind { get; init; } = "clip-vision";
+    /// <summary>Folder of the checkpoint, relative to the model folder.</summary>
+    public string? Path { get; init; }
+}
+
+/// <summary>Builds image encoders of one kind; plugins register one per kind they provide.</summary>
+public interface IImageEncoderFactory
+{
+    /// <summary>The kind it builds.</summary>
+    string Kind { get; }
+
+    /// <summary>Builds the encoder a spec describes; <paramref name="modelFolder"/> resolves relative paths.</summary>
+    IImageEncoder Create(ImageEncoderSpec spec, string? modelFolder);
+}

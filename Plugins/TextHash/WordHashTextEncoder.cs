@@ -54,18 +54,33 @@ public sealed class WordHashTextEncoder : ITextEncoder, IDisposable
     /// <inheritdoc />
     public int MaxTokens => _options.MaxTokens;
 
-    /// <summary>The words of a prompt as the encoder sees them.</summary>
-    public static IReadOnlyList<string> Words(string prompt)
+    /// <summary>The words of a prompt as the encoder sees them (lower-cased runs of letters and digits).</summary>
+    public static IReadOnlyList<string> Words(string prompt) => WordSpans(prompt).Select(w => w.Word).ToList();
+
+    /// <summary>The words of a prompt with the character span each covers.</summary>
+    public static IReadOnlyList<(string Word, int Start, int Length)> WordSpans(string prompt)
     {
-        var words = new List<string>();
-        var current = new StringBuilder();
-        foreach (char ch in prompt.ToLowerInvariant())
+        var words = new List<(string, int, int)>();
+        int start = -1;
+        for (int i = 0; i <= prompt.Length; i++)
         {
-            if (char.IsLetterOrDigit(ch)) current.Append(ch);
-            else if (current.Length > 0) { words.Add(current.ToString()); current.Clear(); }
+            bool letter = i < prompt.Length && char.IsLetterOrDigit(prompt[i]);
+            if (letter && start < 0) start = i;
+            else if (!letter && start >= 0)
+            {
+                words.Add((prompt[start..i].ToLowerInvariant(), start, i - start));
+                start = -1;
+            }
         }
-        if (current.Length > 0) words.Add(current.ToString());
         return words;
+    }
+
+    /// <inheritdoc />
+    public PromptTokenization Tokenize(string prompt)
+    {
+        var spans = WordSpans(prompt);
+        var tokens = spans.Take(_options.MaxTokens).Select(w => new PromptToken(Bucket(w.Word), w.Word, w.Start, w.Length)).ToList();
+        return new PromptTokenization(tokens, spans.Count - tokens.Count);
     }
 
     /// <summary>Bucket of a word: 32-bit FNV-1a of its UTF-8 bytes, modulo the bucket count.</summary>

@@ -48,4 +48,26 @@ public abstract class TextEncoderConformance
         var t = e.Encode([string.Join(' ', Enumerable.Repeat("brick", e.MaxTokens * 3))], CPU);
         Assert.True(t.Length <= e.MaxTokens);
     }
+
+    /// <summary>Tokenize agrees with Encode: one token per real position, spans inside the prompt, truncation counted.</summary>
+    [Fact]
+    public void TokenizeMatchesEncode()
+    {
+        var e = CreateEncoder();
+        const string prompt = "red bricks with white mortar";
+        var tokens = e.Tokenize(prompt);
+        var t = e.Encode([prompt], CPU);
+        Assert.Equal(0, tokens.Dropped);
+        Assert.Equal(t.Mask[0].sum().item<long>(), tokens.Tokens.Count);
+        foreach (var token in tokens.Tokens.Where(k => !k.IsSpecial))
+            Assert.InRange(token.Start + token.Length, 1, prompt.Length);
+        var positions = tokens.Locate(prompt, "white mortar");
+        Assert.NotEmpty(positions);
+        Assert.All(positions, p => Assert.InRange(p, 0, tokens.Tokens.Count - 1));
+        Assert.Empty(tokens.Locate(prompt, "blue water"));
+        var longPrompt = string.Join(' ', Enumerable.Repeat("brick", e.MaxTokens * 3));
+        var truncated = e.Tokenize(longPrompt);
+        Assert.True(truncated.Dropped > 0);
+        Assert.True(truncated.Tokens.Count <= e.MaxTokens);
+    }
 }
