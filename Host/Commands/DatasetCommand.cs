@@ -28,6 +28,10 @@ public sealed class DatasetSettings : CommandSettings
     [Description("write the images as PNG with a .txt caption beside each")]
     public string? Out { get; init; }
 
+    [CommandOption("--captions <FILE>")]
+    [Description("write only the captions of --count samples, one per line (a corpus for training tokenizers)")]
+    public string? Captions { get; init; }
+
     [CommandOption("--bench")]
     [Description("measure how many images per second the source yields")]
     public bool Bench { get; init; }
@@ -43,7 +47,8 @@ public sealed class DatasetCommand(IEnumerable<IDatasetSourceFactory> factories)
     public override int Execute(CommandContext context, DatasetSettings s, CancellationToken cancellationToken)
     {
         if (s.Count < 1) throw new UserException("--count must be at least 1.");
-        if (s.Out is null && !s.Bench) throw new UserException("Pass --out <folder> to write samples, or --bench to measure throughput.");
+        if (s.Out is null && !s.Bench && s.Captions is null)
+            throw new UserException("Pass --out <folder> to write samples, --captions <file> to write a caption corpus, or --bench to measure throughput.");
         var source = DatasetSources.Open(s.Source, s.Resolution, factories);
         using var generator = new Generator((ulong)s.Seed);
         if (s.Bench)
@@ -72,6 +77,19 @@ public sealed class DatasetCommand(IEnumerable<IDatasetSourceFactory> factories)
                 File.WriteAllText(stem + ".txt", b.Captions[i] + "\n");
             }
             AnsiConsole.MarkupLineInterpolated($"wrote {s.Count} images with captions to [green]{s.Out}[/]");
+        }
+        if (s.Captions is not null)
+        {
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(s.Captions));
+            if (dir is not null) Directory.CreateDirectory(dir);
+            using var writer = new StreamWriter(s.Captions);
+            for (int done = 0; done < s.Count;)
+            {
+                using var b = source.NextBatch(Math.Min(256, s.Count - done), generator);
+                foreach (var caption in b.Captions) writer.WriteLine(caption.ReplaceLineEndings(" "));
+                done += b.Captions.Count;
+            }
+            AnsiConsole.MarkupLineInterpolated($"wrote {s.Count} captions to [green]{s.Captions}[/]");
         }
         (source as IDisposable)?.Dispose();
         return 0;
