@@ -49,6 +49,73 @@ public static class Edm
         return (LossWeight(s) * (denoised - y).square()).mean([1, 2, 3]);
     }
 
+    // ---- eDiff-I, Section 4.1 and Appendix B: the noise-level tree of the expert ensemble ----
+    // A node at level l with index i owns the i-th of 2^l intervals of equal probability under the
+    // training distribution p(σ): ln σ ~ N(P_mean, P_std²). Intervals are handled as quantile ranges
+    // [q_lo, q_hi) of that distribution; σ = exp(P_mean + P_std Φ⁻¹(q)).
+
+    /// <summary>The σ at quantile <paramref name="q"/> of p(σ): exp(P_mean + P_std Φ⁻¹(q)); 0 at q = 0, ∞ at q = 1.</summary>
+    public static double SigmaAtQuantile(double q, double pMean, double pStd)
+    {
+        if (!(q >= 0 && q <= 1)) throw new ArgumentOutOfRangeException(nameof(q), q, "a quantile lies in [0, 1]");
+        if (q == 0) return 0;
+        if (q == 1) return double.PositiveInfinity;
+        using var t = tensor(q, ScalarType.Float64);
+        using var z = special.ndtri(t);
+        return Math.Exp(pMean + pStd * z.item<double>());
+    }
+
+    /// <summary>The quantile of σ under p(σ): Φ((ln σ − P_mean) / P_std).</summary>
+    public static double QuantileOfSigma(double sigma, double pMean, double pStd)
+    {
+        if (sigma <= 0) return 0;
+        if (double.IsPositiveInfinity(sigma)) return 1;
+        using var t = tensor((Math.Log(sigma) - pMean) / pStd, ScalarType.Float64);
+        using var p = special.ndtr(t);
+        return p.item<double>();
+    }
+
+    /// <summary>The quantile range [i / 2^l, (i + 1) / 2^l) of node (level l, index i) of the tree.</summary>
+    public static (double Low, double High) TreeInterval(int level, int index)
+    {
+        if (level < 0 || level > 30) throw new ArgumentOutOfRangeException(nameof(level), level, "levels run from 0 to 30");
+        long count = 1L << level;
+        if (index < 0 || index >= count) throw new ArgumentOutOfRangeException(nameof(index), index, $"level {level} has indices 0 to {count - 1}");
+        return (index / (double)count, (index + 1) / (double)count);
+    }
+
+    /// <summary>
+    /// Training noise levels of one expert: σ drawn from p(σ) truncated to a union of disjoint quantile
+    /// ranges (a node's interval, or its complement "every noise level except this node"). A uniform
+    /// draw over the ranges' total mass is mapped through the inverse CDF, so the mass inside each range
+    /// follows p(σ) exactly.
+    /// </summary>
+    public static Tensor SampleTrainingSigma(long batch, IReadOnlyList<(double Low, double High)> quantiles,
+        double pMean, double pStd, Generator? generator, Device device)
+    {
+        if (quantiles.Count == 0) throw new ArgumentException("at least one quantile range is needed", nameof(quantiles));
+        double total = quantiles.Sum(r => r.High - r.Low);
+        if (!(total > 0) || quantiles.Any(r => !(r.Low >= 0 && r.High <= 1 && r.Low < r.High)))
+            throw new ArgumentException("quantile ranges must be non-empty and lie in [0, 1]", nameof(quantiles));
+        using var scope = NewDisposeScope();
+        // Uniform over [0, total), then walk the ranges: v below the first range's width lands in it, and so on.
+        var v = rand(batch, dtype: ScalarType.Float64, generator: generator) * total;
+        var q = zeros_like(v);
+        double offset = 0;
+        var ordered = quantiles.OrderBy(r => r.Low).ToList();
+        foreach (var (low, high) in ordered)
+        {
+            double width = high - low;
+            bool last = (low, high) == ordered[^1];
+            var inRange = last ? v >= offset : (v >= offset).logical_and(v < offset + width);
+            q = where(inRange, v - offset + low, q);
+            offset += width;
+        }
+        // Keep away from q = 0 and 1, where σ would be 0 or ∞.
+        q = q.clamp(1e-12, 1 - 1e-12);
+        return (special.ndtri(q) * pStd + pMean).exp().to(ScalarType.Float32).to(device).MoveToOuterDisposeScope();
+    }
+
     // ---- Sampling (Eq. 5: the time-step discretisation) ----
 
     /// <summary>

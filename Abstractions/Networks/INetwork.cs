@@ -47,7 +47,7 @@ public interface INetworkFamily
     /// <summary>The kind model folders name (model.json's "network").</summary>
     string Kind { get; }
 
-    /// <summary>Named shapes <see cref="Create"/> knows.</summary>
+    /// <summary>Named shapes <c>Create</c> knows.</summary>
     IReadOnlyList<string> Presets { get; }
 
     /// <summary>
@@ -56,6 +56,13 @@ public interface INetworkFamily
     /// </summary>
     /// <exception cref="ArgumentException">For an unknown shape.</exception>
     INetwork Create(string preset, int? resolution = null, int textDimension = 64);
+
+    /// <summary>
+    /// A randomly initialised network of a named shape whose conditioning streams have exactly the
+    /// <paramref name="widths"/> of the encoders it will be trained with (0 removes a stream).
+    /// </summary>
+    /// <exception cref="ArgumentException">For an unknown shape.</exception>
+    INetwork Create(string preset, int? resolution, ConditioningWidths widths);
 
     /// <summary>A randomly initialised network from a configuration written by <see cref="INetwork.ConfigJson"/>.</summary>
     INetwork FromConfig(string json);

@@ -40,6 +40,10 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("heun, euler, or a plugin's sampler (default: configuration Sampling:Sampler, else heun)")]
     public string? Sampler { get; init; }
 
+    [CommandOption("--experts <MODE>")]
+    [Description("placement of an ensemble's experts: resident (all on the device, default) or low-memory (inactive ones in host memory)")]
+    public string Experts { get; init; } = "resident";
+
     [CommandOption("--model <FOLDER>")]
     [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
     public string? Model { get; init; }
@@ -68,7 +72,8 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ResolveDefaultModel();
-        using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision));
+        using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
+        foreach (var warning in pipeline.PromptWarnings(s.Prompt)) Console.WriteLine($"warning: {warning}");
         long seed = s.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
         var request = new GenerationRequest(s.Prompt, seed, s.Steps ?? pipeline.Manifest.DefaultSteps,
             s.Guidance ?? pipeline.Manifest.DefaultGuidance, s.Batch);

@@ -4,6 +4,8 @@ using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
 using EDiffI.Host.Training;
 using EDiffI.Encoders;
+using EDiffI.Experts;
+using static TorchSharp.torch;
 using EDiffI.Networks;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -57,6 +59,26 @@ public sealed class TrainSettings : DeviceSettings
     [CommandOption("--seed <SEED>")]
     public long Seed { get; init; } = 1;
 
+    [CommandOption("--t5 <FOLDER>")]
+    [Description("T5 encoder checkpoint folder (Hugging Face layout) for the T5 stream, or 'none'; default: the word-hash stand-in")]
+    public string? T5 { get; init; }
+
+    [CommandOption("--clip <FOLDER>")]
+    [Description("CLIP checkpoint folder (Hugging Face layout) for the CLIP text and image streams, or 'none'; default: the word-hash stand-in")]
+    public string? Clip { get; init; }
+
+    [CommandOption("--no-image")]
+    [Description("train without the CLIP image stream (style reference) even when --clip is given")]
+    public bool NoImage { get; init; }
+
+    [CommandOption("--image-drop <P>")]
+    [Description("probability of dropping the CLIP image embedding (default 0.5)")]
+    public double ImageDrop { get; init; } = 0.5;
+
+    [CommandOption("--schedule <FILE>")]
+    [Description("branching schedule (JSON) of eDiff-I's noise-level tree: trains every node, then exports its ensembles")]
+    public string? Schedule { get; init; }
+
     [CommandOption("--resume <CHECKPOINT>")]
     [Description("checkpoint folder to resume from (default: the run folder's latest)")]
     public string? Resume { get; init; }
@@ -69,28 +91,77 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
+        if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         var family = catalog.Family(s.Network);
         int resolution = s.Resolution ?? (s.UNet == "tiny" ? 16 : 64);
-        var text = new TextEncoderSpec { Dimension = s.TextDimension, MaxTokens = 32, Seed = 1 };
-        var manifest = new ModelManifest { T5 = text, ClipText = text with { Seed = 2 } };
+        var manifest = Manifest(s);
+        BranchingSchedule? schedule = null;
+        if (s.Schedule is not null)
+        {
+            try
+            {
+                schedule = BranchingSchedule.Load(s.Schedule);
+            }
+            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+            {
+                throw new UserException(e.Message, e);
+            }
+            if (s.Resume is not null) throw new UserException("--resume names one checkpoint; a tree run resumes every node from its own folder under --out.");
+        }
         var data = DatasetSources.Open(s.Data, resolution, sources);
         using var disposeData = data as IDisposable;
         if (data is ImageFolderDataset { Skipped: > 0 } folder) AnsiConsole.MarkupLineInterpolated($"[yellow]{folder.Skipped} images without a caption file were left out.[/]");
         var options = new TrainingOptions
         {
             BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
-            DropProbability = s.Drop, Seed = s.Seed,
+            DropProbability = s.Drop, Seed = s.Seed, ImageDropProbability = s.ImageDrop,
         };
-        string? resume = s.Resume ?? Checkpoint.FindLatest(Path.Combine(s.Out, "checkpoints"));
-        using var trainer = new Trainer(options, family, () => CreateNetwork(family, s, resolution), manifest,
-            catalog.CreateEncoder(manifest.T5, null), catalog.CreateEncoder(manifest.ClipText, null),
-            data, device, TorchRuntime.ComputeType(device, s.Precision), s.Out, resume);
-        AnsiConsole.MarkupLineInterpolated(
-            $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {(data.Count is long n ? $"{n} images" : "unlimited images")}, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
+        var compute = TorchRuntime.ComputeType(device, s.Precision);
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+
+        Trainer NewTrainer(TrainingOptions o, string runFolder, string? resume, TrainerState? initial) =>
+            new(o, family, () => CreateNetwork(family, s, resolution, manifest), manifest,
+                manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, null),
+                manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, null),
+                data, device, compute, runFolder, resume,
+                manifest.ClipImage is null ? null : catalog.CreateImageEncoder(manifest.ClipImage, null), initial);
+
+        if (schedule is null)
+        {
+            string? resume = s.Resume ?? Checkpoint.FindLatest(Path.Combine(s.Out, "checkpoints"));
+            using var trainer = NewTrainer(options, s.Out, resume, null);
+            AnsiConsole.MarkupLineInterpolated(
+                $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {(data.Count is long n ? $"{n} images" : "unlimited images")}, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
+            if (!RunWithProgress(trainer, "training", s.Steps, linked.Token)) return 130;
+            AnsiConsole.MarkupLineInterpolated($"done: model in [green]{trainer.ModelFolder}[/]");
+            return 0;
+        }
+
+        var tree = new TreeTrainer(schedule, s.Out, (node, runFolder, parent, resume) =>
+            NewTrainer(options with
+            {
+                Steps = node.Iterations, Seed = s.Seed + schedule.Nodes.IndexOf(node),
+                SigmaQuantiles = node.Level == 0 && !node.Complement ? null : node.Quantiles().ToList(),
+                PMean = schedule.PMean, PStd = schedule.PStd,
+            }, runFolder, resume, parent));
+        bool finished = true;
+        tree.Run((node, trainer) =>
+        {
+            AnsiConsole.WriteLine($"node {node}: {(trainer.Step > 0 ? $"resuming at step {trainer.Step}" : node.Parent is null ? "from random weights" : $"from '{node.Parent}'")}, " +
+                                  $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
+            if (!RunWithProgress(trainer, node.Name, node.Iterations, linked.Token)) { finished = false; throw new OperationCanceledException(); }
+        }, linked.Token);
+        foreach (var written in tree.ExportEnsembles(family, ScalarType.Float16))
+            AnsiConsole.MarkupLineInterpolated($"ensemble: [green]{written}[/]");
+        return finished ? 0 : 130;
+    }
+
+    /// <summary>Trains with a progress bar; on Ctrl+C writes a checkpoint and returns false.</summary>
+    private static bool RunWithProgress(Trainer trainer, string name, long steps, CancellationToken token)
+    {
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;
         try
         {
@@ -98,33 +169,66 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
                     new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
-                    var task = ctx.AddTask("training", maxValue: s.Steps);
+                    var task = ctx.AddTask(name, maxValue: steps);
                     task.Value = trainer.Step;
                     trainer.Run(p =>
                     {
                         task.Value = p.Step;
-                        task.Description = $"step {p.Step} loss {p.Loss:0.0000} {p.ImagesPerSecond:0} img/s";
-                        if (!interactive && (p.Step % 50 == 0 || p.Step == p.Steps))
-                            Console.WriteLine($"step {p.Step}/{p.Steps} loss {p.Loss:0.0000} {p.ImagesPerSecond:0.0} img/s");
-                    }, linked.Token);
+                        task.Description = $"{name} step {p.Step} loss {p.Loss:0.0000} {p.ImagesPerSecond:0} img/s";
+                        if (!interactive && (p.Step % 100 == 0 || p.Step == p.Steps))
+                            Console.WriteLine($"{name} step {p.Step}/{p.Steps} loss {p.Loss:0.0000} {p.ImagesPerSecond:0.0} img/s");
+                    }, token);
                 });
+            return true;
         }
         catch (OperationCanceledException)
         {
             string dir = trainer.SaveCheckpoint();
             AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {trainer.Step}; checkpoint {dir} (run again to resume)[/]");
-            return 130;
+            return false;
         }
-        AnsiConsole.MarkupLineInterpolated($"done: model in [green]{trainer.ModelFolder}[/]");
-        return 0;
     }
 
-    private static INetwork CreateNetwork(INetworkFamily family, TrainSettings s, int resolution)
+    /// <summary>The model's encoders: checkpoints when given (absolute paths until export copies them in), else the word-hash stand-in.</summary>
+    private static ModelManifest Manifest(TrainSettings s)
+    {
+        var text = new TextEncoderSpec { Dimension = s.TextDimension, MaxTokens = 32, Seed = 1 };
+        TextEncoderSpec? t5 = s.T5 switch
+        {
+            null => text,
+            "none" => null,
+            var path => new TextEncoderSpec { Kind = "t5", MaxTokens = 128, Path = Checked(path, "--t5") },
+        };
+        TextEncoderSpec? clip = s.Clip switch
+        {
+            null => text with { Seed = 2 },
+            "none" => null,
+            var path => new TextEncoderSpec { Kind = "clip", MaxTokens = 77, Path = Checked(path, "--clip") },
+        };
+        ImageEncoderSpec? image = clip is { Kind: "clip", Path: string p } && !s.NoImage ? new ImageEncoderSpec { Kind = "clip-vision", Path = p } : null;
+        return new ModelManifest { T5 = t5, ClipText = clip, ClipImage = image };
+    }
+
+    private static string Checked(string path, string option)
+    {
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(Path.Combine(full, "config.json")))
+            throw new UserException($"{option} '{path}' is not an encoder checkpoint folder (it has no config.json).");
+        return full;
+    }
+
+    private INetwork CreateNetwork(INetworkFamily family, TrainSettings s, int resolution, ModelManifest manifest)
     {
         if (File.Exists(s.UNet)) return family.FromConfig(File.ReadAllText(s.UNet));
         try
         {
-            return family.Create(s.UNet, resolution, s.TextDimension);
+            if (manifest.T5?.Kind == "word-hash" && manifest.ClipText?.Kind == "word-hash") return family.Create(s.UNet, resolution, s.TextDimension);
+            // Stream widths from the encoders themselves.
+            int t5 = 0, clipText = 0, clipPooled = 0, image = 0;
+            if (manifest.T5 is { } t) using (var e = catalog.CreateEncoder(t, null)) t5 = e.Dimension;
+            if (manifest.ClipText is { } c) using (var e = catalog.CreateEncoder(c, null)) { clipText = e.Dimension; clipPooled = e.PooledDimension ?? 0; }
+            if (manifest.ClipImage is { } i) using (var e = catalog.CreateImageEncoder(i, null)) image = e.Dimension;
+            return family.Create(s.UNet, resolution, new ConditioningWidths(t5, clipText, clipPooled, image));
         }
         catch (ArgumentException e)
         {

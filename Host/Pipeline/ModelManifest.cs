@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EDiffI.Encoders;
+using EDiffI.Experts;
 using EDiffI.Host.Runtime;
 
 namespace EDiffI.Host.Pipeline;
@@ -21,6 +22,13 @@ public sealed record ModelManifest
     public TextEncoderSpec? T5 { get; init; }
     /// <summary>Encoder of the CLIP text stream, or null when the model has none.</summary>
     public TextEncoderSpec? ClipText { get; init; }
+    /// <summary>Encoder of the CLIP image stream (style reference), or null when the model has none.</summary>
+    public ImageEncoderSpec? ClipImage { get; init; }
+    /// <summary>
+    /// The ensemble of expert denoisers (eDiff-I, Section 4.1): each expert's network folder and the
+    /// noise levels it serves. Null for a single network stored in the model folder itself.
+    /// </summary>
+    public ExpertEnsembleSpec? Ensemble { get; init; }
     /// <summary>Default number of sampler steps.</summary>
     public int DefaultSteps { get; init; } = 32;
     /// <summary>Default classifier-free guidance weight.</summary>

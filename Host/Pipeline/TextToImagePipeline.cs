@@ -1,6 +1,7 @@
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using EDiffI.Encoders;
+using EDiffI.Experts;
 using EDiffI.Host.Runtime;
 using EDiffI.Networks;
 using EDiffI.Sampling;
@@ -28,56 +29,156 @@ public sealed record GenerationRequest(string Prompt, long Seed, int Steps, doub
 }
 
 /// <summary>
-/// Text to image: encoders → conditioning, U-Net → preconditioned denoiser → guidance wrapper →
-/// sampler over the Karras schedule. Holds the model on one device.
+/// Text to image: encoders → conditioning, U-Net (or an ensemble of expert U-Nets behind the σ router)
+/// → preconditioned denoiser → guidance wrapper → sampler over the Karras schedule. Holds the model on one device.
 /// </summary>
 public sealed class TextToImagePipeline : IDisposable
 {
     private readonly ITextEncoder? _t5;
     private readonly ITextEncoder? _clip;
+    private readonly IImageEncoder? _image;
+    private readonly List<INetwork> _networks;
 
     /// <summary>The model's manifest.</summary>
     public ModelManifest Manifest { get; }
-    /// <summary>The network F_θ.</summary>
-    public INetwork Network { get; }
-    /// <summary>D(x; σ) around <see cref="Network"/>.</summary>
+    /// <summary>The network F_θ (the first expert of an ensemble; all experts share its shape).</summary>
+    public INetwork Network => _networks[0];
+    /// <summary>Every network: one, or the experts in the router's order.</summary>
+    public IReadOnlyList<INetwork> Networks => _networks;
+    /// <summary>D(x; σ): the preconditioned network, or the ensemble that routes each σ to its expert.</summary>
     public IDenoiser Denoiser { get; }
     /// <summary>The device the model runs on.</summary>
     public Device Device { get; }
+    /// <summary>The CLIP image encoder (style reference), or null when the model has none.</summary>
+    public IImageEncoder? ImageEncoder => _image;
+    /// <summary>How the experts are placed (null for a single network).</summary>
+    public IExpertPlacement? Placement { get; }
 
     /// <summary>Wraps a loaded network and its encoders; the pipeline owns and disposes them.</summary>
     public TextToImagePipeline(ModelManifest manifest, INetwork network, ITextEncoder? t5, ITextEncoder? clip, Device device, ScalarType computeType)
+        : this(manifest, [network], null, null, t5, clip, null, device, computeType)
     {
-        Manifest = manifest;
-        Device = device;
-        Network = network;
-        network.Module.eval();
-        network.Module.to(device);
-        if (computeType != ScalarType.Float32) network.Module.to(computeType);
-        network.ComputeType = computeType;
-        Denoiser = new PreconditionedDenoiser(network);
-        _t5 = t5;
-        _clip = clip;
     }
 
-    /// <summary>Loads a model folder: the manifest, then the network and encoders through the plugins that provide them.</summary>
-    public static TextToImagePipeline Load(string folder, ModelCatalog catalog, Device device, ScalarType computeType)
+    /// <summary>
+    /// Wraps loaded networks (one, or the experts of an ensemble with their <paramref name="router"/>) and
+    /// encoders; the pipeline owns and disposes them. A low-memory <paramref name="placement"/> keeps
+    /// inactive experts in host memory.
+    /// </summary>
+    public TextToImagePipeline(ModelManifest manifest, IReadOnlyList<INetwork> networks, IExpertRouter? router,
+        Func<IReadOnlyList<nn.Module>, IExpertPlacement>? placement, ITextEncoder? t5, ITextEncoder? clip, IImageEncoder? image,
+        Device device, ScalarType computeType)
+    {
+        if (networks.Count == 0) throw new ArgumentException("at least one network is needed", nameof(networks));
+        if (networks.Count > 1 && router is null) throw new ArgumentException("an ensemble needs a router", nameof(router));
+        Manifest = manifest;
+        Device = device;
+        _networks = networks.ToList();
+        foreach (var network in _networks)
+        {
+            network.Module.eval();
+            if (computeType != ScalarType.Float32) network.Module.to(computeType);
+            network.ComputeType = computeType;
+        }
+        var denoisers = _networks.Select(n => (IDenoiser)new PreconditionedDenoiser(n)).ToList();
+        if (router is null)
+        {
+            _networks[0].Module.to(device);
+            Denoiser = denoisers[0];
+        }
+        else
+        {
+            var modules = _networks.Select(n => n.Module).ToList();
+            Placement = placement?.Invoke(modules);
+            if (placement is null) foreach (var m in modules) m.to(device);
+            Denoiser = new ExpertEnsembleDenoiser(denoisers, router, Placement);
+        }
+        _t5 = t5;
+        _clip = clip;
+        _image = image;
+        _t5?.MoveTo(device);
+        _clip?.MoveTo(device);
+        _image?.MoveTo(device);
+    }
+
+    /// <summary>
+    /// Loads a model folder: the manifest, then the network (or every expert of the ensemble) and the
+    /// encoders through the plugins that provide them. <paramref name="placement"/> is "resident"
+    /// (every expert on the device) or "low-memory".
+    /// </summary>
+    public static TextToImagePipeline Load(string folder, ModelCatalog catalog, Device device, ScalarType computeType,
+        string placement = "resident")
     {
         var manifest = ModelManifest.Load(folder);
         var family = catalog.Family(manifest.Network);
-        INetwork network;
+        var networks = new List<INetwork>();
+        ITextEncoder? t5 = null, clip = null;
+        IImageEncoder? image = null;
         try
         {
-            network = family.Load(folder);
+            IExpertRouter? router = null;
+            if (manifest.Ensemble is { } ensemble)
+            {
+                router = catalog.CreateRouter(ensemble);
+                foreach (var expert in ensemble.Experts) networks.Add(LoadNetwork(family, Path.Combine(folder, expert.Folder), $"expert '{expert.Name}'"));
+                if (networks.Skip(1).Any(n => n.ConfigJson != networks[0].ConfigJson))
+                    throw new UserException($"The experts of '{folder}' have different network shapes; an ensemble's experts share one shape.");
+            }
+            else networks.Add(LoadNetwork(family, folder, "network"));
+            t5 = manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, folder);
+            clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, folder);
+            image = manifest.ClipImage is null ? null : catalog.CreateImageEncoder(manifest.ClipImage, folder);
+            Func<IReadOnlyList<nn.Module>, IExpertPlacement>? place = null;
+            if (router is not null && placement != "resident")
+            {
+                var factory = catalog.Placements ?? throw new UserException("No plugin provides expert placements; only the resident mode is available.");
+                if (!factory.Modes.Contains(placement))
+                    throw new UserException($"Unknown expert placement '{placement}' (known: {string.Join(", ", factory.Modes)}).");
+                place = modules => factory.Create(placement, modules, device);
+            }
+            return new TextToImagePipeline(manifest, networks, router, place, t5, clip, image, device, computeType);
         }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        catch
         {
-            throw new UserException(e.Message, e);
+            foreach (var n in networks) n.Dispose();
+            t5?.Dispose();
+            clip?.Dispose();
+            image?.Dispose();
+            throw;
         }
-        var t5 = manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, folder);
-        var clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, folder);
-        return new TextToImagePipeline(manifest, network, t5, clip, device, computeType);
     }
+
+    private static INetwork LoadNetwork(INetworkFamily family, string folder, string what)
+    {
+        try
+        {
+            return family.Load(folder);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
+        {
+            throw new UserException($"The model's {what} cannot be loaded: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Warnings about <paramref name="prompt"/>: one per text stream that truncates it, naming how many
+    /// tokens were dropped.
+    /// </summary>
+    public IReadOnlyList<string> PromptWarnings(string prompt)
+    {
+        var warnings = new List<string>();
+        foreach (var (name, encoder) in new[] { ("T5", _t5), ("CLIP", _clip) })
+        {
+            if (encoder is null) continue;
+            int dropped = encoder.Tokenize(prompt).Dropped;
+            if (dropped > 0)
+                warnings.Add($"the prompt is longer than the {name} encoder's {encoder.MaxTokens} tokens; the last {dropped} token{(dropped == 1 ? "" : "s")} were dropped.");
+        }
+        return warnings;
+    }
+
+    /// <summary>The text encoder of a stream, or null when the model has none.</summary>
+    public ITextEncoder? TextEncoder(TextStream stream) => stream == TextStream.T5 ? _t5 : _clip;
 
     /// <summary>Encodes prompts into the conditioning of every stream the model has.</summary>
     public ConditioningInputs Encode(IReadOnlyList<string> prompts) => new(
@@ -96,6 +197,25 @@ public sealed class TextToImagePipeline : IDisposable
         using var stacked = cat(images, 0);
         foreach (var t in images) t.Dispose();
         return stacked.to(Device);
+    }
+
+    /// <summary>
+    /// Draws one image per prompt (image i from seed <paramref name="seed"/> + i) in one batch: evaluation
+    /// and serving several requests at once. Returns [B, 3, H, W] in [−1, 1], float32, on the CPU.
+    /// </summary>
+    public Tensor GenerateBatch(IReadOnlyList<string> prompts, long seed, int steps, double guidance, ISampler sampler,
+        ISigmaSchedule schedule, ConditioningInputs? extra = null, CancellationToken cancellationToken = default)
+    {
+        if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed", nameof(prompts));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var conditioning = Encode(prompts);
+        if (extra?.ClipImage is { } image) conditioning = conditioning with { ClipImage = image.to(Device) };
+        var denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
+        var noise = Noise(seed, prompts.Count);
+        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(steps), conditioning,
+            CancellationToken: cancellationToken));
+        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
 
     /// <summary>Draws the images of a request: [B, 3, H, W] in [−1, 1], float32, on the CPU.</summary>
@@ -117,8 +237,9 @@ public sealed class TextToImagePipeline : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Network.Dispose();
+        foreach (var n in _networks) n.Dispose();
         _t5?.Dispose();
         _clip?.Dispose();
+        _image?.Dispose();
     }
 }

@@ -33,6 +33,7 @@ public sealed class Trainer : IDisposable
     private readonly Generator _generator;
     private readonly ITextEncoder? _t5;
     private readonly ITextEncoder? _clip;
+    private readonly IImageEncoder? _image;
     private readonly AdamW _optimizer;
     private readonly List<(string Name, Parameter Param)> _parameters;
     private readonly Dictionary<string, Tensor> _ema;
@@ -55,12 +56,13 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Starts a run, or resumes from <paramref name="resumeFrom"/> when given. The network is built by
-    /// <paramref name="createNetwork"/> after the global RNG is seeded, so initialisation is reproducible.
-    /// The trainer owns the network and the encoders.
+    /// <paramref name="createNetwork"/> after the global RNG is seeded, so initialisation is reproducible;
+    /// a child of the noise-level tree starts from its parent's <paramref name="initial"/> weights and EMA
+    /// instead. The trainer owns the network and the encoders.
     /// </summary>
     public Trainer(TrainingOptions options, INetworkFamily family, Func<INetwork> createNetwork, ModelManifest manifest,
         ITextEncoder? t5, ITextEncoder? clip, IDatasetSource data, Device device, ScalarType computeType,
-        string outputFolder, string? resumeFrom = null)
+        string outputFolder, string? resumeFrom = null, IImageEncoder? image = null, TrainerState? initial = null)
     {
         if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
         _options = options;
@@ -83,9 +85,24 @@ public sealed class Trainer : IDisposable
         _denoiser = new PreconditionedDenoiser(Model);
         _t5 = t5;
         _clip = clip;
+        _image = image;
+        _t5?.MoveTo(device);
+        _clip?.MoveTo(device);
+        _image?.MoveTo(device);
         _parameters = Model.Module.named_parameters().ToList();
         _optimizer = optim.AdamW(_parameters.Select(p => p.Param), options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
+        if (initial is not null && resumeFrom is null)
+        {
+            using var noGrad = no_grad();
+            SafeTensorsWeights.LoadInto(Model.Module, initial.Weights, "the parent's weights");
+        }
         _ema = _parameters.ToDictionary(p => p.Name, p => p.Param.detach().clone().DetachFromDisposeScope());
+        if (initial is not null && resumeFrom is null)
+        {
+            using var noGrad = no_grad();
+            foreach (var (name, ema) in _ema)
+                ema.copy_(initial.Ema.TryGetValue(name, out var e) ? e : throw new UserException($"The parent's EMA lacks '{name}'."));
+        }
         if (resumeFrom is not null) Restore(resumeFrom);
     }
 
@@ -96,12 +113,18 @@ public sealed class Trainer : IDisposable
         int b = _options.BatchSize;
         using var batch = _data.NextBatch(b, _generator);
         var images = batch.Images.to(_device);
-        var conditioning = new ConditioningInputs(T5Text: _t5?.Encode(batch.Captions, _device), ClipText: _clip?.Encode(batch.Captions, _device));
+        ConditioningInputs conditioning;
+        using (no_grad())
+            conditioning = new ConditioningInputs(T5Text: _t5?.Encode(batch.Captions, _device), ClipText: _clip?.Encode(batch.Captions, _device),
+                ClipImage: _image?.Encode(images));
         // Independent dropout of each stream (eDiff-I, Section 5); all dropped is unconditional training.
         double p = _options.DropProbability;
         var keep = rand(3, b, generator: _generator) >= p;
-        conditioning = conditioning.KeepWhere(keep[0], keep[1], keep[2]);
-        var sigma = Edm.Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
+        var keepImage = _image is null ? keep[2] : keep[2].logical_and(rand(b, generator: _generator) >= _options.ImageDropProbability);
+        conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
+        var sigma = _options.SigmaQuantiles is { } ranges
+            ? Edm.Edm.SampleTrainingSigma(b, ranges.Select(r => (r.Low, r.High)).ToList(), _options.PMean, _options.PStd, _generator, _device)
+            : Edm.Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
         var noise = randn(images.shape, generator: _generator).to(_device);
 
         var loss = Edm.Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
@@ -139,6 +162,15 @@ public sealed class Trainer : IDisposable
             progress?.Invoke(new TrainingProgress(Step, _options.Steps, loss, (Step - startStep) * _options.BatchSize / clock.Elapsed.TotalSeconds));
             if (Step % _options.CheckpointEvery == 0 || Step == _options.Steps) SaveCheckpoint();
         }
+    }
+
+    /// <summary>The current weights and EMA (copies on the CPU): what a child of the noise-level tree starts from.</summary>
+    public TrainerState State()
+    {
+        using var noGrad = no_grad();
+        return new TrainerState(
+            _parameters.ToDictionary(p => p.Name, p => p.Param.detach().cpu().clone().DetachFromDisposeScope()),
+            _ema.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().clone().DetachFromDisposeScope()));
     }
 
     /// <summary>Writes a checkpoint of everything a resumed run needs, and exports the EMA model.</summary>
@@ -179,7 +211,26 @@ public sealed class Trainer : IDisposable
         SafeTensorsWeights.LoadInto(exported.Module, _ema, "EMA weights");
         exported.Save(folder);
         Manifest = Manifest with { TrainedSteps = Step };
-        Manifest.Save(folder);
+        // Encoders given by absolute path travel with the model: copied in once, named relative to it.
+        var manifest = Manifest with
+        {
+            T5 = Manifest.T5 is { Path: string t5 } s5 ? s5 with { Path = BringIn(t5, folder, "t5") } : Manifest.T5,
+            ClipText = Manifest.ClipText is { Path: string c } sc ? sc with { Path = BringIn(c, folder, "clip") } : Manifest.ClipText,
+            ClipImage = Manifest.ClipImage is { Path: string i } si ? si with { Path = BringIn(i, folder, "clip") } : Manifest.ClipImage,
+        };
+        manifest.Save(folder);
+    }
+
+    private static string BringIn(string path, string modelFolder, string name)
+    {
+        if (!Path.IsPathRooted(path)) return path;
+        string target = Path.Combine(modelFolder, name);
+        if (!Directory.Exists(target))
+        {
+            Directory.CreateDirectory(target);
+            foreach (var file in Directory.GetFiles(path)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+        return name;
     }
 
     private void Restore(string dir)
@@ -228,5 +279,30 @@ public sealed class Trainer : IDisposable
         foreach (var t in _ema.Values) t.Dispose();
         _t5?.Dispose();
         _clip?.Dispose();
+        _image?.Dispose();
+    }
+}
+
+/// <summary>Weights and EMA of a network by state-dict name (a tree node's starting point).</summary>
+/// <param name="Weights">The trained weights.</param>
+/// <param name="Ema">Their exponential moving average.</param>
+public sealed record TrainerState(IReadOnlyDictionary<string, Tensor> Weights, IReadOnlyDictionary<string, Tensor> Ema) : IDisposable
+{
+    /// <summary>The state saved in checkpoint <paramref name="dir"/>.</summary>
+    public static TrainerState FromCheckpoint(string dir)
+    {
+        var (tensors, _) = Checkpoint.Load(dir);
+        var weights = tensors.Where(kv => kv.Key.StartsWith("model/", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["model/".Length..], kv => kv.Value);
+        var ema = tensors.Where(kv => kv.Key.StartsWith("ema/", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["ema/".Length..], kv => kv.Value);
+        foreach (var (name, t) in tensors)
+            if (!name.StartsWith("model/", StringComparison.Ordinal) && !name.StartsWith("ema/", StringComparison.Ordinal)) t.Dispose();
+        return new TrainerState(weights, ema);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var t in Weights.Values) t.Dispose();
+        foreach (var t in Ema.Values) t.Dispose();
     }
 }

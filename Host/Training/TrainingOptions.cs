@@ -1,3 +1,5 @@
+using EDiffI.Experts;
+
 namespace EDiffI.Host.Training;
 
 /// <summary>Settings of an EDM training run (Karras et al. 2022, Table 1 and Appendix F; eDiff-I, Section 5).</summary>
@@ -19,6 +21,16 @@ public sealed record TrainingOptions
     public double PStd { get; init; } = 1.2;
     /// <summary>Probability of dropping each conditioning stream, independently (classifier-free training).</summary>
     public double DropProbability { get; init; } = 0.1;
+    /// <summary>
+    /// Probability of dropping the CLIP image embedding of the training image. eDiff-I drops it often so
+    /// the model draws in its natural style without a reference image and follows one when given.
+    /// </summary>
+    public double ImageDropProbability { get; init; } = 0.5;
+    /// <summary>
+    /// Quantile ranges of p(σ) this run trains on (an expert's interval, eDiff-I Section 4.1); null for
+    /// the whole distribution.
+    /// </summary>
+    public List<QuantileRange>? SigmaQuantiles { get; init; }
     /// <summary>Largest gradient norm; larger gradients are scaled down. 0 turns clipping off.</summary>
     public double GradientClip { get; init; } = 1.0;
     /// <summary>Decay of the exponential moving average of the weights.</summary>

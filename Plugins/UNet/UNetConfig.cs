@@ -61,10 +61,10 @@ public sealed record UNetConfig
     };
 
     /// <summary>Names of the built-in shapes <see cref="Preset"/> knows.</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "small", "adm64", "ediffi64"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "compact", "small", "adm64", "ediffi64"];
 
     /// <summary>
-    /// A named shape: "tiny" (CPU tests), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
+    /// A named shape: "tiny" (CPU tests), "compact" (the shipped experts, about 2M parameters), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
     /// "ediffi64" (adm64 with eDiff-I's text conditioning), with text streams of width <paramref name="textDimension"/>.
     /// </summary>
     /// <exception cref="ArgumentException">For an unknown name.</exception>
@@ -74,6 +74,12 @@ public sealed record UNetConfig
         return name switch
         {
             "tiny" => Tiny(resolution ?? 16) with { T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d, ClipImageDimension = 0 },
+            "compact" => new UNetConfig
+            {
+                Resolution = resolution ?? 64, ModelChannels = 48, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 1,
+                AttentionResolutions = [(resolution ?? 64) / 4, (resolution ?? 64) / 8], HeadChannels = 48, ContextDimension = 128,
+                EmbeddingMultiplier = 2, T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
             "small" => new UNetConfig
             {
                 Resolution = resolution ?? 64, ModelChannels = 64, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 2,

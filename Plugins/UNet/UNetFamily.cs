@@ -26,6 +26,14 @@ public sealed class UNetFamily : INetworkFamily
         new EDiffIUNet(UNetConfig.Preset(preset, resolution, textDimension));
 
     /// <inheritdoc />
+    public INetwork Create(string preset, int? resolution, ConditioningWidths widths) =>
+        new EDiffIUNet(UNetConfig.Preset(preset, resolution) with
+        {
+            T5Dimension = widths.T5, ClipTextDimension = widths.ClipText, ClipPooledDimension = widths.ClipPooled,
+            ClipImageDimension = widths.ClipImage,
+        });
+
+    /// <inheritdoc />
     public INetwork FromConfig(string json) => new EDiffIUNet(UNetConfig.FromJson(json));
 
     /// <inheritdoc />

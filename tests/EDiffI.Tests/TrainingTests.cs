@@ -83,13 +83,14 @@ public class TrainingTests
     [InlineData("truncate", "truncated")]
     [InlineData("flip", "corrupt")]
     [InlineData("delete-meta", "incomplete")]
+    [InlineData("delete-shard", "incomplete")]
     public void DamagedCheckpointIsRefusedAndNothingIsOverwritten(string damage, string word)
     {
         using var data = new FixedImages();
         using var folder = new TinyModel.TempFolder();
         using (var t = Create(Options(3), data, folder.Path)) t.Run();
         string ckpt = Checkpoint.FindLatest(Path.Combine(folder.Path, "checkpoints"))!;
-        string tensors = Path.Combine(ckpt, "state.safetensors");
+        string tensors = Path.Combine(ckpt, "state-000.safetensors");
         switch (damage)
         {
             case "truncate":
@@ -99,6 +100,9 @@ public class TrainingTests
                 var bytes = File.ReadAllBytes(tensors);
                 bytes[^10] ^= 0xFF;
                 File.WriteAllBytes(tensors, bytes);
+                break;
+            case "delete-shard":
+                File.Delete(tensors);
                 break;
             default:
                 File.Delete(Path.Combine(ckpt, "state.json"));

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using EDiffI.Experts;
+using EDiffI.Host.Pipeline;
+using EDiffI.Networks;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Training;
+
+/// <summary>
+/// Trains a whole noise-level tree (eDiff-I, Section 4.1 and Appendix B): the base model on all of
+/// p(σ), then every child initialised from its parent's final weights and EMA and fine-tuned on its
+/// interval (or the complement). Each node is an ordinary resumable run in <c>nodes/&lt;name&gt;/</c>;
+/// a finished node is marked with <c>done.json</c>, so running again resumes where it stopped.
+/// Ensembles are exported to <c>ensembles/&lt;name&gt;/</c>: one manifest beside one folder per expert.
+/// </summary>
+/// <param name="schedule">The branching schedule.</param>
+/// <param name="runFolder">The run folder.</param>
+/// <param name="createTrainer">Builds the trainer of a node (its options already set), given its parent's state and a checkpoint to resume from.</param>
+public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
+    Func<TreeNode, string, TrainerState?, string?, Trainer> createTrainer)
+{
+    private const string DoneFile = "done.json";
+
+    /// <summary>Folder of a node's run (checkpoints/ and model/).</summary>
+    public string NodeFolder(string node) => Path.Combine(runFolder, "nodes", node);
+
+    /// <summary>Folder an ensemble is exported to.</summary>
+    public string EnsembleFolder(string ensemble) => Path.Combine(runFolder, "ensembles", ensemble);
+
+    /// <summary>True when the node has finished all its iterations.</summary>
+    public bool IsDone(TreeNode node) => File.Exists(Path.Combine(NodeFolder(node.Name), DoneFile));
+
+    /// <summary>Trains every unfinished node in schedule order. <paramref name="onNode"/> runs a started trainer (progress, cancellation).</summary>
+    public void Run(Action<TreeNode, Trainer> onNode, CancellationToken cancellationToken = default)
+    {
+        foreach (var node in schedule.Nodes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (IsDone(node)) continue;
+            string folder = NodeFolder(node.Name);
+            string? resume = Checkpoint.FindLatest(Path.Combine(folder, "checkpoints"));
+            TrainerState? parent = null;
+            try
+            {
+                if (node.Parent is string p && resume is null)
+                {
+                    if (!IsDone(schedule.Node(p))) throw new InvalidOperationException($"node '{node.Name}' needs its parent '{p}' finished first");
+                    string parentCheckpoint = Checkpoint.FindLatest(Path.Combine(NodeFolder(p), "checkpoints"))
+                        ?? throw new Runtime.UserException($"The finished node '{p}' has no checkpoint in {NodeFolder(p)}; train it again.");
+                    parent = TrainerState.FromCheckpoint(parentCheckpoint);
+                }
+                using var trainer = createTrainer(node, folder, parent, resume);
+                onNode(node, trainer);
+                if (trainer.Step >= node.Iterations)
+                {
+                    trainer.SaveCheckpoint();
+                    EDiffI.IO.SafeTensorsWeights.WriteAtomically(Path.Combine(folder, DoneFile),
+                        s => JsonSerializer.Serialize(s, new { node = node.Name, steps = trainer.Step }));
+                }
+            }
+            finally
+            {
+                parent?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes every ensemble whose nodes are all finished: each expert's EMA network (cast to
+    /// <paramref name="dtype"/>) in its own folder, encoders copied from the base node's model, and a
+    /// manifest that names the experts and the σ ranges they serve. Returns the folders written.
+    /// </summary>
+    public IReadOnlyList<string> ExportEnsembles(INetworkFamily family, ScalarType dtype)
+    {
+        var written = new List<string>();
+        foreach (var (name, members) in schedule.Ensembles)
+        {
+            if (!members.All(m => IsDone(schedule.Node(m)))) continue;
+            string target = EnsembleFolder(name);
+            string temp = target + ".partial";
+            if (Directory.Exists(temp)) Directory.Delete(temp, true);
+            Directory.CreateDirectory(temp);
+            var spec = schedule.Ensemble(name);
+            ModelManifest? manifest = null;
+            foreach (var expert in spec.Experts)
+            {
+                string model = Path.Combine(NodeFolder(expert.Name), "model");
+                var nodeManifest = ModelManifest.Load(model);
+                manifest ??= nodeManifest;
+                using var network = family.Load(model);
+                network.Save(Path.Combine(temp, expert.Folder), dtype);
+            }
+            // Encoders come from the first expert's model folder (every node trains with the same ones).
+            string first = Path.Combine(NodeFolder(spec.Experts[0].Name), "model");
+            foreach (var dir in Directory.GetDirectories(first)) CopyFolder(dir, Path.Combine(temp, Path.GetFileName(dir)));
+            (manifest! with { Ensemble = spec, TrainedSteps = spec.Experts.Sum(e => schedule.Node(e.Name).Iterations) }).Save(temp);
+            if (Directory.Exists(target)) Directory.Delete(target, true);
+            Directory.Move(temp, target);
+            written.Add(target);
+        }
+        return written;
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), true);
+        foreach (var dir in Directory.GetDirectories(from)) CopyFolder(dir, Path.Combine(to, Path.GetFileName(dir)));
+    }
+}

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using EDiffI.Extensibility;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Runtime;
+using EDiffI.Plugins.World;
+using EDiffI.Sampling;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// Evaluate: generate the world's evaluation prompts with one or more models and score them with the judge.
+//   Evaluate --model runs/x/ensembles/three [--model ...] [--device cuda] [--count 512] [--split train|heldout]
+//            [--captions short|long] [--guidance 1,2,3] [--steps 24] [--out results.json]
+// Prompts: scenes with seeds 1,000,000 + i of the split (never the training stream's seeds), their
+// short or long captions. Real images of the same scenes are the reference of the Fréchet distance.
+var options = Args.Parse(args);
+TorchRuntime.UseTorchLibrary(options.Get("torch-lib"));
+var device = TorchRuntime.ParseDevice(options.Get("device") ?? "cpu");
+int count = int.Parse(options.Get("count") ?? "512", CultureInfo.InvariantCulture);
+int steps = int.Parse(options.Get("steps") ?? "24", CultureInfo.InvariantCulture);
+int batch = int.Parse(options.Get("batch") ?? "128", CultureInfo.InvariantCulture);
+var split = (options.Get("split") ?? "train") == "heldout" ? WorldSplit.HeldOut : WorldSplit.Train;
+bool longCaptions = (options.Get("captions") ?? "short") == "long";
+var guidances = (options.Get("guidance") ?? "1,2,3").Split(',').Select(g => double.Parse(g, CultureInfo.InvariantCulture)).ToArray();
+string judgePath = options.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors");
+var models = options.All("model");
+if (models.Count == 0) { Console.Error.WriteLine("pass --model <folder> (one or more)"); return 2; }
+
+// The plugins this tool references, registered the way the host registers plugins it loads.
+var services = new ServiceCollection();
+var configuration = new ConfigurationBuilder().Build();
+services.AddSingleton<IConfiguration>(configuration);
+foreach (var assembly in new[] { typeof(EDiffI.Plugins.UNet.UNetFamily), typeof(EDiffI.Plugins.Sampling.HeunSampler),
+             typeof(EDiffI.Plugins.TextHash.WordHashEncoderFactory), typeof(EDiffI.Plugins.Experts.SigmaIntervalRouter) }
+             .Select(t => t.Assembly).Concat(PluginAssemblies.Extra()))
+{
+    var manifest = assembly.GetCustomAttribute<EDiffIPluginAttribute>() ?? throw new InvalidOperationException($"{assembly} is not a plugin");
+    ((IPluginRegistration)Activator.CreateInstance(manifest.Registration)!).Register(services, configuration);
+}
+services.AddSingleton<ModelCatalog>();
+using var provider = services.BuildServiceProvider();
+var catalog = provider.GetRequiredService<ModelCatalog>();
+var sampler = provider.GetServices<ISampler>().First(s => s.Name == "heun");
+var schedule = provider.GetServices<ISigmaSchedule>().First(s => s.Name == "karras");
+
+using var judge = new WorldJudge();
+EDiffI.IO.SafeTensorsWeights.Load(judge, judgePath);
+judge.eval();
+judge.to(device);
+
+var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, 64)).ToList();
+var prompts = scenes.Select(s => (longCaptions ? s.Long : s.Short).Text).ToList();
+using var real = ToImages(scenes.Select(s => s.Rgb).ToList());
+Tensor realFeatures;
+using (no_grad()) realFeatures = Features(judge, real, device, batch);
+var realScores = WorldMetrics.AttributeAgreement(judge, real.to(device), scenes.Select(s => s.Scene).ToList());
+Console.WriteLine($"real images: {Format(realScores)}");
+
+var results = new List<object>();
+foreach (string model in models)
+{
+    using var pipeline = TextToImagePipeline.Load(model, catalog, device, TorchRuntime.ComputeType(device, options.Get("precision") ?? "auto"));
+    foreach (double w in guidances)
+    {
+        var clock = Stopwatch.StartNew();
+        var parts = new List<Tensor>();
+        for (int start = 0; start < count; start += batch)
+        {
+            var chunk = prompts.Skip(start).Take(batch).ToList();
+            parts.Add(pipeline.GenerateBatch(chunk, 7_000_000 + start, steps, w, sampler, schedule));
+        }
+        using var generated = cat(parts, 0);
+        foreach (var p in parts) p.Dispose();
+        Dictionary<string, (long Agree, long Scored)> scores;
+        double fd;
+        using (no_grad())
+        {
+            using var onDevice = generated.to(device);
+            scores = WorldMetrics.AttributeAgreement(judge, onDevice, scenes.Select(s => s.Scene).ToList());
+            using var fake = Features(judge, generated, device, batch);
+            fd = WorldMetrics.FrechetDistance(fake.cpu().to(ScalarType.Float64), realFeatures.cpu().to(ScalarType.Float64));
+        }
+        double mean = scores.Values.Sum(v => v.Agree) / (double)Math.Max(1, scores.Values.Sum(v => v.Scored));
+        Console.WriteLine($"{model} w={w}: FD-judge {fd:0.000}, attribute accuracy {mean:P1} ({clock.Elapsed.TotalSeconds:0.0} s) {Format(scores)}");
+        results.Add(new
+        {
+            model, guidance = w, steps, count, split = split.ToString(), captions = longCaptions ? "long" : "short",
+            fdJudge = fd, attributeAccuracy = mean,
+            attributes = scores.ToDictionary(kv => kv.Key, kv => kv.Value.Scored == 0 ? double.NaN : kv.Value.Agree / (double)kv.Value.Scored),
+            seconds = clock.Elapsed.TotalSeconds, device = device.ToString(),
+        });
+        if (options.Get("samples") is string dir && w == guidances[^1])
+        {
+            Directory.CreateDirectory(dir);
+            string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(model));
+            using var grid = generated.narrow(0, 0, Math.Min(16, count));
+            EDiffI.Host.Imaging.ImageFiles.SavePng(Grid(grid, 4), Path.Combine(dir, $"{name}-w{w}.png"));
+        }
+    }
+}
+if (options.Get("out") is string outPath)
+{
+    File.WriteAllText(outPath, JsonSerializer.Serialize(new
+    {
+        real = realScores.ToDictionary(kv => kv.Key, kv => kv.Value.Scored == 0 ? double.NaN : kv.Value.Agree / (double)kv.Value.Scored),
+        results,
+    }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+    Console.WriteLine($"wrote {outPath}");
+}
+return 0;
+
+static Tensor ToImages(IReadOnlyList<byte[]> rgb)
+{
+    var all = new byte[rgb.Count * rgb[0].Length];
+    for (int i = 0; i < rgb.Count; i++) rgb[i].CopyTo(all, i * rgb[0].Length);
+    return (tensor(all, [rgb.Count, 64, 64, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+}
+
+static Tensor Features(WorldJudge judge, Tensor images, Device device, int batch)
+{
+    var parts = new List<Tensor>();
+    for (long start = 0; start < images.shape[0]; start += batch)
+    {
+        using var chunk = images.narrow(0, start, Math.Min(batch, images.shape[0] - start)).to(device);
+        parts.Add(judge.Features(chunk).cpu());
+    }
+    var all = cat(parts, 0);
+    foreach (var p in parts) p.Dispose();
+    return all;
+}
+
+static Tensor Grid(Tensor images, int columns)
+{
+    long n = images.shape[0], rows = (n + columns - 1) / columns;
+    var padded = n == rows * columns ? images : cat([images, zeros(rows * columns - n, 3, images.shape[2], images.shape[3])], 0);
+    return padded.view(rows, columns, 3, images.shape[2], images.shape[3]).permute(2, 0, 3, 1, 4)
+        .reshape(3, rows * images.shape[2], columns * images.shape[3]);
+}
+
+static string Format(Dictionary<string, (long Agree, long Scored)> scores) =>
+    string.Join(", ", scores.Where(kv => kv.Value.Scored > 0).Select(kv => $"{kv.Key} {kv.Value.Agree / (double)kv.Value.Scored:P1}"));
+
+/// <summary>--name value pairs; a name may repeat.</summary>
+internal sealed class Args
+{
+    private readonly List<(string Name, string Value)> _pairs = [];
+    public static Args Parse(string[] args)
+    {
+        var a = new Args();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length) throw new ArgumentException($"expected --name value at '{args[i]}'");
+            a._pairs.Add((args[i][2..], args[++i]));
+        }
+        return a;
+    }
+    public string? Get(string name) => _pairs.LastOrDefault(p => p.Name == name).Value;
+    public List<string> All(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value).ToList();
+}
+
+/// <summary>Plugin assemblies beyond the four above (the encoders, once referenced).</summary>
+internal static partial class PluginAssemblies
+{
+    public static IEnumerable<Assembly> Extra() => [];
+}
