@@ -7,6 +7,7 @@ using EDiffI.Denoising;
 using EDiffI.Host.Runtime;
 using EDiffI.Diagnostics;
 using EDiffI.Encoders;
+using EDiffI.Experts;
 using EDiffI.Host.Pipeline;
 using EDiffI.Networks;
 using EDiffI.Sampling;
@@ -34,6 +35,10 @@ public sealed class BenchSettings : DeviceSettings
     [CommandOption("--steps <N>")]
     [Description("Heun steps of the timed sampling run")]
     public int Steps { get; init; } = 32;
+
+    [CommandOption("--experts <N>")]
+    [Description("also time an ensemble of N experts of this shape behind the σ router (resident and low-memory) against one network")]
+    public int Experts { get; init; } = 1;
 
     [CommandOption("--machine <TEXT>")]
     [Description("name of the machine, written into the report")]
@@ -119,9 +124,66 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         report.AppendLine(inv, $"| achieved rate | {tflops:0.0} TFLOP/s |");
         if (peak is double p)
             report.AppendLine(inv, $"| share of measured bf16 matmul peak ({p:0} TFLOP/s) | {tflops / p * 100:0.0}% |");
+        if (s.Experts > 1) EnsembleReport(s, report, family, model, denoiser, sampler, x, sigmas, cond, device, dtype, sampleMs);
         Console.WriteLine(report.ToString());
         if (s.Report is not null) File.AppendAllText(s.Report, report + Environment.NewLine);
         return 0;
+    }
+
+    /// <summary>
+    /// The cost of the ensemble (eDiff-I's claim: a step costs what one model's step costs): the same Heun
+    /// run through N experts behind the σ router, with experts resident and in low-memory mode.
+    /// </summary>
+    private void EnsembleReport(BenchSettings s, StringBuilder report, INetworkFamily family, INetwork model, IDenoiser single,
+        ISampler sampler, Tensor x, double[] sigmas, ConditioningInputs cond, Device device, ScalarType dtype, double singleMs)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var spec = new ExpertEnsembleSpec
+        {
+            Experts = Enumerable.Range(0, s.Experts).Select(i => new ExpertEntry
+            {
+                Name = $"e{i}", Folder = $"e{i}", Quantiles = [new QuantileRange(i / (double)s.Experts, (i + 1) / (double)s.Experts)],
+            }).ToList(),
+        };
+        var router = catalog.CreateRouter(spec);
+        var experts = new List<INetwork> { model };
+        for (int i = 1; i < s.Experts; i++)
+        {
+            var e = family.FromConfig(model.ConfigJson);
+            e.Module.eval();
+            e.Module.to(device);
+            if (dtype != ScalarType.Float32) e.Module.to(dtype);
+            e.ComputeType = dtype;
+            experts.Add(e);
+        }
+        try
+        {
+            var denoisers = experts.Select(e => (IDenoiser)new PreconditionedDenoiser(e)).ToList();
+            var resident = new ExpertEnsembleDenoiser(denoisers, router);
+            // Interleave single and ensemble runs so drift in clocks affects both alike.
+            var singleTimes = new List<double>();
+            var ensembleTimes = new List<double>();
+            for (int r = 0; r < 3; r++)
+            {
+                singleTimes.Add(Time(1, device, () => sampler.Sample(single, new SamplingRequest(x, sigmas, cond))));
+                ensembleTimes.Add(Time(1, device, () => sampler.Sample(resident, new SamplingRequest(x, sigmas, cond))));
+            }
+            double singleRun = singleTimes.Min(), ensembleRun = ensembleTimes.Min();
+            report.AppendLine(inv, $"| ensemble of {s.Experts} experts, resident: Heun run | {ensembleRun:0} ms vs {singleRun:0} ms for one network: ratio {ensembleRun / singleRun:0.000} |");
+            if (catalog.Placements is { } placements)
+            {
+                var modules = experts.Select(e => e.Module).ToList();
+                var lowMemory = new ExpertEnsembleDenoiser(denoisers, router, placements.Create("low-memory", modules, device));
+                double lowRun = Time(1, device, () => sampler.Sample(lowMemory, new SamplingRequest(x, sigmas, cond)));
+                long bytes = model.Module.parameters().Sum(p => p.numel() * p.ElementSize);
+                report.AppendLine(inv, $"| ensemble of {s.Experts} experts, low-memory: Heun run | {lowRun:0} ms; {(lowRun - ensembleRun) / s.Experts:0.0} ms per expert switch ({bytes / 1e6:0.0} MB of weights each, {s.Experts} switches per image batch) |");
+                foreach (var m in modules) m.to(device);
+            }
+        }
+        finally
+        {
+            foreach (var e in experts.Skip(1)) e.Dispose();
+        }
     }
 
     private static double Time(int iterations, Device device, Func<Tensor> run)

@@ -79,6 +79,14 @@ public sealed class TrainSettings : DeviceSettings
     [Description("branching schedule (JSON) of eDiff-I's noise-level tree: trains every node, then exports its ensembles")]
     public string? Schedule { get; init; }
 
+    [CommandOption("--nodes <NAMES>")]
+    [Description("with --schedule: train only these nodes (comma-separated; their parents must be finished), e.g. to train siblings in parallel")]
+    public string? Nodes { get; init; }
+
+    [CommandOption("--export-only")]
+    [Description("with --schedule: train nothing, export the ensembles whose nodes are finished")]
+    public bool ExportOnly { get; init; }
+
     [CommandOption("--resume <CHECKPOINT>")]
     [Description("checkpoint folder to resume from (default: the run folder's latest)")]
     public string? Resume { get; init; }
@@ -148,12 +156,13 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
                 PMean = schedule.PMean, PStd = schedule.PStd,
             }, runFolder, resume, parent));
         bool finished = true;
+        var only = s.ExportOnly ? new HashSet<string>() : s.Nodes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
         tree.Run((node, trainer) =>
         {
             AnsiConsole.WriteLine($"node {node}: {(trainer.Step > 0 ? $"resuming at step {trainer.Step}" : node.Parent is null ? "from random weights" : $"from '{node.Parent}'")}, " +
                                   $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
             if (!RunWithProgress(trainer, node.Name, node.Iterations, linked.Token)) { finished = false; throw new OperationCanceledException(); }
-        }, linked.Token);
+        }, linked.Token, only);
         foreach (var written in tree.ExportEnsembles(family, ScalarType.Float16))
             AnsiConsole.MarkupLineInterpolated($"ensemble: [green]{written}[/]");
         return finished ? 0 : 130;

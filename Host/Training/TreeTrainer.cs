@@ -31,12 +31,20 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
     public bool IsDone(TreeNode node) => File.Exists(Path.Combine(NodeFolder(node.Name), DoneFile));
 
     /// <summary>Trains every unfinished node in schedule order. <paramref name="onNode"/> runs a started trainer (progress, cancellation).</summary>
-    public void Run(Action<TreeNode, Trainer> onNode, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// <paramref name="only"/> restricts the run to some nodes (their parents must be finished), so
+    /// independent nodes can train in parallel processes on one run folder.
+    /// </remarks>
+    public void Run(Action<TreeNode, Trainer> onNode, CancellationToken cancellationToken = default, IReadOnlySet<string>? only = null)
     {
+        if (only is not null && only.FirstOrDefault(n => schedule.Nodes.All(m => m.Name != n)) is string unknown)
+            throw new Runtime.UserException($"The schedule has no node '{unknown}' (nodes: {string.Join(", ", schedule.Nodes.Select(n => n.Name))}).");
         foreach (var node in schedule.Nodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (IsDone(node)) continue;
+            if (IsDone(node) || (only is not null && !only.Contains(node.Name))) continue;
+            if (node.Parent is string parentName && !IsDone(schedule.Node(parentName)))
+                throw new Runtime.UserException($"Node '{node.Name}' starts from '{parentName}', which has not finished; train it first.");
             string folder = NodeFolder(node.Name);
             string? resume = Checkpoint.FindLatest(Path.Combine(folder, "checkpoints"));
             TrainerState? parent = null;
@@ -44,7 +52,6 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
             {
                 if (node.Parent is string p && resume is null)
                 {
-                    if (!IsDone(schedule.Node(p))) throw new InvalidOperationException($"node '{node.Name}' needs its parent '{p}' finished first");
                     string parentCheckpoint = Checkpoint.FindLatest(Path.Combine(NodeFolder(p), "checkpoints"))
                         ?? throw new Runtime.UserException($"The finished node '{p}' has no checkpoint in {NodeFolder(p)}; train it again.");
                     parent = TrainerState.FromCheckpoint(parentCheckpoint);

@@ -52,7 +52,19 @@ internal static class TinyModel
 
     public static UNetConfig Config => UNetConfig.Tiny(16) with { ClipImageDimension = 0 };
 
-    public static EDiffI.Host.Pipeline.ModelCatalog Catalog => new([new UNetFamily()], [new EDiffI.Plugins.TextHash.WordHashEncoderFactory()]);
+    public static EDiffI.Host.Pipeline.ModelCatalog Catalog => new([new UNetFamily()], [new EDiffI.Plugins.TextHash.WordHashEncoderFactory()],
+        routers: [new EDiffI.Plugins.Experts.SigmaIntervalRouterFactory()], placements: new EDiffI.Plugins.Experts.ExpertPlacementFactory());
+
+    /// <summary>The repository's root folder (where Framework.sln is).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "Framework.sln"))) return dir.FullName;
+            throw new InvalidOperationException("the tests run outside the repository");
+        }
+    }
 
     public static EDiffI.Encoders.ITextEncoder T5() => new EDiffI.Plugins.TextHash.WordHashTextEncoder(new() { Dimension = 32, MaxTokens = 8, Seed = 1 });
     public static EDiffI.Encoders.ITextEncoder Clip() => new EDiffI.Plugins.TextHash.WordHashTextEncoder(new() { Dimension = 32, MaxTokens = 8, Seed = 2 });
