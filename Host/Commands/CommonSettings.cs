@@ -26,8 +26,18 @@ public class DeviceSettings : CommandSettings
 internal sealed class ConsoleCancellation : IDisposable
 {
     private readonly CancellationTokenSource _source = new();
+    private readonly System.Runtime.InteropServices.PosixSignalRegistration _terminate;
 
-    public ConsoleCancellation() => Console.CancelKeyPress += OnCancel;
+    // Ctrl+C, and SIGTERM (a scheduler's or `timeout`'s stop): both end the work at the next safe point.
+    public ConsoleCancellation()
+    {
+        Console.CancelKeyPress += OnCancel;
+        _terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            _source.Cancel();
+        });
+    }
 
     public CancellationToken Token => _source.Token;
 
@@ -40,6 +50,7 @@ internal sealed class ConsoleCancellation : IDisposable
     public void Dispose()
     {
         Console.CancelKeyPress -= OnCancel;
+        _terminate.Dispose();
         _source.Dispose();
     }
 }

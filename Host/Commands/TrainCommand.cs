@@ -162,7 +162,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             AnsiConsole.WriteLine($"node {node}: {(trainer.Step > 0 ? $"resuming at step {trainer.Step}" : node.Parent is null ? "from random weights" : $"from '{node.Parent}'")}, " +
                                   $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
             if (!RunWithProgress(trainer, node.Name, node.Iterations, linked.Token)) { finished = false; throw new OperationCanceledException(); }
-        }, linked.Token, only);
+        }, only, linked.Token);
         foreach (var written in tree.ExportEnsembles(family, ScalarType.Float16))
             AnsiConsole.MarkupLineInterpolated($"ensemble: [green]{written}[/]");
         return finished ? 0 : 130;

@@ -35,7 +35,7 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
     /// <paramref name="only"/> restricts the run to some nodes (their parents must be finished), so
     /// independent nodes can train in parallel processes on one run folder.
     /// </remarks>
-    public void Run(Action<TreeNode, Trainer> onNode, CancellationToken cancellationToken = default, IReadOnlySet<string>? only = null)
+    public void Run(Action<TreeNode, Trainer> onNode, IReadOnlySet<string>? only = null, CancellationToken cancellationToken = default)
     {
         if (only is not null && only.FirstOrDefault(n => schedule.Nodes.All(m => m.Name != n)) is string unknown)
             throw new Runtime.UserException($"The schedule has no node '{unknown}' (nodes: {string.Join(", ", schedule.Nodes.Select(n => n.Name))}).");
