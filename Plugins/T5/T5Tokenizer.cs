@@ -73,7 +73,8 @@ public sealed partial class T5Tokenizer
         {
             throw new InvalidDataException($"'{file}' is not a SentencePiece model Microsoft.ML.Tokenizers can read ({e.Message}).", e);
         }
-        return new T5Tokenizer(sp, sp.Vocabulary.Count);
+        // The library's vocabulary may list a piece under two spellings; the ids are what count.
+        return new T5Tokenizer(sp, sp.Vocabulary.Values.Max() + 1);
     }
 
     /// <summary>
@@ -206,12 +207,14 @@ public sealed partial class T5Tokenizer
         return j == normalized.Length ? map : null;
     }
 
-    // The library's normalization of one character alone, without the dummy prefix ("" for whitespace and removed characters).
+    // SentencePiece's normalization of one character alone, without the dummy prefix ("" for whitespace and removed characters).
     private string NormalizeChar(string c)
     {
         return _normalizedChars.GetOrAdd(c, ch =>
         {
-            string n = _sp.Normalizer?.Normalize(ch) ?? ch;
+            // The library applies the charsmap while encoding (its Normalizer alone does not), so encode the character.
+            _sp.EncodeToTokens(ch, out string? n);
+            n ??= ch;
             return n.StartsWith('▁') ? n[1..] : n;
         });
     }
