@@ -27,12 +27,14 @@ internal static class SpanCorruptionTrainer
     public static void Run(Options o)
     {
         var device = o.Device;
+        if (o.Get("--threads") is not null) set_num_threads(o.Int("--threads", 1));
         double seconds = o.Double("--seconds", 60);
         string output = o.Get("--out") ?? throw new ArgumentException("train needs --out DIR");
         int batch = o.Int("--batch", 64);
         double lr = o.Double("--lr", 2e-3);
         int checkpointEvery = o.Int("--checkpoint-every", 500);
         int evalEvery = o.Int("--eval-every", 200);
+        int logEvery = o.Int("--log-every", 25);
         string spiece = o.Get("--spiece", Path.Combine(AppContext.BaseDirectory, "spiece.model"));
         var tokenizer = T5Tokenizer.Load(spiece);
         var config = SmallConfig(tokenizer.VocabularySize);
@@ -65,9 +67,11 @@ internal static class SpanCorruptionTrainer
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             using var scope = NewDisposeScope();
-            // Examples are numbered, so a resumed run continues with the captions that come next.
-            var rng = new Random(unchecked((int)(step * 7919 + 17)));
-            var pairs = Enumerable.Range(0, batch).Select(i => Example(tokenizer, examples + i, WorldSplit.Train, rng)).ToList();
+            // Examples are numbered (captions and noise drawn from the number), so a resumed run continues
+            // with the examples that come next; they are made in parallel while deterministic.
+            var pairs = new (int[] Input, int[] Target)[batch];
+            long first = examples;
+            Parallel.For(0, batch, i => pairs[i] = Example(tokenizer, first + i, WorldSplit.Train));
             examples += batch;
             var (ids, mask, labels) = Collate(pairs);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr * Math.Min(1.0, (step + 1) / 200.0);
@@ -77,7 +81,7 @@ internal static class SpanCorruptionTrainer
             nn.utils.clip_grad_norm_(model.parameters(), 1.0);
             optimizer.step();
             step++;
-            if (step % 25 == 0 || step == 1)
+            if (step % logEvery == 0 || step == 1)
             {
                 lastLoss = loss.item<float>();
                 Console.WriteLine($"step {step} loss {lastLoss:0.000} ({examples / Math.Max(1e-9, state.Seconds + clock.Elapsed.TotalSeconds):0} captions/s)");
@@ -101,8 +105,9 @@ internal static class SpanCorruptionTrainer
     }
 
     /// <summary>A caption of the world (short or long, alternating by number) as a span-corruption pair.</summary>
-    private static (int[] Input, int[] Target) Example(T5Tokenizer tokenizer, long number, WorldSplit split, Random rng)
+    private static (int[] Input, int[] Target) Example(T5Tokenizer tokenizer, long number, WorldSplit split)
     {
+        var rng = new Random(unchecked((int)(number * 7919 + 17)));
         var scene = SceneSampler.Sample(number, split);
         var caption = number % 2 == 0 ? Captions.Short(scene, number) : Captions.Long(scene, number);
         var ids = tokenizer.Encode(caption.Text, 128);
@@ -111,8 +116,7 @@ internal static class SpanCorruptionTrainer
 
     private static List<(int[] Input, int[] Target)> HeldOut(T5Tokenizer tokenizer)
     {
-        var rng = new Random(4242);
-        return Enumerable.Range(0, HeldOutCount).Select(i => Example(tokenizer, HeldOutSeed + i, WorldSplit.HeldOut, rng)).ToList();
+        return Enumerable.Range(0, HeldOutCount).Select(i => Example(tokenizer, HeldOutSeed + i, WorldSplit.HeldOut)).ToList();
     }
 
     private static (Tensor Ids, Tensor Mask, Tensor Labels) Collate(IReadOnlyList<(int[] Input, int[] Target)> pairs)

@@ -12,6 +12,7 @@ internal static class T5Bench
     public static void Throughput(Options o)
     {
         var device = o.Device;
+        if (o.Get("--threads") is not null) set_num_threads(o.Int("--threads", 1));
         var dtype = o.DType(device.type == DeviceType.CUDA ? "bf16" : "f32");
         int batch = o.Int("--batch", 32), tokens = o.Int("--tokens", 128);
         double seconds = o.Double("--seconds", 10);
