@@ -16,7 +16,7 @@ using F = TorchSharp.torch.nn.functional;
 // (a Hugging Face CLIPModel folder the CLIP plugin loads as "clip" and "clip-vision").
 if (args.Contains("--help") || args.Contains("-h"))
 {
-    Console.WriteLine("usage: ClipTraining [--device cpu|cuda] [--seconds N] [--out DIR] [--resume] [--batch N] [--lr X] [--eval-every SECONDS] [--eval-count N]");
+    Console.WriteLine("usage: ClipTraining [--device cpu|cuda] [--seconds N] [--out DIR] [--resume] [--batch N] [--lr X] [--eval-every SECONDS] [--eval-count N] [--final-count N]\n       ClipTraining --bench --out DIR [--device cpu|cuda] [--batch N]   (encoder throughput of DIR/clip)");
     return 0;
 }
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
@@ -33,8 +33,9 @@ try
         throw new ArgumentException("--device cuda but no CUDA libtorch was found (see README.md, GPU)");
     var options = new RunOptions(device, Number("--seconds", 240), Arg("--out", "runs/clip-small"), args.Contains("--resume"),
         (int)Number("--batch", device.type == DeviceType.CUDA ? 512 : 64), Number("--lr", 1e-3),
-        Number("--eval-every", 60), (int)Number("--eval-count", 2000));
-    new ClipTrainer(options).Run();
+        Number("--eval-every", 60), (int)Number("--eval-count", 2000), (int)Number("--final-count", 5000));
+    if (args.Contains("--bench")) ClipTrainer.Bench(Path.Combine(options.Output, "clip"), options.Device, options.Batch);
+    else new ClipTrainer(options).Run();
     return 0;
 }
 catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
@@ -47,7 +48,7 @@ namespace EDiffI.Tools.ClipTraining
 {
     /// <summary>The command line.</summary>
     internal sealed record RunOptions(Device Device, double Seconds, string Output, bool Resume, int Batch, double LearningRate,
-                                      double EvalEverySeconds, int EvalCount);
+                                      double EvalEverySeconds, int EvalCount, int FinalCount);
 
     /// <summary>Contrastive pre-training (Radford et al. 2021, Fig. 3) of a small CLIP on world image-caption pairs.</summary>
     internal sealed class ClipTrainer(RunOptions options)
@@ -110,7 +111,7 @@ namespace EDiffI.Tools.ClipTraining
             })).ToList();
 
             var clock = Stopwatch.StartNew();
-            double nextEval = options.EvalEverySeconds, lossSum = 0;
+            double nextEval = options.EvalEverySeconds, lossSum = 0, lastPrint = 0;
             int lossCount = 0;
             long firstStep = step;
             while (clock.Elapsed.TotalSeconds < options.Seconds)
@@ -131,8 +132,9 @@ namespace EDiffI.Tools.ClipTraining
                 seen += options.Batch;
                 lossSum += loss.item<float>();
                 lossCount++;
-                if (step % 50 == 0)
+                if (step % 50 == 0 || clock.Elapsed.TotalSeconds - lastPrint >= 10)
                 {
+                    lastPrint = clock.Elapsed.TotalSeconds;
                     Console.WriteLine($"step {step} loss {lossSum / lossCount:0.0000} logit scale {Math.Exp(model.LogitScale.item<float>()):0.0} lr {lr:0.00e0} {(step - firstStep) * options.Batch / clock.Elapsed.TotalSeconds:0} pairs/s");
                     lossSum = 0;
                     lossCount = 0;
@@ -155,6 +157,37 @@ namespace EDiffI.Tools.ClipTraining
             ClipCheckpoint.Save(model, ExportFolder, _tokenizerFolder, ScalarType.Float16);
             Console.WriteLine($"wrote {ExportFolder} (Hugging Face CLIPModel layout, float16)");
             FinalEvaluation(pairs, prompts);
+        }
+
+        /// <summary>Throughput of an exported folder's encoders through the plugin: prompts/s and images/s (world captions and 64×64 scenes).</summary>
+        public static void Bench(string folder, Device device, int batch)
+        {
+            using var text = ClipTextEncoder.Load(folder);
+            using var image = ClipImageEncoder.Load(folder);
+            text.MoveTo(device);
+            image.MoveTo(device);
+            var pairs = new WorldPairs(text.Tokenizer, ImageSize, MaxTokens);
+            using var data = pairs.Draw(9_000_000_000_000L, batch, WorldSplit.Train);
+            var captions = Enumerable.Range(0, batch).Select(i => i % 2 == 0
+                ? Captions.Short(SceneSampler.Sample(i, WorldSplit.Train), i).Text
+                : Captions.Long(SceneSampler.Sample(i, WorldSplit.Train), i).Text).ToList();
+            using var images = data.Images.to(device);
+            double Rate(Action encode)
+            {
+                encode(); // warm-up
+                var clock = Stopwatch.StartNew();
+                int rounds = 0;
+                while (clock.Elapsed.TotalSeconds < 5 || rounds < 3) { encode(); rounds++; }
+                if (device.type == DeviceType.CUDA) cuda.synchronize();
+                return rounds * batch / clock.Elapsed.TotalSeconds;
+            }
+            double prompts = Rate(() =>
+            {
+                var e = text.Encode(captions, device);
+                e.Tokens.Dispose(); e.Mask.Dispose(); e.Pooled?.Dispose();
+            });
+            double imagesPerSecond = Rate(() => image.Encode(images).Dispose());
+            Console.WriteLine($"{folder} on {device}, batch {batch}, float32: text {prompts:0} prompts/s (77 tokens each, half short and half long world captions), vision {imagesPerSecond:0} images/s (64×64 in [−1, 1], preprocessing included)");
         }
 
         /// <summary>Symmetric InfoNCE over the batch: image i and caption i are the positives, every other pair a negative.</summary>
@@ -207,14 +240,18 @@ namespace EDiffI.Tools.ClipTraining
             using var textEmbeds = cat(embeddings, 0);
             foreach (var t in embeddings) t.Dispose();
             var (families, colors) = ZeroShot.Classes(textEmbeds, prompts);
-            Console.WriteLine($"exported model, loaded through the plugin, zero-shot on 5000 fresh scenes:");
+            Console.WriteLine($"exported model, loaded through the plugin, zero-shot on {options.FinalCount} fresh scenes:");
             Console.WriteLine("| split | background family | background colour |");
             Console.WriteLine("| --- | --- | --- |");
             foreach (var split in new[] { WorldSplit.Train, WorldSplit.HeldOut })
             {
-                using var batch = pairs.Draw(6_000_000_000_000L, 5000, split);
+                using var batch = pairs.Draw(6_000_000_000_000L, options.FinalCount, split);
                 using var scope = NewDisposeScope();
-                var imageEmbeds = cat(Enumerable.Range(0, 10).Select(c => image.Encode(batch.Images.narrow(0, c * 500L, 500).to(options.Device))).ToArray(), 0);
+                var imageEmbeds = cat(Enumerable.Range(0, (options.FinalCount + 499) / 500).Select(c =>
+                {
+                    long start = c * 500L, n = Math.Min(500, options.FinalCount - start);
+                    return image.Encode(batch.Images.narrow(0, start, n).to(options.Device));
+                }).ToArray(), 0);
                 var (family, color) = ZeroShot.Accuracy(imageEmbeds, families, colors, batch.Labels);
                 Console.WriteLine($"| {(split == WorldSplit.Train ? "train combinations" : "held-out combinations")} | {100 * family:0.0}% | {100 * color:0.0}% |");
             }
