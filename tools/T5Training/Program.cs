@@ -52,10 +52,18 @@ internal sealed class Options(string[] args)
         get
         {
             string d = Get("--device", "cpu");
-            if (d.StartsWith("cuda", StringComparison.Ordinal) && !TorchSharp.torch.cuda.is_available())
-                throw new ArgumentException("--device cuda: no CUDA device or CUDA build of libtorch is available here");
             if (d != "cpu" && !d.StartsWith("cuda", StringComparison.Ordinal)) throw new ArgumentException($"--device is cpu or cuda, not '{d}'");
-            return new TorchSharp.torch.Device(d);
+            var device = new TorchSharp.torch.Device(d);
+            if (d == "cpu") return device;
+            try
+            {
+                using var probe = TorchSharp.torch.zeros(1, device: device);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new ArgumentException($"--device {d}: CUDA is not usable here ({e.Message}); on the GPU machine start the tool through .gpu/run.sh, which loads PyTorch's CUDA libtorch", e);
+            }
+            return device;
         }
     }
 
