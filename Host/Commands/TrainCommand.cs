@@ -206,7 +206,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         {
             null => text,
             "none" => null,
-            var path => new TextEncoderSpec { Kind = "t5", MaxTokens = 128, Path = Checked(path, "--t5") },
+            var path => new TextEncoderSpec { Kind = "t5", MaxTokens = 128, Path = Checked(path, "--t5"), Dimension = T5Width(Checked(path, "--t5")) },
         };
         TextEncoderSpec? clip = s.Clip switch
         {
@@ -216,6 +216,20 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         };
         ImageEncoderSpec? image = clip is { Kind: "clip", Path: string p } && !s.NoImage ? new ImageEncoderSpec { Kind = "clip-vision", Path = p } : null;
         return new ModelManifest { T5 = t5, ClipText = clip, ClipImage = image };
+    }
+
+    /// <summary>d_model of a T5 checkpoint's config.json (the T5 plugin checks the spec against it).</summary>
+    private static int T5Width(string folder)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
+            return doc.RootElement.GetProperty("d_model").GetInt32();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new UserException($"--t5 '{folder}': config.json has no readable d_model ({e.Message}).", e);
+        }
     }
 
     private static string Checked(string path, string option)

@@ -76,8 +76,8 @@ public sealed record UNetConfig
             "tiny" => Tiny(resolution ?? 16) with { T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d, ClipImageDimension = 0 },
             "compact" => new UNetConfig
             {
-                Resolution = resolution ?? 64, ModelChannels = 48, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 1,
-                AttentionResolutions = [(resolution ?? 64) / 4, (resolution ?? 64) / 8], HeadChannels = 48, ContextDimension = 128,
+                Resolution = resolution ?? 64, ModelChannels = 36, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 1,
+                AttentionResolutions = [(resolution ?? 64) / 4, (resolution ?? 64) / 8], HeadChannels = 36, ContextDimension = 96,
                 EmbeddingMultiplier = 2, T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
             },
             "small" => new UNetConfig

@@ -21,27 +21,27 @@ if ls state/part-* >/dev/null 2>&1; then cat state/part-* | tar xf -; echo "unpa
 host() { bash .gpu/run.sh EDiffI.Host.dll "$@"; }
 T="--device cuda --data world:train,mixed --unet compact --batch ${BATCH:-64} --checkpoint-every 500"
 TREE="--schedule configs/trees/default.json --out $R/tree"
-ENC="--t5 $R/enc/t5 --clip $R/enc/clip"
+ENC="--t5 $R/enc-t5/t5 --clip $R/enc-clip/clip"
 log() { echo "[$(date +%T)] $*"; }
 done_node() { [ -f "$R/tree/nodes/$1/done.json" ]; }
 
 log "phase 1: encoders"
-if [ ! -f "$R/enc/clip/config.json" ]; then
-  timeout -s TERM "$(left)" bash .gpu/run.sh ClipTraining.dll ${CLIP_ARGS:-} --device cuda --out "$R/enc" > "$L/clip.log" 2>&1 &
+if [ ! -f "$R/enc-clip/clip/config.json" ]; then
+  timeout -s TERM "$(left)" bash .gpu/run.sh ClipTraining.dll --device cuda --seconds ${ENC_SECONDS:-200} --out "$R/enc-clip" > "$L/clip.log" 2>&1 &
 fi
-if [ ! -f "$R/enc/t5/config.json" ]; then
-  timeout -s TERM "$(left)" bash .gpu/run.sh T5Training.dll ${T5_ARGS:-} --device cuda --out "$R/enc" > "$L/t5.log" 2>&1 &
+if [ ! -f "$R/enc-t5/t5/config.json" ]; then
+  timeout -s TERM "$(left)" bash .gpu/run.sh T5Training.dll train --device cuda --seconds ${ENC_SECONDS:-200} --batch 128 --out "$R/enc-t5" > "$L/t5.log" 2>&1 &
 fi
 wait
-tail -3 "$L/clip.log" "$L/t5.log" 2>/dev/null
+tail -12 "$L/clip.log"; tail -4 "$L/t5.log"
 
-if [ -f "$R/enc/clip/config.json" ] && [ -f "$R/enc/t5/config.json" ]; then
+if [ -f "$R/enc-clip/clip/config.json" ] && [ -f "$R/enc-t5/t5/config.json" ]; then
   log "phase 2: base node and the text-encoder ablations"
   done_node base || timeout -s TERM "$(left)" bash -c "bash .gpu/run.sh EDiffI.Host.dll train $T $ENC $TREE --nodes base" > "$L/base.log" 2>&1 &
   [ -f "$R/clip-only/model/model.json" ] && grep -q '"trainedSteps": 3000' "$R/clip-only/model/model.json" || \
-    timeout -s TERM "$(left)" bash -c "bash .gpu/run.sh EDiffI.Host.dll train $T --t5 none --clip $R/enc/clip --steps 3000 --out $R/clip-only" > "$L/clip-only.log" 2>&1 &
+    timeout -s TERM "$(left)" bash -c "bash .gpu/run.sh EDiffI.Host.dll train $T --t5 none --clip $R/enc-clip/clip --steps 3000 --out $R/clip-only" > "$L/clip-only.log" 2>&1 &
   [ -f "$R/t5-only/model/model.json" ] && grep -q '"trainedSteps": 3000' "$R/t5-only/model/model.json" || \
-    timeout -s TERM "$(left)" bash -c "bash .gpu/run.sh EDiffI.Host.dll train $T --t5 $R/enc/t5 --clip none --steps 3000 --out $R/t5-only" > "$L/t5-only.log" 2>&1 &
+    timeout -s TERM "$(left)" bash -c "bash .gpu/run.sh EDiffI.Host.dll train $T --t5 $R/enc-t5/t5 --clip none --steps 3000 --out $R/t5-only" > "$L/t5-only.log" 2>&1 &
   wait
   tail -2 "$L/base.log" "$L/clip-only.log" "$L/t5-only.log" 2>/dev/null
 fi

@@ -162,8 +162,8 @@ internal sealed class Args
     public List<string> All(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value).ToList();
 }
 
-/// <summary>Plugin assemblies beyond the four above (the encoders, once referenced).</summary>
-internal static partial class PluginAssemblies
+/// <summary>Plugin assemblies beyond the four above: the T5 and CLIP encoders.</summary>
+internal static class PluginAssemblies
 {
-    public static IEnumerable<Assembly> Extra() => [];
+    public static IEnumerable<Assembly> Extra() => [typeof(EDiffI.Plugins.T5.T5Plugin).Assembly, typeof(EDiffI.Plugins.Clip.ClipPlugin).Assembly];
 }
