@@ -287,7 +287,8 @@ public sealed class BridgeClient : IDisposable
         if (message.RequestId == 0)
         {
             // About the connection as a whole (bad frame, version mismatch, unauthorised): the host closes next.
-            if (message is BridgeError error) Close(new BridgeException(error.Code, error.Message));
+            // Other connection-level errors answer a malformed frame, which this client never sends.
+            if (message is BridgeError error && ErrorCodes.ClosesConnection(error.Code)) Close(new BridgeException(error.Code, error.Message));
             return;
         }
         int id = message.RequestId;

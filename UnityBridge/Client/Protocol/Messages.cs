@@ -179,7 +179,7 @@ public sealed class Progress : BridgeMessage
     [Key(1)]
     public string Stage { get; set; } = Stages.Sampling;
 
-    /// <summary>Steps done so far in this stage.</summary>
+    /// <summary>The step's index in this stage, 0-based (the sampler's step record's index).</summary>
     [Key(2)]
     public int Step { get; set; }
 

@@ -20,7 +20,7 @@ public sealed class ImageData
     public byte[] Rgba { get; set; } = System.Array.Empty<byte>();
 
     /// <summary>True when <see cref="Rgba"/> holds exactly Width × Height × 4 bytes and both sides are positive.</summary>
-    public bool IsWellFormed() => Width > 0 && Height > 0 && (long)Width * Height * 4 == Rgba.Length;
+    public bool IsWellFormed() => Width > 0 && Height > 0 && Rgba is not null && (long)Width * Height * 4 == Rgba.Length;
 }
 
 /// <summary>One colour of a paint-with-words scribble and the prompt phrase it places.</summary>
@@ -229,4 +229,8 @@ public static class ErrorCodes
     public const string ConnectionLost = "connection-lost";
     /// <summary>Client side: the host could not be started.</summary>
     public const string HostStartFailed = "host-start-failed";
+
+    /// <summary>True for the codes after which the host closes the connection.</summary>
+    public static bool ClosesConnection(string code) =>
+        code == BadFrame || code == Handshake || code == ProtocolVersion || code == Unauthorized || code == Busy;
 }
