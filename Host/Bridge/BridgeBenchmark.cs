@@ -42,21 +42,50 @@ public static class BridgeBenchmark
 
             using var client = await BridgeClient.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
             var request = new GenerateRequest { Prompt = "bench", Seed = 1 };
-            var bridge = await TimeAsync(warmup, iterations, async () =>
-            {
-                var result = await client.GenerateAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (result.Rgba.Length != image.Length) throw new InvalidOperationException("the bridge delivered a wrong-sized image");
-            }).ConfigureAwait(false);
+            // The cases run interleaved, one repetition of each in turn, so that load from elsewhere on the
+            // machine falls on all of them alike. As the raw copy reads into one buffer it keeps, the first
+            // bridge case hands each result's pixels back for reuse; the second keeps every result.
+            await using var rawCopy = await RawCopy.StartAsync(Path.Combine(folder.FullName, "raw.sock"), image, cancellationToken).ConfigureAwait(false);
+            var tinyRequest = new GenerateRequest { Prompt = "bench", Seed = 1, Width = 1, Height = 1 };
+            var timings = await TimeInterleavedAsync(warmup, iterations,
+                async () =>
+                {
+                    var result = await client.GenerateAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    if (result.Rgba.Length != image.Length) throw new InvalidOperationException("the bridge delivered a wrong-sized image");
+                    ImageBuffers.Return(result.Rgba);
+                },
+                async () =>
+                {
+                    var result = await client.GenerateAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    if (result.Rgba.Length != image.Length) throw new InvalidOperationException("the bridge delivered a wrong-sized image");
+                },
+                () => rawCopy.CopyAsync(cancellationToken),
+                () => client.GenerateAsync(tinyRequest, cancellationToken: cancellationToken),
+                () => client.ListAsync(cancellationToken)).ConfigureAwait(false);
+            var (bridge, bridgeFresh, raw, tiny, list) = (timings[0], timings[1], timings[2], timings[3], timings[4]);
 
-            var raw = await RawCopyAsync(Path.Combine(folder.FullName, "raw.sock"), image, warmup, iterations, cancellationToken).ConfigureAwait(false);
+            var message = new MemoryImageExecutor(image).Execute(request, _ => { }, cancellationToken);
+            var frames = new FrameWriter();
+            var encode = await TimeAsync(warmup, iterations, () => { frames.Encode(message); return Task.CompletedTask; }).ConfigureAwait(false);
+            var encoded = frames.Encode(message).Slice(4).ToArray();
+            var decode = await TimeAsync(warmup, iterations, () =>
+            {
+                ImageBuffers.Return((BridgeSerializer.TryRead(encoded, out _) as GenerateResult)?.Rgba);
+                return Task.CompletedTask;
+            }).ConfigureAwait(false);
 
             double mib = image.Length / (1024.0 * 1024.0);
             write($"{Side}×{Side} RGBA8 ({mib:0} MiB), {iterations} measured repetitions after {warmup} warm-up, client and host in one process, .NET {Environment.Version}, {Environment.ProcessorCount} cores");
             write("");
             write("| Case | p50 (ms) | p99 (ms) | mean (ms) | throughput (MiB/s) |");
             write("| --- | ---: | ---: | ---: | ---: |");
-            write(Row("bridge: generate request → result (4 MiB)", bridge, mib));
+            write(Row("bridge: generate request → result (4 MiB), pixels handed back", bridge, mib));
+            write(Row("bridge, each result kept (a fresh 4 MiB array each)", bridgeFresh, mib));
             write(Row("raw Unix-socket copy of the same bytes", raw, mib));
+            write(Row("bridge: generate request → 1×1 result (fixed costs)", tiny, 0));
+            write(Row("bridge: list request → reply (no queue)", list, 0));
+            write(Row("of which: host encodes the result frame (in memory)", encode, mib));
+            write(Row("of which: client decodes the result frame (in memory)", decode, mib));
             write(Row("handshake: connect + Hello/Welcome", handshake, 0));
             write(Row("raw Unix-socket connect", rawConnect, 0));
             write("");
@@ -84,33 +113,69 @@ public static class BridgeBenchmark
         return Timing.Of(samples);
     }
 
-    // The floor: the host writes the same bytes to a Unix socket on request, the client reads them into a buffer it keeps.
-    private static async Task<Timing> RawCopyAsync(string path, byte[] image, int warmup, int iterations, CancellationToken cancellationToken)
+    private static async Task<Timing[]> TimeInterleavedAsync(int warmup, int iterations, params Func<Task>[] bodies)
     {
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await client.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
-        using var served = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        var serving = Task.Run(async () =>
+        var samples = new double[bodies.Length][];
+        for (int b = 0; b < bodies.Length; b++) samples[b] = new double[iterations];
+        for (int i = -warmup; i < iterations; i++)
         {
-            var ask = new byte[1];
-            while (await served.ReceiveAsync(ask, SocketFlags.None, cancellationToken).ConfigureAwait(false) == 1)
-                await served.SendAsync(image, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-        }, cancellationToken);
-        var received = new byte[image.Length];
-        var one = new byte[1];
-        var timing = await TimeAsync(warmup, iterations, async () =>
+            for (int b = 0; b < bodies.Length; b++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                await bodies[b]().ConfigureAwait(false);
+                if (i >= 0) samples[b][i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+        return [.. samples.Select(Timing.Of)];
+    }
+
+    // The floor: on request, the host side writes the same bytes to a Unix socket; the client reads them into a buffer it keeps.
+    private sealed class RawCopy : IAsyncDisposable
+    {
+        private readonly Socket _listener, _client, _served;
+        private readonly Task _serving;
+        private readonly byte[] _received;
+        private readonly byte[] _one = new byte[1];
+
+        private RawCopy(Socket listener, Socket client, Socket served, byte[] image)
         {
-            await client.SendAsync(one, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            (_listener, _client, _served) = (listener, client, served);
+            _received = new byte[image.Length];
+            _serving = Task.Run(async () =>
+            {
+                var ask = new byte[1];
+                while (await served.ReceiveAsync(ask, SocketFlags.None).ConfigureAwait(false) == 1)
+                    await served.SendAsync(image, SocketFlags.None).ConfigureAwait(false);
+            });
+        }
+
+        public static async Task<RawCopy> StartAsync(string path, byte[] image, CancellationToken cancellationToken)
+        {
+            var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await client.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            var served = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            return new RawCopy(listener, client, served, image);
+        }
+
+        public async Task CopyAsync(CancellationToken cancellationToken)
+        {
+            await _client.SendAsync(_one, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             int have = 0;
-            while (have < received.Length)
-                have += await client.ReceiveAsync(received.AsMemory(have), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-        client.Shutdown(SocketShutdown.Both);
-        await serving.ConfigureAwait(false);
-        return timing;
+            while (have < _received.Length)
+                have += await _client.ReceiveAsync(_received.AsMemory(have), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _client.Shutdown(SocketShutdown.Both);
+            await _serving.ConfigureAwait(false);
+            _client.Dispose();
+            _served.Dispose();
+            _listener.Dispose();
+        }
     }
 
     private readonly record struct Timing(double P50, double P99, double Mean)
@@ -131,9 +196,13 @@ public static class BridgeBenchmark
         public IReadOnlyCollection<string> Capabilities { get; } = [EDiffI.Bridge.Protocol.Capabilities.Generate];
         public BridgeError? Check(GenerateRequest request) => null;
 
+        private readonly byte[] _pixel = [1, 2, 3, 255];
+
+        // Width 1 asks for a 1×1 image: the fixed costs of a job without the bulk transfer.
         public GenerateResult Execute(GenerateRequest request, Action<Progress> progress, CancellationToken cancellationToken) => new()
         {
-            RequestId = request.RequestId, Width = Side, Height = Side, Rgba = image, Seed = request.Seed ?? 0,
+            RequestId = request.RequestId, Width = request.Width == 1 ? 1 : Side, Height = request.Width == 1 ? 1 : Side,
+            Rgba = request.Width == 1 ? _pixel : image, Seed = request.Seed ?? 0,
             Settings = new GenerationSettings { Prompt = request.Prompt, Steps = 1, Guidance = 1, Sampler = "none", Width = Side, Height = Side, Model = Model.Name },
         };
     }

@@ -55,7 +55,7 @@ public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISi
         if (s.Bench)
         {
             if (s.BenchIterations < 10) throw new UserException($"--bench-iterations must be at least 10 (got {s.BenchIterations}).");
-            await BridgeBenchmark.RunAsync(s.BenchIterations, options, AnsiConsole.WriteLine, linked.Token).ConfigureAwait(false);
+            await BridgeBenchmark.RunAsync(s.BenchIterations, options, Console.Out.WriteLine, linked.Token).ConfigureAwait(false);
             return 0;
         }
         if (s.Tcp is { } port && (port < 0 || port > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {port}).");

@@ -79,6 +79,7 @@ public sealed class FrameReader
     private readonly Stream _stream;
     private readonly int _maxFrameBytes;
     private readonly byte[] _buffer;
+    private byte[]? _large;
     private int _start, _end;
 
     /// <summary>Reads frames of at most <paramref name="maxFrameBytes"/> payload bytes from <paramref name="stream"/>.</summary>
@@ -90,7 +91,7 @@ public sealed class FrameReader
     }
 
     /// <summary>
-    /// The next frame's payload in a pooled array (return it with <see cref="Frame.Dispose"/>), or
+    /// The next frame's payload, valid until it is disposed and at most until the next read; or
     /// null when the peer closed the stream between frames.
     /// </summary>
     /// <exception cref="FrameException">A length of 0 or over the limit, or the stream ended inside a frame.</exception>
@@ -106,7 +107,10 @@ public sealed class FrameReader
         if (length > (uint)_maxFrameBytes) throw new FrameException($"a frame of {length} bytes, over the limit of {_maxFrameBytes}");
         _start += 4;
         int size = (int)length;
-        var payload = ArrayPool<byte>.Shared.Rent(size);
+        // Large payloads go into one array the reader keeps (renting multi-megabyte arrays costs more than the copy).
+        bool own = size > _buffer.Length;
+        if (own && (_large is null || _large.Length < size)) _large = new byte[size];
+        var payload = own ? _large! : ArrayPool<byte>.Shared.Rent(size);
         int have = Math.Min(size, _end - _start);
         Buffer.BlockCopy(_buffer, _start, payload, 0, have);
         _start += have;
@@ -115,12 +119,12 @@ public sealed class FrameReader
             int n = await _stream.ReadAsync(payload.AsMemory(have, size - have), cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
-                ArrayPool<byte>.Shared.Return(payload);
+                if (!own) ArrayPool<byte>.Shared.Return(payload);
                 throw new FrameException("the connection ended inside a frame");
             }
             have += n;
         }
-        return new Frame(payload, size);
+        return new Frame(payload, size, pooled: !own);
     }
 
     // Makes at least `count` bytes available at _start; false when the stream ended first.
@@ -143,15 +147,17 @@ public sealed class FrameReader
     }
 }
 
-/// <summary>One frame's payload in a pooled array; dispose to return the array.</summary>
+/// <summary>One frame's payload; dispose to give its array back.</summary>
 public sealed class Frame : IDisposable
 {
+    private readonly bool _pooled;
     private byte[]? _array;
 
-    internal Frame(byte[] array, int length)
+    internal Frame(byte[] array, int length, bool pooled)
     {
         _array = array;
         Length = length;
+        _pooled = pooled;
     }
 
     /// <summary>Payload bytes.</summary>
@@ -164,7 +170,7 @@ public sealed class Frame : IDisposable
     public void Dispose()
     {
         if (_array is null) return;
-        ArrayPool<byte>.Shared.Return(_array);
+        if (_pooled) ArrayPool<byte>.Shared.Return(_array);
         _array = null;
     }
 }

@@ -208,8 +208,12 @@ public sealed class GenerateResult : BridgeMessage
     [Key(2)]
     public int Height { get; set; }
 
-    /// <summary>RGBA8 pixels, row-major, top row first (Unity's textures start at the bottom row).</summary>
+    /// <summary>
+    /// RGBA8 pixels, row-major, top row first (Unity's textures start at the bottom row). Yours to
+    /// keep; <see cref="ImageBuffers.Return"/> lets the next result reuse the array.
+    /// </summary>
     [Key(3)]
+    [MessagePackFormatter(typeof(PooledBytesFormatter))]
     public byte[] Rgba { get; set; } = System.Array.Empty<byte>();
 
     /// <summary>The seed used.</summary>
