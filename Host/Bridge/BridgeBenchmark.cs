@@ -34,11 +34,26 @@ public static class BridgeBenchmark
             {
                 using var c = await BridgeClient.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
-            var rawConnect = await TimeAsync(warmup, iterations, async () =>
+            Timing rawConnect;
+            // A plain listener that accepts and closes, so raw connects never queue behind the bridge's handshakes.
+            using (var plain = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
             {
-                using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken).ConfigureAwait(false);
-            }).ConfigureAwait(false);
+                string plainPath = Path.Combine(folder.FullName, "plain.sock");
+                plain.Bind(new UnixDomainSocketEndPoint(plainPath));
+                plain.Listen(128);
+                var accepting = Task.Run(async () =>
+                {
+                    try { while (true) (await plain.AcceptAsync(cancellationToken).ConfigureAwait(false)).Dispose(); }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException) { }
+                }, cancellationToken);
+                rawConnect = await TimeAsync(warmup, iterations, async () =>
+                {
+                    using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await s.ConnectAsync(new UnixDomainSocketEndPoint(plainPath), cancellationToken).ConfigureAwait(false);
+                }).ConfigureAwait(false);
+                plain.Close();
+                await accepting.ConfigureAwait(false);
+            }
 
             using var client = await BridgeClient.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
             var request = new GenerateRequest { Prompt = "bench", Seed = 1 };

@@ -172,6 +172,8 @@ public sealed class BridgeClient : IDisposable
         {
             if (!File.Exists(path))
                 return new BridgeException(ErrorCodes.HostNotRunning, $"No EDiffI host is running: there is no socket at {path}. {start}", e);
+            if (e.SocketErrorCode == SocketError.TryAgain || e.SocketErrorCode == SocketError.WouldBlock)
+                return new BridgeException(ErrorCodes.Busy, $"The host at {path} is not accepting connections right now (its queue of new connections is full); try again shortly.", e);
             if (e.SocketErrorCode == SocketError.AccessDenied)
                 return new BridgeException(ErrorCodes.HostNotRunning, $"Permission denied opening {path}: the socket belongs to another user.", e);
             return new BridgeException(ErrorCodes.HostNotRunning, $"No EDiffI host is listening at {path} (the socket file is left over from a host that stopped). {start}", e);

@@ -91,7 +91,9 @@ public class ProtocolTests
     {
         var writer = new FrameWriter();
         using var stream = new MemoryStream();
-        var messages = new BridgeMessage[] { new ListRequest { RequestId = 1 }, new Cancel { RequestId = 2 }, new GenerateResult { RequestId = 3, Rgba = new byte[200_000], Width = 1, Height = 50_000 } };
+        var pixels = Enumerable.Range(0, 200_000).Select(i => (byte)(i * 31 + 7)).ToArray();
+        var large = new GenerateResult { RequestId = 3, Rgba = pixels, Width = 1, Height = 50_000, Seed = 11, Settings = new GenerationSettings { Prompt = "after the pixels" } };
+        var messages = new BridgeMessage[] { new ListRequest { RequestId = 1 }, large, new Cancel { RequestId = 2 } };
         foreach (var m in messages) await writer.WriteAsync(stream, m, default);
         stream.Position = 0;
         var reader = new FrameReader(stream, 1 << 20, bufferBytes: 64);
@@ -102,7 +104,10 @@ public class ProtocolTests
             var back = BridgeSerializer.TryRead(frame.Payload, out _);
             Assert.Equal(m.RequestId, back!.RequestId);
             Assert.Equal(m.GetType(), back.GetType());
+            // The large result's pixels were written from their own array (gather write): same bytes as one encode.
+            Assert.Equal(BridgeSerializer.ToBytes(m), frame.Payload.ToArray());
         }
+        Assert.Same(pixels, large.Rgba); // the writer puts the caller's array back
         Assert.Null(await reader.ReadAsync(default)); // clean end between frames
 
         await Assert.ThrowsAsync<FrameException>(async () => await new FrameReader(new MemoryStream([0, 0, 0, 0]), 100).ReadAsync(default));

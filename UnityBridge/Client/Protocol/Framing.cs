@@ -193,9 +193,59 @@ public sealed class FrameWriter : IBufferWriter<byte>
         return _buffer.AsMemory(0, _written);
     }
 
-    /// <summary>Writes one message as a frame.</summary>
-    public ValueTask WriteAsync(Stream stream, BridgeMessage message, CancellationToken cancellationToken) =>
-        stream.WriteAsync(Encode(message), cancellationToken);
+    /// <summary>
+    /// Writes one message as a frame. The pixels of a large <see cref="GenerateResult"/> are written
+    /// from their own array rather than copied into the frame buffer first: the message is encoded
+    /// with a 16-byte marker in their place, and the frame goes out as the bytes before the marker,
+    /// the pixels under a bin32 header, and the bytes after it.
+    /// </summary>
+    public async ValueTask WriteAsync(Stream stream, BridgeMessage message, CancellationToken cancellationToken)
+    {
+        if (message is GenerateResult result && result.Rgba is { Length: >= GatherThreshold } pixels)
+        {
+            ReadOnlyMemory<byte> frame;
+            result.Rgba = Marker;
+            try
+            {
+                frame = Encode(message);
+            }
+            finally
+            {
+                result.Rgba = pixels;
+            }
+            // The marker is encoded as bin8: 0xC4, 16, then its bytes.
+            int at = frame.Span.IndexOf(MarkerEncoded);
+            if (at > 0 && frame.Span.Slice(at + 1).IndexOf(MarkerEncoded) < 0)
+            {
+                int after = at + MarkerEncoded.Length;
+                long payload = (at - 4) + 5L + pixels.Length + (frame.Length - after);
+                if (payload <= int.MaxValue)
+                {
+                    BinaryPrimitives.WriteUInt32LittleEndian(_buffer, (uint)payload);
+                    _buffer[at] = 0xC6; // bin32, big-endian length
+                    BinaryPrimitives.WriteUInt32BigEndian(_buffer.AsSpan(at + 1), (uint)pixels.Length);
+                    await stream.WriteAsync(_buffer.AsMemory(0, at + 5), cancellationToken).ConfigureAwait(false);
+                    await stream.WriteAsync(pixels.AsMemory(), cancellationToken).ConfigureAwait(false);
+                    await stream.WriteAsync(_buffer.AsMemory(after, frame.Length - after), cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        await stream.WriteAsync(Encode(message), cancellationToken).ConfigureAwait(false);
+    }
+
+    private const int GatherThreshold = 64 * 1024;
+    private static readonly byte[] Marker = Guid.NewGuid().ToByteArray();
+    private static readonly byte[] MarkerEncoded = MakeMarkerEncoded();
+
+    private static byte[] MakeMarkerEncoded()
+    {
+        var encoded = new byte[2 + Marker.Length];
+        encoded[0] = 0xC4;
+        encoded[1] = (byte)Marker.Length;
+        Marker.CopyTo(encoded, 2);
+        return encoded;
+    }
 
     /// <inheritdoc />
     public void Advance(int count) => _written += count;
