@@ -18,6 +18,7 @@ app.Configure(config =>
     config.AddCommand<TrainCommand>("train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
     config.AddCommand<BenchCommand>("bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
     config.AddCommand<DatasetCommand>("dataset").WithDescription("Write samples of a training source, or measure its throughput.");
+    config.AddCommand<ServeCommand>("serve").WithDescription("Serve images to game engines over the MessagePack bridge (Unix socket, optional TCP).");
     config.AddCommand<PluginsCommand>("plugins").WithDescription("List the plugins found, what they provide and their status.");
     config.SetExceptionHandler((exception, _) =>
     {

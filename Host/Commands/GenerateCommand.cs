@@ -104,7 +104,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         return 0;
     }
 
-    private static string ResolveDefaultModel()
+    internal static string ResolveDefaultModel()
     {
         foreach (string root in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
         {

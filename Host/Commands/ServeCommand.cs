@@ -1,0 +1,84 @@
+using System.ComponentModel;
+using EDiffI.Bridge;
+using EDiffI.Bridge.Protocol;
+using EDiffI.Host.Bridge;
+using EDiffI.Host.Composition;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Runtime;
+using EDiffI.Sampling;
+using Microsoft.Extensions.Configuration;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace EDiffI.Host.Commands;
+
+/// <summary>Settings of <c>serve</c>.</summary>
+public sealed class ServeSettings : DeviceSettings
+{
+    [CommandOption("--model <FOLDER>")]
+    [Description("model folder to serve (loaded once); default models/default")]
+    public string? Model { get; init; }
+
+    [CommandOption("--socket <PATH>")]
+    [Description("Unix socket to listen on (default: bridge.sock in $XDG_RUNTIME_DIR/ediffi, ~/.ediffi or %LOCALAPPDATA%\\EDiffI)")]
+    public string? Socket { get; init; }
+
+    [CommandOption("--tcp <PORT>")]
+    [Description("also listen on 127.0.0.1:PORT; clients must send the token written to bridge.token beside the socket")]
+    public int? Tcp { get; init; }
+
+    [CommandOption("--sampler <NAME>")]
+    [Description("sampler for requests that name none (default: configuration Sampling:Sampler, else heun)")]
+    public string? Sampler { get; init; }
+
+    [CommandOption("--bench")]
+    [Description("instead of serving: time the delivery of a 1024×1024 RGBA8 result against a raw Unix-socket copy, and the handshake")]
+    public bool Bench { get; init; }
+
+    [CommandOption("--bench-iterations <N>")]
+    [Description("measured repetitions of each --bench case (default 200)")]
+    public int BenchIterations { get; init; } = 200;
+}
+
+/// <summary><c>serve</c>: the game-engine bridge (MessagePack over a Unix socket, optionally loopback TCP).</summary>
+public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration,
+    ModelCatalog catalog, PluginCatalog plugins)
+    : AsyncCommand<ServeSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ServeSettings s, CancellationToken cancellationToken)
+    {
+        var options = new BridgeOptions();
+        configuration.GetSection("Bridge").Bind(options);
+        using var cancel = new ConsoleCancellation();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        if (s.Bench)
+        {
+            if (s.BenchIterations < 10) throw new UserException($"--bench-iterations must be at least 10 (got {s.BenchIterations}).");
+            await BridgeBenchmark.RunAsync(s.BenchIterations, options, Console.Out.WriteLine, linked.Token).ConfigureAwait(false);
+            return 0;
+        }
+        if (s.Tcp is { } port && (port < 0 || port > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {port}).");
+        string samplerName = s.Sampler ?? configuration["Sampling:Sampler"] ?? "heun";
+        string scheduleName = configuration["Sampling:Schedule"] ?? "karras";
+        var schedule = schedules.FirstOrDefault(x => string.Equals(x.Name, scheduleName, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"Unknown σ schedule '{scheduleName}' (available: {string.Join(", ", schedules.Select(x => x.Name))}).");
+        string socket = s.Socket ?? BridgeEndpoint.DefaultSocketPath();
+
+        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        var device = TorchRuntime.ParseDevice(s.Device);
+        string folder = s.Model ?? GenerateCommand.ResolveDefaultModel();
+        using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision));
+        string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
+        var executor = new PipelineJobExecutor(pipeline, modelName, samplers, schedule, samplerName);
+        var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
+
+        await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));
+        server.ListenUnix(socket);
+        if (s.Tcp is { } tcp) server.ListenTcp(tcp, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
+        Console.Out.WriteLine($"serving {modelName} ({executor.Model.Resolution}×{executor.Model.Resolution}, {device}); Ctrl+C stops");
+        await server.RunUntilCancelledAsync(linked.Token).ConfigureAwait(false);
+        Console.Out.WriteLine("stopped");
+        return 0;
+    }
+}

@@ -1,0 +1,258 @@
+using System.Collections.Generic;
+using MessagePack;
+
+namespace EDiffI.Bridge.Protocol;
+
+// The protocol: every frame carries one BridgeMessage, written through its union so the first
+// field names the message type. Union tags and [Key] numbers are only ever appended: a field or a
+// message is never renumbered or reused, so older peers skip what they do not know.
+
+/// <summary>
+/// The root of every message on the bridge. <see cref="RequestId"/> ties replies to what they
+/// answer: the client picks it for each request (non-zero, unique on its connection); a job's
+/// progress, result and cancellation carry the id of its <see cref="GenerateRequest"/>; an error
+/// about something that could not be read at all carries 0.
+/// </summary>
+[Union(0, typeof(Hello))]
+[Union(1, typeof(Welcome))]
+[Union(2, typeof(ListRequest))]
+[Union(3, typeof(ListReply))]
+[Union(4, typeof(GenerateRequest))]
+[Union(5, typeof(Accepted))]
+[Union(6, typeof(Progress))]
+[Union(7, typeof(GenerateResult))]
+[Union(8, typeof(Cancel))]
+[Union(9, typeof(Cancelled))]
+[Union(10, typeof(BridgeError))]
+public abstract class BridgeMessage
+{
+    /// <summary>The request this message is or answers; 0 for messages about the connection.</summary>
+    [Key(0)]
+    public int RequestId { get; set; }
+}
+
+/// <summary>Client → host, first on every connection: the versions it speaks, and for TCP the token.</summary>
+[MessagePackObject]
+public sealed class Hello : BridgeMessage
+{
+    /// <summary>The newest protocol version the client speaks.</summary>
+    [Key(1)]
+    public int ProtocolVersion { get; set; } = BridgeProtocol.Version;
+
+    /// <summary>The oldest protocol version the client still speaks.</summary>
+    [Key(2)]
+    public int MinProtocolVersion { get; set; } = BridgeProtocol.MinVersion;
+
+    /// <summary>Name and version of the client software, for the host's log.</summary>
+    [Key(3)]
+    public string? Software { get; set; }
+
+    /// <summary>The token from the host's token file; required on TCP, ignored on the Unix socket.</summary>
+    [Key(4)]
+    public string? Token { get; set; }
+
+    /// <summary>What the client can handle (see <see cref="Capabilities"/>); informational.</summary>
+    [Key(5)]
+    public List<string>? Capabilities { get; set; }
+}
+
+/// <summary>Host → client, the answer to <see cref="Hello"/>: the agreed version, what the host can do and its limits.</summary>
+[MessagePackObject]
+public sealed class Welcome : BridgeMessage
+{
+    /// <summary>The protocol version both sides use from now on.</summary>
+    [Key(1)]
+    public int ProtocolVersion { get; set; }
+
+    /// <summary>Name and version of the host.</summary>
+    [Key(2)]
+    public string? Software { get; set; }
+
+    /// <summary>What the loaded model and host can do (see <see cref="Capabilities"/>).</summary>
+    [Key(3)]
+    public List<string> Capabilities { get; set; } = new List<string>();
+
+    /// <summary>The limits requests must keep to.</summary>
+    [Key(4)]
+    public BridgeLimitsInfo Limits { get; set; } = new BridgeLimitsInfo();
+
+    /// <summary>The model the host serves.</summary>
+    [Key(5)]
+    public ModelInfo? Model { get; set; }
+}
+
+/// <summary>Client → host: list the models, samplers and plugins.</summary>
+[MessagePackObject]
+public sealed class ListRequest : BridgeMessage
+{
+}
+
+/// <summary>Host → client, the answer to <see cref="ListRequest"/>.</summary>
+[MessagePackObject]
+public sealed class ListReply : BridgeMessage
+{
+    /// <summary>The models the host can draw with.</summary>
+    [Key(1)]
+    public List<ModelInfo> Models { get; set; } = new List<ModelInfo>();
+
+    /// <summary>The sampler names a request may name.</summary>
+    [Key(2)]
+    public List<string> Samplers { get; set; } = new List<string>();
+
+    /// <summary>The host's plugins and their status.</summary>
+    [Key(3)]
+    public List<PluginSummary> Plugins { get; set; } = new List<PluginSummary>();
+}
+
+/// <summary>
+/// Client → host: draw an image. Unset optional fields take the model's defaults. Tiling, the
+/// style reference and paint-with-words are only accepted when the host lists the matching
+/// capability in <see cref="Welcome.Capabilities"/>; otherwise the reply is an error with code
+/// <see cref="ErrorCodes.Unsupported"/>.
+/// </summary>
+[MessagePackObject]
+public sealed class GenerateRequest : BridgeMessage
+{
+    /// <summary>What to draw.</summary>
+    [Key(1)]
+    public string Prompt { get; set; } = "";
+
+    /// <summary>The seed; null for a random one (the result says which).</summary>
+    [Key(2)]
+    public long? Seed { get; set; }
+
+    /// <summary>Sampler steps; null for the model's default.</summary>
+    [Key(3)]
+    public int? Steps { get; set; }
+
+    /// <summary>Classifier-free guidance weight (1 = none); null for the model's default.</summary>
+    [Key(4)]
+    public double? Guidance { get; set; }
+
+    /// <summary>Width in pixels; 0 for the model's resolution.</summary>
+    [Key(5)]
+    public int Width { get; set; }
+
+    /// <summary>Height in pixels; 0 for the model's resolution.</summary>
+    [Key(6)]
+    public int Height { get; set; }
+
+    /// <summary>Sampler name; null for the host's default.</summary>
+    [Key(7)]
+    public string? Sampler { get; set; }
+
+    /// <summary>Ask for a seamlessly tiling texture (capability <see cref="Capabilities.Tiling"/>).</summary>
+    [Key(8)]
+    public bool Tiling { get; set; }
+
+    /// <summary>Style reference image (capability <see cref="Capabilities.StyleReference"/>).</summary>
+    [Key(9)]
+    public ImageData? StyleImage { get; set; }
+
+    /// <summary>Paint-with-words scribble: each colour of <see cref="Legend"/> marks where its phrase goes (capability <see cref="Capabilities.PaintWithWords"/>).</summary>
+    [Key(10)]
+    public ImageData? Scribble { get; set; }
+
+    /// <summary>The scribble's colour legend.</summary>
+    [Key(11)]
+    public List<LegendEntry>? Legend { get; set; }
+
+    /// <summary>Side of the square preview images sent with progress; 0 for none.</summary>
+    [Key(12)]
+    public int PreviewSize { get; set; }
+}
+
+/// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>
+[MessagePackObject]
+public sealed class Accepted : BridgeMessage
+{
+    /// <summary>Jobs queued or running on the host (all clients) when this one was accepted.</summary>
+    [Key(1)]
+    public int JobsAhead { get; set; }
+}
+
+/// <summary>Host → client: one step of a job; one message per sampler step (the sampler's step record).</summary>
+[MessagePackObject]
+public sealed class Progress : BridgeMessage
+{
+    /// <summary>The stage (see <see cref="Stages"/>).</summary>
+    [Key(1)]
+    public string Stage { get; set; } = Stages.Sampling;
+
+    /// <summary>The step's index in this stage, 0-based (the sampler's step record's index).</summary>
+    [Key(2)]
+    public int Step { get; set; }
+
+    /// <summary>Steps of this stage.</summary>
+    [Key(3)]
+    public int Steps { get; set; }
+
+    /// <summary>The noise level σ the step started from (0 outside sampling).</summary>
+    [Key(4)]
+    public double Sigma { get; set; }
+
+    /// <summary>A small preview of the denoiser's current estimate, when the request asked for one.</summary>
+    [Key(5)]
+    public ImageData? Preview { get; set; }
+}
+
+/// <summary>Host → client: the finished image of a <see cref="GenerateRequest"/>.</summary>
+[MessagePackObject]
+public sealed class GenerateResult : BridgeMessage
+{
+    /// <summary>Width in pixels.</summary>
+    [Key(1)]
+    public int Width { get; set; }
+
+    /// <summary>Height in pixels.</summary>
+    [Key(2)]
+    public int Height { get; set; }
+
+    /// <summary>
+    /// RGBA8 pixels, row-major, top row first (Unity's textures start at the bottom row). Yours to
+    /// keep; <see cref="ImageBuffers.Return"/> lets the next result reuse the array.
+    /// </summary>
+    [Key(3)]
+    [MessagePackFormatter(typeof(PooledBytesFormatter))]
+    public byte[] Rgba { get; set; } = System.Array.Empty<byte>();
+
+    /// <summary>The seed used.</summary>
+    [Key(4)]
+    public long Seed { get; set; }
+
+    /// <summary>Every setting the image was drawn with, defaults resolved.</summary>
+    [Key(5)]
+    public GenerationSettings Settings { get; set; } = new GenerationSettings();
+
+    /// <summary>Milliseconds the job ran on the device.</summary>
+    [Key(6)]
+    public double ElapsedMilliseconds { get; set; }
+}
+
+/// <summary>Client → host: cancel the job whose <see cref="GenerateRequest"/> had <see cref="BridgeMessage.RequestId"/>.</summary>
+[MessagePackObject]
+public sealed class Cancel : BridgeMessage
+{
+}
+
+/// <summary>Host → client: the job ended by cancellation (from the queue, or between two evaluations).</summary>
+[MessagePackObject]
+public sealed class Cancelled : BridgeMessage
+{
+    /// <summary>True when the job had started on the device.</summary>
+    [Key(1)]
+    public bool WasRunning { get; set; }
+}
+
+/// <summary>Host → client: something failed. <see cref="BridgeMessage.RequestId"/> is the request's, or 0.</summary>
+[MessagePackObject]
+public sealed class BridgeError : BridgeMessage
+{
+    /// <summary>A stable code from <see cref="ErrorCodes"/>.</summary>
+    [Key(1)]
+    public string Code { get; set; } = ErrorCodes.Internal;
+
+    /// <summary>What went wrong, for a person.</summary>
+    [Key(2)]
+    public string Message { get; set; } = "";
+}

@@ -1,0 +1,236 @@
+using System.Collections.Generic;
+using MessagePack;
+
+namespace EDiffI.Bridge.Protocol;
+
+/// <summary>An RGBA8 image: row-major, top row first, 4 bytes a pixel.</summary>
+[MessagePackObject]
+public sealed class ImageData
+{
+    /// <summary>Width in pixels.</summary>
+    [Key(0)]
+    public int Width { get; set; }
+
+    /// <summary>Height in pixels.</summary>
+    [Key(1)]
+    public int Height { get; set; }
+
+    /// <summary>Width × Height × 4 bytes.</summary>
+    [Key(2)]
+    public byte[] Rgba { get; set; } = System.Array.Empty<byte>();
+
+    /// <summary>True when <see cref="Rgba"/> holds exactly Width × Height × 4 bytes and both sides are positive.</summary>
+    public bool IsWellFormed() => Width > 0 && Height > 0 && Rgba is not null && (long)Width * Height * 4 == Rgba.Length;
+}
+
+/// <summary>One colour of a paint-with-words scribble and the prompt phrase it places.</summary>
+[MessagePackObject]
+public sealed class LegendEntry
+{
+    /// <summary>The colour as 0xRRGGBB.</summary>
+    [Key(0)]
+    public int Rgb { get; set; }
+
+    /// <summary>The phrase of the prompt painted with this colour.</summary>
+    [Key(1)]
+    public string Phrase { get; set; } = "";
+
+    /// <summary>How strongly the region pulls its phrase (paint-with-words weight w′); 0 for the host's default.</summary>
+    [Key(2)]
+    public double Strength { get; set; }
+}
+
+/// <summary>A model a host can draw with.</summary>
+[MessagePackObject]
+public sealed class ModelInfo
+{
+    /// <summary>Name (the folder's name).</summary>
+    [Key(0)]
+    public string Name { get; set; } = "";
+
+    /// <summary>The side of the square images the model draws.</summary>
+    [Key(1)]
+    public int Resolution { get; set; }
+
+    /// <summary>Default sampler steps.</summary>
+    [Key(2)]
+    public int DefaultSteps { get; set; }
+
+    /// <summary>Default guidance weight.</summary>
+    [Key(3)]
+    public double DefaultGuidance { get; set; }
+
+    /// <summary>The sampler used when a request names none.</summary>
+    [Key(4)]
+    public string DefaultSampler { get; set; } = "";
+}
+
+/// <summary>A plugin of the host and what became of it.</summary>
+[MessagePackObject]
+public sealed class PluginSummary
+{
+    /// <summary>The plugin's name.</summary>
+    [Key(0)]
+    public string Name { get; set; } = "";
+
+    /// <summary>Its version, when it has a manifest.</summary>
+    [Key(1)]
+    public string? Version { get; set; }
+
+    /// <summary>Loaded, Refused, Faulted or Disabled.</summary>
+    [Key(2)]
+    public string Status { get; set; } = "";
+}
+
+/// <summary>The settings an image was drawn with, every default resolved.</summary>
+[MessagePackObject]
+public sealed class GenerationSettings
+{
+    /// <summary>The prompt.</summary>
+    [Key(0)]
+    public string Prompt { get; set; } = "";
+
+    /// <summary>Sampler steps.</summary>
+    [Key(1)]
+    public int Steps { get; set; }
+
+    /// <summary>Guidance weight.</summary>
+    [Key(2)]
+    public double Guidance { get; set; }
+
+    /// <summary>Sampler name.</summary>
+    [Key(3)]
+    public string Sampler { get; set; } = "";
+
+    /// <summary>Width in pixels.</summary>
+    [Key(4)]
+    public int Width { get; set; }
+
+    /// <summary>Height in pixels.</summary>
+    [Key(5)]
+    public int Height { get; set; }
+
+    /// <summary>Whether the texture tiles.</summary>
+    [Key(6)]
+    public bool Tiling { get; set; }
+
+    /// <summary>The model's name.</summary>
+    [Key(7)]
+    public string Model { get; set; } = "";
+}
+
+/// <summary>The host's limits on requests, sent in <see cref="Welcome"/>.</summary>
+[MessagePackObject]
+public sealed class BridgeLimitsInfo
+{
+    /// <summary>Largest frame the host reads, in bytes.</summary>
+    [Key(0)]
+    public int MaxFrameBytes { get; set; }
+
+    /// <summary>Longest prompt, in characters.</summary>
+    [Key(1)]
+    public int MaxPromptLength { get; set; }
+
+    /// <summary>Largest width or height of a requested image.</summary>
+    [Key(2)]
+    public int MaxResolution { get; set; }
+
+    /// <summary>Largest width or height of a style reference or scribble.</summary>
+    [Key(3)]
+    public int MaxInputImageSide { get; set; }
+
+    /// <summary>Jobs the whole queue holds at most.</summary>
+    [Key(4)]
+    public int MaxQueueDepth { get; set; }
+
+    /// <summary>Jobs one connection may have queued or running at once.</summary>
+    [Key(5)]
+    public int MaxJobsPerClient { get; set; }
+
+    /// <summary>Largest sampler step count.</summary>
+    [Key(6)]
+    public int MaxSteps { get; set; }
+
+    /// <summary>Most legend entries of a scribble.</summary>
+    [Key(7)]
+    public int MaxLegendEntries { get; set; }
+
+    /// <summary>Largest preview side.</summary>
+    [Key(8)]
+    public int MaxPreviewSize { get; set; }
+}
+
+/// <summary>The protocol's version numbers.</summary>
+public static class BridgeProtocol
+{
+    /// <summary>The newest version this build speaks.</summary>
+    public const int Version = 1;
+
+    /// <summary>The oldest version this build still speaks.</summary>
+    public const int MinVersion = 1;
+}
+
+/// <summary>Capability names of <see cref="Welcome.Capabilities"/>.</summary>
+public static class Capabilities
+{
+    /// <summary>Text to image.</summary>
+    public const string Generate = "generate";
+    /// <summary>Preview images in progress messages.</summary>
+    public const string Preview = "preview";
+    /// <summary>Seamlessly tiling textures (<see cref="GenerateRequest.Tiling"/>).</summary>
+    public const string Tiling = "tiling";
+    /// <summary>Style reference images (<see cref="GenerateRequest.StyleImage"/>).</summary>
+    public const string StyleReference = "style-reference";
+    /// <summary>Paint-with-words (<see cref="GenerateRequest.Scribble"/>, <see cref="GenerateRequest.Legend"/>).</summary>
+    public const string PaintWithWords = "paint-with-words";
+}
+
+/// <summary>Stage names of <see cref="Progress.Stage"/>.</summary>
+public static class Stages
+{
+    /// <summary>Solving the ODE at the base resolution.</summary>
+    public const string Sampling = "sampling";
+    /// <summary>A super-resolution stage.</summary>
+    public const string SuperResolution = "super-resolution";
+}
+
+/// <summary>Codes of <see cref="BridgeError.Code"/> (and of <see cref="BridgeException.Code"/> on the client).</summary>
+public static class ErrorCodes
+{
+    /// <summary>A frame's length prefix was 0 or above the limit; the connection is closed.</summary>
+    public const string BadFrame = "bad-frame";
+    /// <summary>A frame did not hold a well-formed message.</summary>
+    public const string BadMessage = "bad-message";
+    /// <summary>The first message was not a Hello, or a second Hello came.</summary>
+    public const string Handshake = "handshake";
+    /// <summary>Client and host share no protocol version; the connection is closed.</summary>
+    public const string ProtocolVersion = "protocol-version";
+    /// <summary>TCP without the right token; the connection is closed.</summary>
+    public const string Unauthorized = "unauthorized";
+    /// <summary>A request broke a limit (prompt length, resolution, image size...).</summary>
+    public const string Limit = "limit";
+    /// <summary>A request's setting is invalid (unknown sampler, bad steps...).</summary>
+    public const string InvalidRequest = "invalid-request";
+    /// <summary>A request used a feature the host does not list in its capabilities.</summary>
+    public const string Unsupported = "unsupported";
+    /// <summary>The queue, or this client's share of it, is full; try again later.</summary>
+    public const string QueueFull = "queue-full";
+    /// <summary>A cancel named no job of this connection.</summary>
+    public const string UnknownJob = "unknown-job";
+    /// <summary>The host has as many connections as it allows.</summary>
+    public const string Busy = "busy";
+    /// <summary>A message only the host sends came from a client.</summary>
+    public const string UnexpectedMessage = "unexpected-message";
+    /// <summary>The generation failed on the host.</summary>
+    public const string Internal = "internal";
+    /// <summary>Client side: no host is listening at the endpoint.</summary>
+    public const string HostNotRunning = "host-not-running";
+    /// <summary>Client side: the connection was lost.</summary>
+    public const string ConnectionLost = "connection-lost";
+    /// <summary>Client side: the host could not be started.</summary>
+    public const string HostStartFailed = "host-start-failed";
+
+    /// <summary>True for the codes after which the host closes the connection.</summary>
+    public static bool ClosesConnection(string code) =>
+        code == BadFrame || code == Handshake || code == ProtocolVersion || code == Unauthorized || code == Busy;
+}
