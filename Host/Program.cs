@@ -16,6 +16,7 @@ app.Configure(config =>
     config.AddCommand<GenerateCommand>("generate").WithDescription("Draw images from a text prompt.")
         .WithExample("generate", "--prompt", "red bricks with white mortar", "--out", "bricks.png");
     config.AddCommand<TrainCommand>("train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
+    config.AddCommand<EncodeCommand>("encode").WithDescription("Precompute the T5 and CLIP embeddings of a data set into sharded files (train reads cache:<folder>).");
     config.AddCommand<BenchCommand>("bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
     config.AddCommand<DatasetCommand>("dataset").WithDescription("Write samples of a training source, or measure its throughput.");
     config.AddCommand<ServeCommand>("serve").WithDescription("Serve images to game engines over the MessagePack bridge (Unix socket, optional TCP).");

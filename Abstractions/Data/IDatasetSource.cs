@@ -5,7 +5,11 @@ namespace EDiffI.Data;
 /// <summary>A batch of training images with their captions.</summary>
 /// <param name="Images">RGB in [−1, 1], [B, 3, H, W], float32, on the CPU.</param>
 /// <param name="Captions">One caption per image.</param>
-public sealed record TrainingBatch(Tensor Images, IReadOnlyList<string> Captions) : IDisposable
+/// <param name="Conditioning">
+/// Precomputed encoder outputs (an embedding cache, as eDiff-I trains): when present, training uses
+/// them instead of running the encoders.
+/// </param>
+public sealed record TrainingBatch(Tensor Images, IReadOnlyList<string> Captions, Conditioning.ConditioningInputs? Conditioning = null) : IDisposable
 {
     /// <inheritdoc />
     public void Dispose() => Images.Dispose();

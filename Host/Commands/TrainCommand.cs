@@ -219,7 +219,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
     }
 
     /// <summary>d_model of a T5 checkpoint's config.json (the T5 plugin checks the spec against it).</summary>
-    private static int T5Width(string folder)
+    internal static int T5Width(string folder)
     {
         try
         {

@@ -11,6 +11,16 @@ public static class DatasetSources
     {
         if (resolution < 8 || resolution > 4096) throw new UserException($"The resolution must be between 8 and 4096 pixels (got {resolution}).");
         if (string.IsNullOrWhiteSpace(name)) throw new UserException("Name a data source: a folder of captioned images, or for example world:train.");
+        if (name.StartsWith("cache:", StringComparison.OrdinalIgnoreCase))
+        {
+            var cache = new EmbeddingCacheSource(name["cache:".Length..]);
+            if (cache.Resolution != resolution)
+            {
+                cache.Dispose();
+                throw new UserException($"The embedding cache holds {cache.Resolution}px images, not {resolution}px (pass --resolution {cache.Resolution}).");
+            }
+            return cache;
+        }
         int colon = name.IndexOf(':', StringComparison.Ordinal);
         if (colon > 1 && !Directory.Exists(name))
         {

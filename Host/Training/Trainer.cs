@@ -114,7 +114,14 @@ public sealed class Trainer : IDisposable
         using var batch = _data.NextBatch(b, _generator);
         var images = batch.Images.to(_device);
         ConditioningInputs conditioning;
-        using (no_grad())
+        if (batch.Conditioning is { } cached)
+            conditioning = cached with
+            {
+                T5Text = _t5 is null ? null : cached.T5Text?.To(_device, ScalarType.Float32),
+                ClipText = _clip is null ? null : cached.ClipText?.To(_device, ScalarType.Float32),
+                ClipImage = _image is null ? null : cached.ClipImage?.to(ScalarType.Float32, _device),
+            };
+        else using (no_grad())
             conditioning = new ConditioningInputs(T5Text: _t5?.Encode(batch.Captions, _device), ClipText: _clip?.Encode(batch.Captions, _device),
                 ClipImage: _image?.Encode(images));
         // Independent dropout of each stream (eDiff-I, Section 5); all dropped is unconditional training.
