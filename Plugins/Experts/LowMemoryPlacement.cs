@@ -37,6 +37,13 @@ public sealed class LowMemoryPlacement : IExpertPlacement
     public void Activate(int expert)
     {
         if (expert == _active) return;
+        if (_device.type == DeviceType.CPU)
+        {
+            // Host memory is the device: nothing to move.
+            _active = expert;
+            Switches++;
+            return;
+        }
         var clock = Stopwatch.StartNew();
         if (_active >= 0) _experts[_active].to(CPU);
         _experts[expert].to(_device);
