@@ -1,6 +1,7 @@
 using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Encoders;
+using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
 using EDiffI.Plugins.Clip;
@@ -179,5 +180,34 @@ public class PaintWithWordsTests
         using var image = zeros(3, 16, 16);
         var e = Assert.Throws<UserException>(() => pipeline.EncodeStyle(image, 1));
         Assert.Contains("no CLIP image encoder", e.Message);
+    }
+
+    [Fact]
+    public void ScribbleColoursBecomeRegionsWithNotesForUnknownColoursAndResampling()
+    {
+        using var folder = new TinyModel.TempFolder();
+        // 20×20: top half red, bottom-left quarter blue, bottom-right quarter green (not in the legend).
+        using var image = full(3, 20, 20, -1f);
+        image[0, ..10] = ones(10, 20);
+        image[2, 10.., ..10] = ones(10, 10);
+        image[1, 10.., 10..] = ones(10, 10);
+        string png = Path.Combine(folder.Path, "scribble.png"), json = Path.Combine(folder.Path, "legend.json");
+        ImageFiles.SavePng(image, png);
+        File.WriteAllText(json, """{"#ff0000": "red bricks", "#0000FF": " blue water "}""");
+        var legend = Scribble.ReadLegend(json);
+        var notes = new List<string>();
+        var regions = Scribble.ReadRegions(png, legend, 16, notes.Add);
+        Assert.Equal(["red bricks", "blue water"], regions.Select(r => r.Phrase).OrderByDescending(p => p[0]).ToArray());
+        Assert.Equal(0.5, regions.Single(r => r.Phrase == "red bricks").Mask.mean().item<float>(), 4);
+        Assert.Equal(0.25, regions.Single(r => r.Phrase == "blue water").Mask.mean().item<float>(), 4);
+        Assert.All(regions, r => Assert.Equal(new long[] { 16, 16 }, r.Mask.shape));
+        Assert.Contains(notes, n => n.Contains("#00ff00") && n.Contains("ignored"));
+        Assert.Contains(notes, n => n.Contains("20×20") && n.Contains("resampled"));
+        File.WriteAllText(json, "{ not json");
+        Assert.Contains("cannot be read", Assert.Throws<UserException>(() => Scribble.ReadLegend(json)).Message);
+        File.WriteAllText(json, """{"red": "red bricks"}""");
+        Assert.Contains("#rrggbb", Assert.Throws<UserException>(() => Scribble.ReadLegend(json)).Message);
+        Assert.Contains("not a readable image", Assert.Throws<UserException>(() =>
+            Scribble.ReadRegions(Path.Combine(folder.Path, "missing.png"), legend, 16, notes.Add)).Message);
     }
 }
