@@ -85,7 +85,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
             Steps = step.Count,
             Sigma = step.Sigma,
             Preview = preview > 0 ? Preview(step.Denoised, preview) : null,
-        }), cancellationToken);
+        }), cancellationToken: cancellationToken);
         using var image = images[0];
         byte[] rgba = ImageFiles.ToRgba8(image, out int width, out int height);
         return new GenerateResult

@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using EDiffI.Attention;
+using EDiffI.Conditioning;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
@@ -44,6 +46,26 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("placement of an ensemble's experts: resident (all on the device, default) or low-memory (inactive ones in host memory)")]
     public string Experts { get; init; } = "resident";
 
+    [CommandOption("--paint <PNG>")]
+    [Description("paint-with-words: a colour-coded scribble; each colour's region gets the legend's phrase")]
+    public string? Paint { get; init; }
+
+    [CommandOption("--legend <JSON>")]
+    [Description("paint-with-words legend: {\"#ff0000\": \"red bricks\", ...}, each phrase a part of the prompt")]
+    public string? Legend { get; init; }
+
+    [CommandOption("--paint-weight <W>")]
+    [Description("paint-with-words w' of w(sigma) = w'*log(1+sigma)*max(QK^T) (default 0.4)")]
+    public double PaintWeight { get; init; } = 0.4;
+
+    [CommandOption("--style <IMAGE>")]
+    [Description("style reference image, encoded by the model's CLIP image encoder")]
+    public string? Style { get; init; }
+
+    [CommandOption("--style-strength <S>")]
+    [Description("scale of the style embedding (default 1; 0 = no style)")]
+    public double StyleStrength { get; init; } = 1.0;
+
     [CommandOption("--model <FOLDER>")]
     [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
     public string? Model { get; init; }
@@ -51,7 +73,7 @@ public sealed class GenerateSettings : DeviceSettings
 
 /// <summary><c>generate</c>: text to image.</summary>
 public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration,
-    ModelCatalog catalog)
+    ModelCatalog catalog, IEnumerable<IPaintWithWords> painters)
     : Command<GenerateSettings>
 {
     /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
@@ -69,11 +91,25 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
             ?? throw new UserException($"Unknown σ schedule '{scheduleName}' (available: {string.Join(", ", schedules.Select(x => x.Name))}).");
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
         new GenerationRequest(s.Prompt, 0, s.Steps ?? 1, s.Guidance ?? 1, s.Batch).Validate(); // before any slow work
+        if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
+        if (!(s.PaintWeight >= 0)) throw new UserException($"--paint-weight must be 0 or more (got {s.PaintWeight}).");
+        if (!(s.StyleStrength >= 0)) throw new UserException($"--style-strength must be 0 or more (got {s.StyleStrength}).");
+        var legend = s.Legend is null ? null : Scribble.ReadLegend(s.Legend);
+        var painter = s.Paint is null ? null : painters.FirstOrDefault()
+            ?? throw new UserException("No plugin provides paint-with-words (the PaintWithWords plugin is missing or faulted; `plugins` lists them).");
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ResolveDefaultModel();
         using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         foreach (var warning in pipeline.PromptWarnings(s.Prompt)) Console.WriteLine($"warning: {warning}");
+        var extra = new ConditioningInputs();
+        if (painter is not null) extra = Paint(pipeline, painter, s, legend!);
+        if (s.Style is not null)
+        {
+            using var reference = ImageFiles.LoadSquare(s.Style, StyleSize);
+            using var signed = reference.to(TorchSharp.torch.ScalarType.Float32) / 127.5 - 1;
+            extra = extra with { ClipImage = pipeline.EncodeStyle(signed, s.StyleStrength) };
+        }
         long seed = s.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
         var request = new GenerationRequest(s.Prompt, seed, s.Steps ?? pipeline.Manifest.DefaultSteps,
             s.Guidance ?? pipeline.Manifest.DefaultGuidance, s.Batch);
@@ -88,7 +124,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
                 var task = ctx.AddTask($"{sampler.Name}, {request.Steps} steps ({evaluations} evaluations)", maxValue: request.Steps);
                 images = pipeline.Generate(request, sampler, schedule,
                     (in SamplerStep step) => { task.Value = step.Index + 1; task.Description = $"{sampler.Name} σ={step.Sigma:0.###}"; },
-                    linked.Token);
+                    extra, linked.Token);
                 task.Value = request.Steps;
             });
         using (images)
@@ -102,6 +138,27 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
             }
         }
         return 0;
+    }
+
+    /// <summary>Side the style reference is read at; the CLIP image encoder resizes it to its own input.</summary>
+    private const int StyleSize = 224;
+
+    /// <summary>Reads the scribble, locates the legend's phrases and swaps paint-with-words into every network.</summary>
+    private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s, IReadOnlyDictionary<uint, string> legend)
+    {
+        var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine);
+        ConditioningInputs extra;
+        try
+        {
+            extra = painter.Attach(new ConditioningInputs(), new PaintRequest(s.Prompt, regions, s.PaintWeight), pipeline.TextEncoders());
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException(e.Message, e);
+        }
+        if (!pipeline.SetCrossAttentionProcessor(painter.ProcessorFor))
+            throw new UserException("This model's network has no cross-attention layers, so it cannot paint with words.");
+        return extra;
     }
 
     internal static string ResolveDefaultModel()

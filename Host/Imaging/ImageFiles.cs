@@ -47,7 +47,7 @@ public static class ImageFiles
     /// </summary>
     public static Tensor LoadSquare(string path, int size)
     {
-        using var decoded = SKBitmap.Decode(path) ?? throw new UserException($"'{path}' is not a readable image.");
+        using var decoded = (File.Exists(path) ? SKBitmap.Decode(path) : null) ?? throw new UserException($"'{path}' is not a readable image.");
         int side = Math.Min(decoded.Width, decoded.Height);
         var crop = new SKRectI((decoded.Width - side) / 2, (decoded.Height - side) / 2, (decoded.Width + side) / 2, (decoded.Height + side) / 2);
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);

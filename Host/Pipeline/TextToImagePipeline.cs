@@ -1,3 +1,4 @@
+using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using EDiffI.Encoders;
@@ -185,6 +186,55 @@ public sealed class TextToImagePipeline : IDisposable
         T5Text: _t5?.Encode(prompts, Device),
         ClipText: _clip?.Encode(prompts, Device));
 
+    /// <summary>
+    /// Adds the style reference and plugin extras of <paramref name="extra"/> to encoded prompts; a single
+    /// image embedding is repeated over the batch.
+    /// </summary>
+    private ConditioningInputs WithExtra(ConditioningInputs conditioning, ConditioningInputs? extra, int batch)
+    {
+        if (extra is null) return conditioning;
+        if (extra.ClipImage is { } image)
+            conditioning = conditioning with { ClipImage = (image.shape[0] == 1 ? image.expand(batch, -1) : image).to(Device) };
+        if (extra.Extensions is { } extensions)
+            conditioning = conditioning with { Extensions = extensions };
+        return conditioning;
+    }
+
+    /// <summary>
+    /// Style reference (eDiff-I, Section 4.2): the CLIP image embedding of <paramref name="image"/> ([3, H, W]
+    /// in [−1, 1]) scaled by <paramref name="strength"/>, [1, D]. Throws a <see cref="UserException"/> when
+    /// the model has no image encoder.
+    /// </summary>
+    public Tensor EncodeStyle(Tensor image, double strength)
+    {
+        var encoder = _image ?? throw new UserException(
+            "This model has no CLIP image encoder (no \"clipImage\" in its model.json), so it takes no style reference; drop --style.");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var embedding = encoder.Encode(image.unsqueeze(0).to(ScalarType.Float32, Device)) * strength;
+        return embedding.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Swaps cross-attention processors into every network (each expert of an ensemble); null restores the
+    /// default. Returns false when no network has cross-attention layers that accept processors.
+    /// </summary>
+    public bool SetCrossAttentionProcessor(Func<CrossAttentionLayer, ICrossAttentionProcessor?> select)
+    {
+        var hosts = _networks.OfType<ICrossAttentionHost>().Where(h => h.CrossAttentionLayers.Count > 0).ToList();
+        foreach (var host in hosts) host.SetCrossAttentionProcessor(select);
+        return hosts.Count > 0;
+    }
+
+    /// <summary>Every text encoder the model has, by stream.</summary>
+    public IReadOnlyDictionary<TextStream, ITextEncoder> TextEncoders()
+    {
+        var map = new Dictionary<TextStream, ITextEncoder>();
+        if (_t5 is not null) map[TextStream.T5] = _t5;
+        if (_clip is not null) map[TextStream.Clip] = _clip;
+        return map;
+    }
+
     /// <summary>Unit Gaussian noise for seeds seed, seed+1, …: each image's noise depends only on its own seed.</summary>
     public Tensor Noise(long seed, int batch)
     {
@@ -209,8 +259,7 @@ public sealed class TextToImagePipeline : IDisposable
         if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed", nameof(prompts));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var conditioning = Encode(prompts);
-        if (extra?.ClipImage is { } image) conditioning = conditioning with { ClipImage = image.to(Device) };
+        var conditioning = WithExtra(Encode(prompts), extra, prompts.Count);
         var denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
         var noise = Noise(seed, prompts.Count);
         var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(steps), conditioning,
@@ -219,14 +268,18 @@ public sealed class TextToImagePipeline : IDisposable
     }
 
     /// <summary>Draws the images of a request: [B, 3, H, W] in [−1, 1], float32, on the CPU.</summary>
+    /// <remarks>
+    /// <paramref name="extra"/> adds a style reference (its <see cref="ConditioningInputs.ClipImage"/>, one
+    /// row for the whole batch or one per image) and plugin extras (for example paint-with-words).
+    /// </remarks>
     public Tensor Generate(GenerationRequest request, ISampler sampler, ISigmaSchedule schedule,
-        SamplerCallback? callback = null, CancellationToken cancellationToken = default)
+        SamplerCallback? callback = null, ConditioningInputs? extra = null, CancellationToken cancellationToken = default)
     {
         request.Validate();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var prompts = Enumerable.Repeat(request.Prompt, request.Batch).ToList();
-        var conditioning = Encode(prompts);
+        var conditioning = WithExtra(Encode(prompts), extra, request.Batch);
         var denoiser = new ClassifierFreeGuidance(Denoiser, request.Guidance);
         var noise = Noise(request.Seed, request.Batch);
         var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(request.Steps), conditioning,

@@ -1,0 +1,213 @@
+using EDiffI.Attention;
+using EDiffI.Conditioning;
+using EDiffI.Encoders;
+using EDiffI.Host.Imaging;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Runtime;
+using EDiffI.Plugins.Clip;
+using EDiffI.Plugins.PaintWithWords;
+using EDiffI.Plugins.Sampling;
+using EDiffI.Plugins.T5;
+using EDiffI.Plugins.UNet;
+using EDiffI.Sampling;
+using static TorchSharp.torch;
+
+namespace EDiffI.Tests;
+
+public class PaintWithWordsTests
+{
+    private static string DefaultModel => Path.Combine(TinyModel.RepositoryRoot, "models", "default");
+
+    [Fact]
+    public void PhrasesAreFoundInBothTokenizersIncludingSplitWords()
+    {
+        using var clip = ClipTextEncoder.Load(Path.Combine(DefaultModel, "clip"));
+        using var t5 = new T5TextEncoder(Path.Combine(DefaultModel, "t5"), 128);
+        var encoders = new Dictionary<TextStream, ITextEncoder> { [TextStream.Clip] = clip, [TextStream.T5] = t5 };
+        const string prompt = "red bricks above a xylophonistic waterfall";
+        foreach (string phrase in new[] { "red bricks", "xylophonistic" })
+        {
+            var found = PaintWithWords.Locate(prompt, phrase, encoders);
+            int at = prompt.IndexOf(phrase, StringComparison.Ordinal);
+            foreach (var (encoder, positions) in new[] { ((ITextEncoder)clip, found.Clip), (t5, found.T5) })
+            {
+                var tokens = encoder.Tokenize(prompt).Tokens;
+                // Several tokens each (two words; a rare word split into pieces), contiguous, covering exactly the phrase.
+                Assert.True(positions.Count >= 2, $"{encoder.Name}: '{phrase}' gives {positions.Count} token(s)");
+                Assert.Equal(Enumerable.Range(positions[0], positions.Count), positions);
+                Assert.True(tokens[positions[0]].Start <= at, $"{encoder.Name}: first token starts after the phrase");
+                var last = tokens[positions[^1]];
+                Assert.True(last.Start + last.Length >= at + phrase.Length, $"{encoder.Name}: last token ends before the phrase");
+                Assert.All(positions, p => Assert.False(tokens[p].IsSpecial));
+            }
+        }
+        // CLIP places a start token first, so its positions differ from T5's (which has none).
+        Assert.Equal(1, PaintWithWords.Locate(prompt, "red", encoders).Clip[0]);
+        Assert.Equal(0, PaintWithWords.Locate(prompt, "red", encoders).T5[0]);
+        var e = Assert.Throws<ArgumentException>(() => PaintWithWords.Locate(prompt, "green grass", encoders));
+        Assert.Contains("'green grass'", e.Message);
+    }
+
+    [Fact]
+    public void MasksKeepTheirAreaAtEveryAttentionResolution()
+    {
+        using var net = new EDiffIUNet(UNetConfig.Tiny(16) with { AttentionResolutions = [16, 8, 4], ChannelMultipliers = [1, 2, 2] });
+        var sides = net.CrossAttentionLayers.Select(l => l.Height).Distinct().OrderBy(s => s).ToList();
+        Assert.True(sides.Count >= 3, $"resolutions {string.Join(", ", sides)}");
+        // An irregular region: a disc plus a stripe, 64×64 like a scribble at image resolution.
+        using var grid = arange(64, dtype: ScalarType.Float32);
+        using var y = grid.view(-1, 1).expand(64, 64);
+        using var x = grid.view(1, -1).expand(64, 64);
+        using var disc = ((x - 20).square() + (y - 30).square() < 150).to(ScalarType.Float32);
+        using var stripe = (x > 50).to(ScalarType.Float32);
+        using var mask = (disc + stripe).clamp_max(1);
+        var context = new PaintContext([mask], [new PhraseTokens("a", [1], [0])], 0.4);
+        double area = mask.mean().item<float>();
+        foreach (int side in sides)
+        {
+            using var resized = context.MasksAt(side, side);
+            Assert.Equal(new long[] { 1, side * side }, resized.shape);
+            Assert.Equal(area, resized.mean().item<float>(), 5);
+            Assert.True(resized.min().item<float>() >= 0 && resized.max().item<float>() <= 1);
+        }
+    }
+
+    /// <summary>
+    /// With V the identity, attention's output is its probabilities, so the mass on the phrase's tokens
+    /// can be read off directly.
+    /// </summary>
+    [Fact]
+    public void FullImageMaskMovesAttentionMassToThePhrase()
+    {
+        manual_seed(3);
+        const int heads = 2, side = 4, length = 10;
+        using var q = randn(1, heads, side * side, length);
+        using var k = randn(1, heads, length, length);
+        using var v = eye(length).expand(1, heads, length, length).contiguous();
+        using var keyMask = ones(1, length, dtype: ScalarType.Bool);
+        using var sigma = tensor(new[] { 2.5f });
+        var layout = new ContextLayout(0, 4, 4, 4, 8, 9);
+        var layer = new CrossAttentionLayer("test.xattn", side, side, heads);
+        using var full = ones(16, 16);
+        var phrase = new PhraseTokens("red bricks", [1, 2], [0]);
+        int[] keys = [1, 2, 4];   // CLIP 1, 2 and T5 0 sit at 1, 2 and 4 of the context
+
+        double Mass(ConditioningInputs c)
+        {
+            using var p = PaintWithWordsProcessor.Instance.Attend(new CrossAttentionInputs(q, k, v, keyMask, layer, layout, sigma, c));
+            Assert.Equal(1.0, p.sum(-1).mean().item<float>(), 5);
+            using var idx = tensor(keys.Select(i => (long)i).ToArray());
+            return p.index_select(-1, idx).sum(-1).mean().item<float>();
+        }
+
+        double plain = Mass(new ConditioningInputs());
+        using (var reference = DefaultCrossAttentionProcessor.Instance.Attend(new CrossAttentionInputs(q, k, v, keyMask, layer, layout, sigma, new())))
+        using (var zero = PaintWithWordsProcessor.Instance.Attend(new CrossAttentionInputs(q, k, v, keyMask, layer, layout, sigma,
+                   new ConditioningInputs().With(new PaintContext([full], [phrase], 0)))))
+            Assert.True(zero.equal(reference).all().item<bool>());
+        double weak = Mass(new ConditioningInputs().With(new PaintContext([full], [phrase], 0.2)));
+        double strong = Mass(new ConditioningInputs().With(new PaintContext([full], [phrase], 1.0)));
+        double std = Mass(new ConditioningInputs().With(new PaintContext([full], [phrase], 1.0, PaintWeights.Std)));
+        Assert.True(plain < weak && weak < strong, $"mass on the phrase: plain {plain:g4}, w'=0.2 {weak:g4}, w'=1 {strong:g4}");
+        Assert.True(std > plain, $"std weighting: {std:g4} vs plain {plain:g4}");
+    }
+
+    [Fact]
+    public void WeightFunctionsFollowTheirFormulas()
+    {
+        using var logits = tensor(new[] { 1f, 3f, -2f, 7f }).view(1, 1, 2, 2);
+        using var keyMask = tensor(new[] { true, false }).view(1, 1, 1, 2);  // the 7 belongs to a masked key
+        using var sigma = tensor(new[] { 4f });
+        using var omega = PaintWeights.Max(0.5, sigma, logits, keyMask);
+        Assert.Equal(0.5 * Math.Log(5) * 1, omega.item<float>(), 5);     // max over attended logits {1, −2}
+        using var spread = PaintWeights.Std(0.5, sigma, logits, keyMask);
+        Assert.Equal(0.5 * Math.Log(5) * Math.Sqrt(4.5), spread.item<float>(), 5); // sample std of {1, −2}
+    }
+
+    private static TextToImagePipeline TinyPipeline(string folder, int clipImageDimension = 0)
+    {
+        manual_seed(21);
+        using (var model = new EDiffIUNet(TinyModel.Config with { ClipImageDimension = clipImageDimension }))
+        {
+            using var noGrad = no_grad();
+            foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
+            UNetFiles.Save(model, folder);
+        }
+        TinyModel.Manifest.Save(folder);
+        return TextToImagePipeline.Load(folder, TinyModel.Catalog, CPU, ScalarType.Float32);
+    }
+
+    [Fact]
+    public void ZeroWeightEqualsPlainGenerationBitForBit()
+    {
+        using var folder = new TinyModel.TempFolder();
+        using var pipeline = TinyPipeline(folder.Path);
+        var sampler = new HeunSampler();
+        var schedule = new KarrasSchedule();
+        var request = new GenerationRequest("red bricks above blue water", 5, 6, 2.0);
+        using var plain = pipeline.Generate(request, sampler, schedule);
+        var painter = new PaintWithWords();
+        Assert.True(pipeline.SetCrossAttentionProcessor(painter.ProcessorFor));
+        using var top = zeros(16, 16);
+        top[..8] = ones(8, 16);
+        ConditioningInputs Paint(double w) => painter.Attach(new ConditioningInputs(),
+            new PaintRequest(request.Prompt, [new PaintRegion("red bricks", top)], w), pipeline.TextEncoders());
+        using var zero = pipeline.Generate(request, sampler, schedule, extra: Paint(0));
+        using var painted = pipeline.Generate(request, sampler, schedule, extra: Paint(2));
+        Assert.True(zero.equal(plain).all().item<bool>());
+        Assert.False(painted.allclose(plain, 1e-4, 1e-4));
+        var e = Assert.Throws<ArgumentException>(() => painter.Attach(new ConditioningInputs(),
+            new PaintRequest(request.Prompt, [new PaintRegion("green grass", top)], 1), pipeline.TextEncoders()));
+        Assert.Contains("'green grass'", e.Message);
+    }
+
+    [Fact]
+    public void StyleChangesTheImageAndStrengthZeroIsNoStyle()
+    {
+        using var folder = new TinyModel.TempFolder();
+        using var pipeline = TinyPipeline(folder.Path, clipImageDimension: 16);
+        var sampler = new HeunSampler();
+        var schedule = new KarrasSchedule();
+        var request = new GenerationRequest("red bricks", 5, 6, 2.0);
+        manual_seed(4);
+        using var style = randn(1, 16);
+        using var plain = pipeline.Generate(request, sampler, schedule);
+        using var styled = pipeline.Generate(request, sampler, schedule, extra: new ConditioningInputs(ClipImage: style));
+        using var none = pipeline.Generate(request, sampler, schedule, extra: new ConditioningInputs(ClipImage: style * 0));
+        Assert.False(styled.allclose(plain, 1e-4, 1e-4));
+        Assert.True(none.equal(plain).all().item<bool>());
+        // This model has no image encoder: a style reference is refused with a message.
+        using var image = zeros(3, 16, 16);
+        var e = Assert.Throws<UserException>(() => pipeline.EncodeStyle(image, 1));
+        Assert.Contains("no CLIP image encoder", e.Message);
+    }
+
+    [Fact]
+    public void ScribbleColoursBecomeRegionsWithNotesForUnknownColoursAndResampling()
+    {
+        using var folder = new TinyModel.TempFolder();
+        // 20×20: top half red, bottom-left quarter blue, bottom-right quarter green (not in the legend).
+        using var image = full(3, 20, 20, -1f);
+        image[0, ..10] = ones(10, 20);
+        image[2, 10.., ..10] = ones(10, 10);
+        image[1, 10.., 10..] = ones(10, 10);
+        string png = Path.Combine(folder.Path, "scribble.png"), json = Path.Combine(folder.Path, "legend.json");
+        ImageFiles.SavePng(image, png);
+        File.WriteAllText(json, """{"#ff0000": "red bricks", "#0000FF": " blue water "}""");
+        var legend = Scribble.ReadLegend(json);
+        var notes = new List<string>();
+        var regions = Scribble.ReadRegions(png, legend, 16, notes.Add);
+        Assert.Equal(["red bricks", "blue water"], regions.Select(r => r.Phrase).OrderByDescending(p => p[0]).ToArray());
+        Assert.Equal(0.5, regions.Single(r => r.Phrase == "red bricks").Mask.mean().item<float>(), 4);
+        Assert.Equal(0.25, regions.Single(r => r.Phrase == "blue water").Mask.mean().item<float>(), 4);
+        Assert.All(regions, r => Assert.Equal(new long[] { 16, 16 }, r.Mask.shape));
+        Assert.Contains(notes, n => n.Contains("#00ff00") && n.Contains("ignored"));
+        Assert.Contains(notes, n => n.Contains("20×20") && n.Contains("resampled"));
+        File.WriteAllText(json, "{ not json");
+        Assert.Contains("cannot be read", Assert.Throws<UserException>(() => Scribble.ReadLegend(json)).Message);
+        File.WriteAllText(json, """{"red": "red bricks"}""");
+        Assert.Contains("#rrggbb", Assert.Throws<UserException>(() => Scribble.ReadLegend(json)).Message);
+        Assert.Contains("not a readable image", Assert.Throws<UserException>(() =>
+            Scribble.ReadRegions(Path.Combine(folder.Path, "missing.png"), legend, 16, notes.Add)).Message);
+    }
+}
