@@ -57,6 +57,16 @@ public static class Captions
         };
     }
 
+    /// <summary>The texture family alone, with no colours ("bricks", "wooden planks"): a prompt that leaves the palette open.</summary>
+    public static string FamilyName(TextureFamily family) => family switch
+    {
+        TextureFamily.Planks => "wooden planks",
+        TextureFamily.PolkaDots => "polka dots",
+        TextureFamily.MetalPlates => "riveted metal plates",
+        TextureFamily.Fabric => "woven fabric",
+        _ => family.ToString().ToLowerInvariant(),
+    };
+
     /// <summary>How an object is named: "a red star", "a blue striped ring".</summary>
     public static string ObjectPhrase(SceneObject o, Random rng)
     {

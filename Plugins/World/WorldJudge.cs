@@ -42,6 +42,23 @@ public sealed class WorldJudge : nn.Module<Tensor, (Tensor[] Background, Tensor 
     /// <summary>The judge's 512-wide image features (average- and max-pooled), used for Fréchet distances.</summary>
     public Tensor Features(Tensor images) => Global(features.forward(images));
 
+    /// <summary>
+    /// The activations after each of the first <paramref name="stages"/> pooled stages (32×32, 16×16, 8×8 at
+    /// 64×64 input): the judge's texture statistics, as Gatys et al. read them from VGG.
+    /// </summary>
+    public IReadOnlyList<Tensor> StageActivations(Tensor images, int stages = 2)
+    {
+        var result = new List<Tensor>();
+        var x = images;
+        foreach (var (name, module) in features.named_children())
+        {
+            if (result.Count == stages) break;
+            x = ((nn.Module<Tensor, Tensor>)module).forward(x);
+            if (name.EndsWith("_pool", StringComparison.Ordinal)) result.Add(x);
+        }
+        return result;
+    }
+
     private static Tensor Global(Tensor f) =>
         cat([F.adaptive_avg_pool2d(f, [1, 1]).flatten(1), F.adaptive_max_pool2d(f, [1, 1]).flatten(1)], 1);
 

@@ -14,24 +14,11 @@ namespace EDiffI.Tests;
 
 public class GenerationTests
 {
-    private static TextToImagePipeline TinyPipeline(string folder)
-    {
-        manual_seed(21);
-        using (var model = new EDiffIUNet(TinyModel.Config))
-        {
-            using var noGrad = no_grad();
-            foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
-            UNetFiles.Save(model, folder);
-        }
-        TinyModel.Manifest.Save(folder);
-        return TextToImagePipeline.Load(folder, TinyModel.Catalog, CPU, ScalarType.Float32);
-    }
-
     [Fact]
     public void SameSeedIsBitIdenticalAndSeedsDiffer()
     {
         using var folder = new TinyModel.TempFolder();
-        using var pipeline = TinyPipeline(folder.Path);
+        using var pipeline = TinyModel.Pipeline(folder.Path);
         var sampler = new HeunSampler();
         var schedule = new KarrasSchedule();
         using var a = pipeline.Generate(new GenerationRequest("red stripes", 5, 6, 2.0), sampler, schedule);
@@ -51,7 +38,7 @@ public class GenerationTests
     public void TwoHundredStepsLeaveNoLiveTensors()
     {
         using var folder = new TinyModel.TempFolder();
-        using var pipeline = TinyPipeline(folder.Path);
+        using var pipeline = TinyModel.Pipeline(folder.Path);
         var cond = pipeline.Encode(["a blue square"]);
         using var noise = pipeline.Noise(1, 1);
         var request = new SamplingRequest(noise, EDiffI.Edm.Edm.KarrasSigmas(200), cond);

@@ -124,24 +124,11 @@ public class PaintWithWordsTests
         Assert.Equal(0.5 * Math.Log(5) * Math.Sqrt(4.5), spread.item<float>(), 5); // sample std of {1, −2}
     }
 
-    private static TextToImagePipeline TinyPipeline(string folder, int clipImageDimension = 0)
-    {
-        manual_seed(21);
-        using (var model = new EDiffIUNet(TinyModel.Config with { ClipImageDimension = clipImageDimension }))
-        {
-            using var noGrad = no_grad();
-            foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
-            UNetFiles.Save(model, folder);
-        }
-        TinyModel.Manifest.Save(folder);
-        return TextToImagePipeline.Load(folder, TinyModel.Catalog, CPU, ScalarType.Float32);
-    }
-
     [Fact]
     public void ZeroWeightEqualsPlainGenerationBitForBit()
     {
         using var folder = new TinyModel.TempFolder();
-        using var pipeline = TinyPipeline(folder.Path);
+        using var pipeline = TinyModel.Pipeline(folder.Path);
         var sampler = new HeunSampler();
         var schedule = new KarrasSchedule();
         var request = new GenerationRequest("red bricks above blue water", 5, 6, 2.0);
@@ -165,7 +152,7 @@ public class PaintWithWordsTests
     public void StyleChangesTheImageAndStrengthZeroIsNoStyle()
     {
         using var folder = new TinyModel.TempFolder();
-        using var pipeline = TinyPipeline(folder.Path, clipImageDimension: 16);
+        using var pipeline = TinyModel.Pipeline(folder.Path, clipImageDimension: 16);
         var sampler = new HeunSampler();
         var schedule = new KarrasSchedule();
         var request = new GenerationRequest("red bricks", 5, 6, 2.0);

@@ -1,5 +1,6 @@
 using EDiffI.Host.Pipeline;
 using EDiffI.Plugins.Experts;
+using EDiffI.Plugins.World;
 using static TorchSharp.torch;
 
 namespace EDiffI.Tests;
@@ -41,5 +42,72 @@ public class ShippedModelTests
         using var b = blue.mean([0, 2, 3]);
         Assert.True(r[0].item<float>() > r[2].item<float>() + 0.2, $"red prompt: {r[0].item<float>()} {r[1].item<float>()} {r[2].item<float>()}");
         Assert.True(b[2].item<float>() > b[0].item<float>() + 0.2, $"blue prompt: {b[0].item<float>()} {b[1].item<float>()} {b[2].item<float>()}");
+    }
+
+    [Fact]
+    public void StyleReferenceSetsThePaletteThroughTheClipImageEncoder()
+    {
+        // The reference goes through the shipped CLIP vision tower (EncodeStyle), not a hand-made embedding.
+        using var pipeline = TextToImagePipeline.Load(Folder, Catalog, CPU, ScalarType.Float32);
+        Assert.NotNull(pipeline.ImageEncoder);
+        var sampler = new EDiffI.Plugins.Sampling.HeunSampler();
+        var schedule = new EDiffI.Sampling.KarrasSchedule();
+        using var redBricks = Texture(new TextureSpec(TextureFamily.Bricks, Palette.IndexOf("red"), Palette.IndexOf("white"), TextureScale.Medium, TextureOrientation.Horizontal, false, false, 1));
+        using var blueWaves = Texture(new TextureSpec(TextureFamily.Waves, Palette.IndexOf("blue"), Palette.IndexOf("yellow"), TextureScale.Medium, TextureOrientation.Horizontal, false, false, 2));
+        // "bricks" names no colour, so the palette is the reference's to give.
+        var request = new GenerationRequest("bricks", 3, 12, 2.0, Batch: 2);
+        Tensor Styled(Tensor reference) => pipeline.Generate(request, sampler, schedule,
+            extra: new EDiffI.Conditioning.ConditioningInputs(ClipImage: pipeline.EncodeStyle(reference, 2.0)));
+        using var plain = pipeline.Generate(request, sampler, schedule);
+        using var likeRed = Styled(redBricks);
+        using var likeBlue = Styled(blueWaves);
+        double Distance(Tensor images, Tensor reference)
+        {
+            using var d = ControlMetrics.PaletteDistance(images, reference.unsqueeze(0).expand(images.shape[0], -1, -1, -1));
+            return d.mean().item<float>();
+        }
+        double redToRed = Distance(likeRed, redBricks), redToBlue = Distance(likeRed, blueWaves);
+        double blueToBlue = Distance(likeBlue, blueWaves), blueToRed = Distance(likeBlue, redBricks);
+        double plainToRed = Distance(plain, redBricks), plainToBlue = Distance(plain, blueWaves);
+        string all = $"palette distances: red-styled to red {redToRed:0.000}, to blue {redToBlue:0.000}; blue-styled to blue {blueToBlue:0.000}, " +
+            $"to red {blueToRed:0.000}; plain to red {plainToRed:0.000}, to blue {plainToBlue:0.000}";
+        // Each styled image is closer to its own reference than to the other one, and closer to it than plain generation is.
+        Assert.True(redToRed < redToBlue && blueToBlue < blueToRed, all);
+        Assert.True(redToRed < plainToRed && blueToBlue < plainToBlue, all);
+    }
+
+    [Fact]
+    public void PaintedPhraseLandsInItsRegion()
+    {
+        // A scene of the world whose caption names one object: painting the phrase into the object's mask
+        // puts the object's colour there far more often than the plain prompt does.
+        using var pipeline = TextToImagePipeline.Load(Folder, Catalog, CPU, ScalarType.Float32);
+        var sampler = new EDiffI.Plugins.Sampling.HeunSampler();
+        var schedule = new EDiffI.Sampling.KarrasSchedule();
+        var scene = Enumerable.Range(0, 1000).Select(i => SceneRenderer.Render(1_000_000 + i, WorldSplit.Train, 64))
+            .First(s => s.Scene.Objects.Count == 1 && s.Scene.Objects[0].Texture is null && s.Scene.Objects[0].Size > 0.12);
+        var (phrase, region) = ControlMetrics.CaptionRegions(scene, scene.Short).Single();
+        var painter = new EDiffI.Plugins.PaintWithWords.PaintWithWords();
+        Assert.True(pipeline.SetCrossAttentionProcessor(painter.ProcessorFor));
+        var request = new GenerationRequest(scene.Short.Text, 11, 12, 2.0, Batch: 2);
+        using var mask = tensor(region.Mask.Select(m => m ? 1f : 0f).ToArray(), [64, 64]);
+        double Inside(double weight)
+        {
+            var extra = painter.Attach(new EDiffI.Conditioning.ConditioningInputs(),
+                new EDiffI.Attention.PaintRequest(request.Prompt, [new EDiffI.Attention.PaintRegion(phrase, mask)], weight), pipeline.TextEncoders());
+            using var images = pipeline.Generate(request, sampler, schedule, extra: extra);
+            using var nearest = ControlMetrics.PaletteIndices(images);
+            using var hits = nearest.eq(region.Color).to(ScalarType.Float32) * mask;
+            return hits.sum().item<float>() / (2 * mask.sum().item<float>()); // share of the region in the phrase's colour
+        }
+        double plain = Inside(0), painted = Inside(1);
+        Assert.True(painted > plain + 0.2 && painted > 0.3, $"'{phrase}' in \"{request.Prompt}\": {plain:P0} of the region in its colour without painting, {painted:P0} with w'=1");
+    }
+
+    private static Tensor Texture(TextureSpec spec)
+    {
+        var rgb = new byte[64 * 64 * 3];
+        TextureRenderer.Render(spec, 64, rgb);
+        return (tensor(rgb, [64, 64, 3]).permute(2, 0, 1).to(ScalarType.Float32) / 127.5 - 1).contiguous();
     }
 }

@@ -55,6 +55,23 @@ internal static class TinyModel
     public static EDiffI.Host.Pipeline.ModelCatalog Catalog => new([new UNetFamily()], [new EDiffI.Plugins.TextHash.WordHashEncoderFactory()],
         routers: [new EDiffI.Plugins.Experts.SigmaIntervalRouterFactory()], placements: new EDiffI.Plugins.Experts.ExpertPlacementFactory());
 
+    /// <summary>
+    /// A tiny U-Net saved to <paramref name="folder"/> with the word-hash encoders, perturbed from its zero
+    /// initialisation so outputs depend on the prompt, and loaded as a float32 CPU pipeline.
+    /// </summary>
+    public static TextToImagePipeline Pipeline(string folder, int clipImageDimension = 0)
+    {
+        manual_seed(21);
+        using (var model = new EDiffIUNet(Config with { ClipImageDimension = clipImageDimension }))
+        {
+            using var noGrad = no_grad();
+            foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
+            UNetFiles.Save(model, folder);
+        }
+        Manifest.Save(folder);
+        return TextToImagePipeline.Load(folder, Catalog, CPU, ScalarType.Float32);
+    }
+
     /// <summary>The repository's root folder (where Framework.sln is).</summary>
     public static string RepositoryRoot
     {

@@ -162,4 +162,66 @@ public class WorldMetricsTests
         var (shapeAgree, shapeScored) = scores["object shape"];
         Assert.True(shapeAgree >= 0.9 * shapeScored, $"object shape {shapeAgree}/{shapeScored}");
     }
+
+    [Fact]
+    public void ControlMetricsFindPaintedObjectsInRealScenesAndNoneInABlankImage()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
+        using var judge = new WorldJudge();
+        EDiffI.IO.SafeTensorsWeights.Load(judge, path);
+        judge.eval();
+        // Solid objects of fresh scenes: their pixels are exactly their palette colour, which the background never uses.
+        var scenes = Enumerable.Range(0, 400).Select(i => SceneRenderer.Render(9_500_000 + i, WorldSplit.Train, 64))
+            .Where(s => s.Scene.Objects.Count > 0 && s.Scene.Objects.All(o => o.Texture is null)).Take(24).ToList();
+        var regions = scenes.Select(s => (IReadOnlyList<PaintedRegion>)ControlMetrics.CaptionRegions(s, s.Short).Select(r => r.Region).ToList()).ToList();
+        Assert.All(scenes.Zip(regions), p => Assert.All(p.Second, r => Assert.Contains(Palette.Colors[r.Color].Name, p.First.Short.Text)));
+        using var real = Images(scenes.Select(s => s.Rgb));
+        var scores = ControlMetrics.RegionScores(judge, real, regions).SelectMany(s => s).ToList();
+        Assert.True(scores.Average(s => s.PixelIoU) > 0.97, $"pixel IoU {scores.Average(s => s.PixelIoU):0.000}");
+        Assert.True(scores.Average(s => s.CellHit) > 0.9, $"cell hit {scores.Average(s => s.CellHit):0.000}");
+        Assert.True(scores.Average(s => s.CellIoU) > 0.85, $"cell IoU {scores.Average(s => s.CellIoU):0.000}");
+        // The same regions over plain backgrounds: nothing of the phrases' colours, nothing found.
+        var blank = scenes.Select(s => { var rgb = new byte[s.Rgb.Length]; TextureRenderer.Render(s.Scene.Background, 64, rgb); return rgb; });
+        using var backgrounds = Images(blank);
+        var none = ControlMetrics.RegionScores(judge, backgrounds, regions).SelectMany(s => s).ToList();
+        Assert.True(none.Average(s => s.PixelIoU) < 0.02 && none.Average(s => s.CellHit) < 0.1,
+            $"background only: pixel IoU {none.Average(s => s.PixelIoU):0.000}, cell hit {none.Average(s => s.CellHit):0.000}");
+    }
+
+    [Fact]
+    public void PaletteAndTextureDistancesAreZeroForTheSameImageAndGrowWithDifference()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
+        using var judge = new WorldJudge();
+        EDiffI.IO.SafeTensorsWeights.Load(judge, path);
+        judge.eval();
+        byte[] Draw(TextureFamily family, string a, string b)
+        {
+            var rgb = new byte[64 * 64 * 3];
+            TextureRenderer.Render(new TextureSpec(family, Palette.IndexOf(a), Palette.IndexOf(b), TextureScale.Medium, TextureOrientation.Horizontal, false, false, 3), 64, rgb);
+            return rgb;
+        }
+        using var images = Images([Draw(TextureFamily.Stripes, "red", "white"), Draw(TextureFamily.Stripes, "blue", "yellow"),
+            Draw(TextureFamily.Clouds, "red", "white")]);
+        using var first = images[0].unsqueeze(0);
+        using var firstTwice = first.expand(3, -1, -1, -1);
+        using var palette = ControlMetrics.PaletteDistance(firstTwice, images);
+        Assert.Equal(0, palette[0].item<float>(), 6);
+        Assert.Equal(1, palette[1].item<float>(), 6);              // no colour in common
+        // Clouds in the same two colours (their blends fall on other palette colours) stay closer than disjoint colours.
+        Assert.InRange(palette[2].item<float>(), 0.05, 0.8);
+        using var texture = ControlMetrics.TextureDistance(judge, firstTwice, images);
+        Assert.Equal(0, texture[0].item<float>(), 6);
+        Assert.True(texture[2].item<float>() > 0, "stripes and clouds have different texture statistics");
+        using var hist = ControlMetrics.PaletteHistogram(images);
+        using var sums = hist.sum(1);
+        Assert.True(sums.allclose(ones(3)), "histogram shares sum to 1");
+    }
+
+    private static Tensor Images(IEnumerable<byte[]> rgb)
+    {
+        var list = rgb.ToList();
+        var all = list.SelectMany(r => r).ToArray();
+        return (tensor(all, [list.Count, 64, 64, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+    }
 }

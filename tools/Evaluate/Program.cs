@@ -17,6 +17,13 @@ using static TorchSharp.torch;
 //            [--captions short|long] [--guidance 1,2,3] [--steps 24] [--out results.json]
 // Prompts: scenes with seeds 1,000,000 + i of the split (never the training stream's seeds), their
 // short or long captions. Real images of the same scenes are the reference of the Fréchet distance.
+//   Evaluate paint ... / Evaluate style ...: the paint-with-words and style measurements (ControlEvaluation.cs).
+if (args.Length > 0 && args[0] is "paint" or "style")
+{
+    var controlOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(controlOptions.Get("torch-lib"));
+    return args[0] == "paint" ? ControlEvaluation.Paint(controlOptions) : ControlEvaluation.Style(controlOptions);
+}
 var options = Args.Parse(args);
 TorchRuntime.UseTorchLibrary(options.Get("torch-lib"));
 var device = TorchRuntime.ParseDevice(options.Get("device") ?? "cpu");
@@ -30,31 +37,15 @@ string judgePath = options.Get("judge") ?? Path.Combine("models", "judge", "judg
 var models = options.All("model");
 if (models.Count == 0) { Console.Error.WriteLine("pass --model <folder> (one or more)"); return 2; }
 
-// The plugins this tool references, registered the way the host registers plugins it loads.
-var services = new ServiceCollection();
-var configuration = new ConfigurationBuilder().Build();
-services.AddSingleton<IConfiguration>(configuration);
-foreach (var assembly in new[] { typeof(EDiffI.Plugins.UNet.UNetFamily), typeof(EDiffI.Plugins.Sampling.HeunSampler),
-             typeof(EDiffI.Plugins.TextHash.WordHashEncoderFactory), typeof(EDiffI.Plugins.Experts.SigmaIntervalRouter) }
-             .Select(t => t.Assembly).Concat(PluginAssemblies.Extra()))
-{
-    var manifest = assembly.GetCustomAttribute<EDiffIPluginAttribute>() ?? throw new InvalidOperationException($"{assembly} is not a plugin");
-    ((IPluginRegistration)Activator.CreateInstance(manifest.Registration)!).Register(services, configuration);
-}
-services.AddSingleton<ModelCatalog>();
-using var provider = services.BuildServiceProvider();
-var catalog = provider.GetRequiredService<ModelCatalog>();
-var sampler = provider.GetServices<ISampler>().First(s => s.Name == "heun");
-var schedule = provider.GetServices<ISigmaSchedule>().First(s => s.Name == "karras");
-
-using var judge = new WorldJudge();
-EDiffI.IO.SafeTensorsWeights.Load(judge, judgePath);
-judge.eval();
-judge.to(device);
+using var environment = new EvaluationEnvironment(device, judgePath);
+var catalog = environment.Catalog;
+var sampler = environment.Sampler;
+var schedule = environment.Schedule;
+var judge = environment.Judge;
 
 var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, 64)).ToList();
 var prompts = scenes.Select(s => (longCaptions ? s.Long : s.Short).Text).ToList();
-using var real = ToImages(scenes.Select(s => s.Rgb).ToList());
+using var real = EvaluationImages.FromRgb(scenes.Select(s => s.Rgb).ToList());
 Tensor realFeatures;
 using (no_grad()) realFeatures = Features(judge, real, device, batch);
 var realScores = WorldMetrics.AttributeAgreement(judge, real.to(device), scenes.Select(s => s.Scene).ToList());
@@ -98,7 +89,7 @@ foreach (string model in models)
             Directory.CreateDirectory(dir);
             string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(model));
             using var grid = generated.narrow(0, 0, Math.Min(16, count));
-            EDiffI.Host.Imaging.ImageFiles.SavePng(Grid(grid, 4), Path.Combine(dir, $"{name}-w{w}.png"));
+            EDiffI.Host.Imaging.ImageFiles.SavePng(EvaluationImages.Grid(grid, 4), Path.Combine(dir, $"{name}-w{w}.png"));
         }
     }
 }
@@ -113,13 +104,6 @@ if (options.Get("out") is string outPath)
 }
 return 0;
 
-static Tensor ToImages(IReadOnlyList<byte[]> rgb)
-{
-    var all = new byte[rgb.Count * rgb[0].Length];
-    for (int i = 0; i < rgb.Count; i++) rgb[i].CopyTo(all, i * rgb[0].Length);
-    return (tensor(all, [rgb.Count, 64, 64, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
-}
-
 static Tensor Features(WorldJudge judge, Tensor images, Device device, int batch)
 {
     var parts = new List<Tensor>();
@@ -131,14 +115,6 @@ static Tensor Features(WorldJudge judge, Tensor images, Device device, int batch
     var all = cat(parts, 0);
     foreach (var p in parts) p.Dispose();
     return all;
-}
-
-static Tensor Grid(Tensor images, int columns)
-{
-    long n = images.shape[0], rows = (n + columns - 1) / columns;
-    var padded = n == rows * columns ? images : cat([images, zeros(rows * columns - n, 3, images.shape[2], images.shape[3])], 0);
-    return padded.view(rows, columns, 3, images.shape[2], images.shape[3]).permute(2, 0, 3, 1, 4)
-        .reshape(3, rows * images.shape[2], columns * images.shape[3]);
 }
 
 static string Format(Dictionary<string, (long Agree, long Scored)> scores) =>
@@ -160,10 +136,4 @@ internal sealed class Args
     }
     public string? Get(string name) => _pairs.LastOrDefault(p => p.Name == name).Value;
     public List<string> All(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value).ToList();
-}
-
-/// <summary>Plugin assemblies beyond the four above: the T5 and CLIP encoders.</summary>
-internal static class PluginAssemblies
-{
-    public static IEnumerable<Assembly> Extra() => [typeof(EDiffI.Plugins.T5.T5Plugin).Assembly, typeof(EDiffI.Plugins.Clip.ClipPlugin).Assembly];
 }

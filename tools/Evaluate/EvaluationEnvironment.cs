@@ -1,0 +1,88 @@
+using System.Reflection;
+using EDiffI.Extensibility;
+using EDiffI.Host.Pipeline;
+using EDiffI.Plugins.World;
+using EDiffI.Sampling;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using TorchSharp;
+using static TorchSharp.torch;
+
+/// <summary>
+/// What every evaluation needs: the plugins this tool references, registered the way the host registers
+/// the plugins it loads, the Heun sampler with Karras σ, and the world's judge on the device.
+/// </summary>
+internal sealed class EvaluationEnvironment : IDisposable
+{
+    private static readonly Type[] PluginTypes =
+    [
+        typeof(EDiffI.Plugins.UNet.UNetFamily), typeof(EDiffI.Plugins.Sampling.HeunSampler),
+        typeof(EDiffI.Plugins.TextHash.WordHashEncoderFactory), typeof(EDiffI.Plugins.Experts.SigmaIntervalRouter),
+        typeof(EDiffI.Plugins.T5.T5Plugin), typeof(EDiffI.Plugins.Clip.ClipPlugin),
+        typeof(EDiffI.Plugins.PaintWithWords.PaintWithWordsPlugin),
+    ];
+
+    private readonly ServiceProvider _provider;
+
+    public EvaluationEnvironment(Device device, string judgePath)
+    {
+        var services = new ServiceCollection();
+        var configuration = new ConfigurationBuilder().Build();
+        services.AddSingleton<IConfiguration>(configuration);
+        foreach (var assembly in PluginTypes.Select(t => t.Assembly))
+        {
+            var manifest = assembly.GetCustomAttribute<EDiffIPluginAttribute>() ?? throw new InvalidOperationException($"{assembly} is not a plugin");
+            ((IPluginRegistration)Activator.CreateInstance(manifest.Registration)!).Register(services, configuration);
+        }
+        services.AddSingleton<ModelCatalog>();
+        _provider = services.BuildServiceProvider();
+        Catalog = _provider.GetRequiredService<ModelCatalog>();
+        Sampler = _provider.GetServices<ISampler>().First(s => s.Name == "heun");
+        Schedule = _provider.GetServices<ISigmaSchedule>().First(s => s.Name == "karras");
+        if (!File.Exists(judgePath)) throw new FileNotFoundException($"no judge at '{judgePath}' (pass --judge)", judgePath);
+        Judge = new WorldJudge();
+        EDiffI.IO.SafeTensorsWeights.Load(Judge, judgePath);
+        Judge.eval();
+        Judge.to(device);
+        Device = device;
+    }
+
+    public ModelCatalog Catalog { get; }
+    public ISampler Sampler { get; }
+    public ISigmaSchedule Schedule { get; }
+    public WorldJudge Judge { get; }
+    public Device Device { get; }
+    public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
+
+    public void Dispose()
+    {
+        Judge.Dispose();
+        _provider.Dispose();
+    }
+}
+
+/// <summary>Image helpers of the evaluations.</summary>
+internal static class EvaluationImages
+{
+    /// <summary>Drawn scenes (H×W×3 bytes each, square) as [B, 3, H, W] in [−1, 1].</summary>
+    public static Tensor FromRgb(IReadOnlyList<byte[]> rgb)
+    {
+        int size = (int)Math.Round(Math.Sqrt(rgb[0].Length / 3));
+        var all = new byte[rgb.Count * rgb[0].Length];
+        for (int i = 0; i < rgb.Count; i++) rgb[i].CopyTo(all, i * rgb[0].Length);
+        return (tensor(all, [rgb.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+    }
+
+    /// <summary>Images [N, 3, H, W] laid out in rows of <paramref name="columns"/>, [3, rows·H, columns·W].</summary>
+    public static Tensor Grid(Tensor images, int columns)
+    {
+        long n = images.shape[0], rows = (n + columns - 1) / columns;
+        var padded = n == rows * columns ? images : cat([images, zeros(rows * columns - n, 3, images.shape[2], images.shape[3])], 0);
+        return padded.view(rows, columns, 3, images.shape[2], images.shape[3]).permute(2, 0, 3, 1, 4)
+            .reshape(3, rows * images.shape[2], columns * images.shape[3]);
+    }
+
+    /// <summary>Nearest-neighbour enlargement by an integer <paramref name="factor"/>, for figures.</summary>
+    public static Tensor Enlarge(Tensor images, int factor) =>
+        images.repeat_interleave(factor, 2).repeat_interleave(factor, 3);
+}
