@@ -21,7 +21,8 @@ public sealed class PaintWithWords(PaintWeightFunction? weightFunction = null) :
         ArgumentNullException.ThrowIfNull(request);
         if (encoders.Count == 0) throw new ArgumentException("Paint-with-words needs a model with a text encoder.");
         var tokens = request.Regions.Select(r => Locate(request.Prompt, r.Phrase, encoders)).ToList();
-        var context = new PaintContext(request.Regions.Select(r => r.Mask).ToList(), tokens, request.Weight, weightFunction);
+        var weights = request.Regions.Select(r => r.Weight ?? request.Weight).ToList();
+        var context = new PaintContext(request.Regions.Select(r => r.Mask).ToList(), tokens, weights, weightFunction);
         return conditioning.With(context);
     }
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace EDiffI.Plugins.PaintWithWords;
 
 /// <summary>
-/// Cross-attention with paint-with-words (eDiff-I, Section 4.3): softmax((QKᵀ/√d + ω(σ)·A)) V, where
+/// Cross-attention with paint-with-words (eDiff-I, Section 4.3): softmax(QKᵀ/√d + ω(σ)·A) V, where
 /// A ties each query pixel inside a region to the tokens of the region's phrase. Without a
 /// <see cref="PaintContext"/> in the conditioning, or with w′ = 0, it is plain attention.
 /// </summary>
@@ -25,12 +25,13 @@ public sealed class PaintWithWordsProcessor : ICrossAttentionProcessor
         if (queries != (long)layer.Height * layer.Width)
             throw new InvalidOperationException($"layer {layer.Name} has {queries} queries, not {layer.Height}×{layer.Width}");
         var keyMask = inputs.KeyMask.to(q.device).view(batch, 1, 1, length);
-        var logits = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(q.shape[3]);
+        // QKᵀ/√d once, in float32: ω(σ) reads it and the softmax is taken over it plus ω(σ)·A.
+        var logits = q.matmul(k.transpose(-2, -1)).to(ScalarType.Float32) / Math.Sqrt(q.shape[3]);
         var sigma = inputs.Sigma.to(ScalarType.Float32, q.device).flatten().expand(batch);
-        var omega = paint.WeightFunction(paint.Weight, sigma, logits.to(ScalarType.Float32), keyMask);
-        var a = paint.RegionTokenMatrix(layer.Height, layer.Width, inputs.Layout, length).to(ScalarType.Float32, q.device);
-        var bias = (omega.view(batch, 1, 1, 1) * a.view(1, 1, queries, length))
-            .masked_fill(keyMask.logical_not(), double.NegativeInfinity).to(q.dtype);
-        return nn.functional.scaled_dot_product_attention(q, k, v, bias).MoveToOuterDisposeScope();
+        var omega = paint.WeightFunction(paint.Weight, sigma, logits, keyMask);
+        var a = paint.RegionTokenMatrix(layer.Height, layer.Width, inputs.Layout, length, q.device); // kept by the context
+        var biased = (logits + omega.view(batch, 1, 1, 1) * a.view(1, 1, queries, length))
+            .masked_fill(keyMask.logical_not(), double.NegativeInfinity);
+        return biased.softmax(-1).to(q.dtype).matmul(v).MoveToOuterDisposeScope();
     }
 }

@@ -72,6 +72,30 @@ public class PaintWithWordsTests
         }
     }
 
+    [Fact]
+    public void EachRegionKeepsItsOwnWeightInTheTokenRegionMatrix()
+    {
+        // Left half "a" (CLIP token 1, T5 token 0) at w′ 1, right half "b" (CLIP token 3) at w′ 0.25.
+        using var left = zeros(8, 8);
+        left[.., ..4] = ones(8, 4);
+        using var right = 1 - left;
+        using var context = new PaintContext([left, right], [new PhraseTokens("a", [1], [0]), new PhraseTokens("b", [3], [])], [1.0, 0.25]);
+        Assert.Equal(1.0, context.Weight);
+        var layout = new ContextLayout(ClipStart: 0, ClipLength: 4, T5Start: 4, T5Length: 2, ImageIndex: -1, NullIndex: -1);
+        var a = context.RegionTokenMatrix(4, 4, layout, 6, CPU);
+        Assert.Equal(new long[] { 16, 6 }, a.shape);
+        Assert.Same(a, context.RegionTokenMatrix(4, 4, layout, 6, CPU)); // built once per shape
+        using var column1 = a[.., 1].view(4, 4);
+        using var column3 = a[.., 3].view(4, 4);
+        using var column4 = a[.., 4].view(4, 4);
+        Assert.Equal(new float[] { 1, 1, 0, 0 }, column1[0].data<float>().ToArray());
+        Assert.Equal(new float[] { 0, 0, 0.25f, 0.25f }, column3[0].data<float>().ToArray());
+        Assert.Equal(new float[] { 1, 1, 0, 0 }, column4[0].data<float>().ToArray()); // T5 token 0 of "a"
+        using var others = a[.., 0].abs().sum() + a[.., 2].abs().sum() + a[.., 5].abs().sum();
+        Assert.Equal(0, others.item<float>());
+        Assert.Throws<ArgumentException>(() => new PaintContext([left], [new PhraseTokens("a", [1], [])], [-1.0]));
+    }
+
     /// <summary>
     /// With V the identity, attention's output is its probabilities, so the mass on the phrase's tokens
     /// can be read off directly.

@@ -91,7 +91,7 @@ internal static class ControlEvaluation
                 foreach (var region in request.Regions) region.Mask.Dispose();
                 using var images = pipeline.Generate(new GenerationRequest(prompt, 5_000_000 + (long)i * c.Seeds, c.Steps, c.Guidance, c.Seeds),
                     environment.Sampler, environment.Schedule, extra: extra);
-                extra.Get<PaintContext>()?.Masks.Dispose();
+                extra.Get<PaintContext>()?.Dispose();
                 using var onDevice = images.to(c.Device);
                 var scores = ControlMetrics.RegionScores(environment.Judge, onDevice,
                     Enumerable.Repeat((IReadOnlyList<PaintedRegion>)regions[i].Select(r => r.Region).ToList(), c.Seeds).ToList());
