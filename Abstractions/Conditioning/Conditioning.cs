@@ -36,6 +36,16 @@ public sealed record ConditioningInputs(
     }
 
     /// <summary>
+    /// Disposes the extras that hold resources (those that are <see cref="IDisposable"/>, such as
+    /// paint-with-words masks) and the image embedding; call it once the generation that used them is done.
+    /// </summary>
+    public void DisposeExtras()
+    {
+        ClipImage?.Dispose();
+        foreach (var extra in Extensions?.Values.OfType<IDisposable>() ?? []) extra.Dispose();
+    }
+
+    /// <summary>
     /// Concatenates two batches (for example conditional and unconditional, for one batched call of
     /// guidance). A stream present on one side only is zero-filled and masked on the other side.
     /// </summary>

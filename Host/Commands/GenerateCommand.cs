@@ -127,6 +127,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
                     extra, linked.Token);
                 task.Value = request.Steps;
             });
+        extra.DisposeExtras();
         using (images)
         {
             for (int i = 0; i < request.Batch; i++)
@@ -147,18 +148,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
     private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s, IReadOnlyDictionary<uint, string> legend)
     {
         var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine);
-        ConditioningInputs extra;
-        try
-        {
-            extra = painter.Attach(new ConditioningInputs(), new PaintRequest(s.Prompt, regions, s.PaintWeight), pipeline.TextEncoders());
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserException(e.Message, e);
-        }
-        if (!pipeline.SetCrossAttentionProcessor(painter.ProcessorFor))
-            throw new UserException("This model's network has no cross-attention layers, so it cannot paint with words.");
-        return extra;
+        return pipeline.Paint(painter, new PaintRequest(s.Prompt, regions, s.PaintWeight));
     }
 
     internal static string ResolveDefaultModel()

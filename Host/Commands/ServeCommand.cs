@@ -42,7 +42,7 @@ public sealed class ServeSettings : DeviceSettings
 
 /// <summary><c>serve</c>: the game-engine bridge (MessagePack over a Unix socket, optionally loopback TCP).</summary>
 public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration,
-    ModelCatalog catalog, PluginCatalog plugins)
+    ModelCatalog catalog, PluginCatalog plugins, IEnumerable<EDiffI.Attention.IPaintWithWords> painters)
     : AsyncCommand<ServeSettings>
 {
     /// <inheritdoc />
@@ -70,7 +70,7 @@ public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISi
         string folder = s.Model ?? GenerateCommand.ResolveDefaultModel();
         using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision));
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
-        var executor = new PipelineJobExecutor(pipeline, modelName, samplers, schedule, samplerName);
+        var executor = new PipelineJobExecutor(pipeline, modelName, samplers, schedule, samplerName, painters.FirstOrDefault());
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
 
         await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));

@@ -41,6 +41,16 @@ public static class ImageFiles
         return rgba;
     }
 
+    /// <summary>RGBA8 pixels (row-major, top row first) as [3, height, width] in [−1, 1], float32; alpha is dropped.</summary>
+    public static Tensor FromRgba8(byte[] rgba, int width, int height)
+    {
+        if (width <= 0 || height <= 0 || rgba.Length != (long)width * height * 4)
+            throw new UserException($"An image of {width}×{height} needs {(long)width * height * 4} RGBA8 bytes, not {rgba.Length}.");
+        using var scope = NewDisposeScope();
+        var pixels = tensor(rgba, [height, width, 4]).narrow(2, 0, 3).permute(2, 0, 1).to(ScalarType.Float32) / 127.5 - 1;
+        return pixels.contiguous().MoveToOuterDisposeScope();
+    }
+
     /// <summary>
     /// Reads an image file, centre-crops it to a square and resizes it to <paramref name="size"/>
     /// (high-quality filtering); returns [3, size, size] uint8.

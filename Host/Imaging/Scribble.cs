@@ -41,46 +41,63 @@ public static class Scribble
     }
 
     /// <summary>
-    /// One region per legend colour present in the scribble, masks [resolution, resolution] in [0, 1]
-    /// (area-averaged when the scribble has another size). Colours missing from the legend are ignored
-    /// and reported through <paramref name="note"/>, as is resampling.
+    /// One region per legend colour present in the scribble file, masks [resolution, resolution] in [0, 1]
+    /// (see <see cref="Regions"/>). Throws a <see cref="UserException"/> when the file is not a readable image.
     /// </summary>
     public static IReadOnlyList<PaintRegion> ReadRegions(string path, IReadOnlyDictionary<uint, string> legend, int resolution, Action<string> note)
     {
-        using var bitmap = (File.Exists(path) ? SKBitmap.Decode(path) : null)
+        using var codec = File.Exists(path) ? SKCodec.Create(path) : null;
+        var info = codec is null ? default : new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = (codec is null ? null : SKBitmap.Decode(codec, info))
             ?? throw new UserException($"The scribble '{path}' is not a readable image.");
-        int width = bitmap.Width, height = bitmap.Height;
+        var bytes = new byte[bitmap.Width * bitmap.Height * 4];
+        System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), bytes, 0, bytes.Length);
+        return Regions(bytes, bitmap.Width, bitmap.Height, legend, resolution, note, $"'{path}'");
+    }
+
+    /// <summary>
+    /// One region per legend colour present in an RGBA8 scribble (row-major, top row first; alpha is
+    /// ignored), masks [resolution, resolution] in [0, 1]. A scribble of another size is area-averaged to
+    /// the model's; one of another aspect ratio is stretched to the square. Colours missing from the legend
+    /// are ignored; that, the resampling and legend colours absent from the scribble are reported through
+    /// <paramref name="note"/>. <paramref name="weights"/> gives regions their own w′ by colour.
+    /// </summary>
+    public static IReadOnlyList<PaintRegion> Regions(ReadOnlySpan<byte> rgba, int width, int height, IReadOnlyDictionary<uint, string> legend,
+        int resolution, Action<string> note, string name = "the scribble", IReadOnlyDictionary<uint, double>? weights = null)
+    {
+        if (width <= 0 || height <= 0 || rgba.Length != (long)width * height * 4)
+            throw new UserException($"The scribble is {width}×{height} but holds {rgba.Length} bytes, not {(long)width * height * 4} (RGBA8).");
         var masks = legend.Keys.ToDictionary(c => c, _ => new float[width * height]);
         var unknown = new Dictionary<uint, int>();
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                var c = bitmap.GetPixel(x, y);
-                uint rgb = ((uint)c.Red << 16) | ((uint)c.Green << 8) | c.Blue;
-                if (masks.TryGetValue(rgb, out var mask)) mask[y * width + x] = 1;
-                else unknown[rgb] = unknown.GetValueOrDefault(rgb) + 1;
-            }
+        for (int p = 0; p < width * height; p++)
+        {
+            uint rgb = ((uint)rgba[4 * p] << 16) | ((uint)rgba[4 * p + 1] << 8) | rgba[4 * p + 2];
+            if (masks.TryGetValue(rgb, out var mask)) mask[p] = 1;
+            else unknown[rgb] = unknown.GetValueOrDefault(rgb) + 1;
+        }
         if (unknown.Count > 0)
         {
             var top = unknown.OrderByDescending(u => u.Value).Take(5).Select(u => $"#{u.Key:x6} ({u.Value} px)");
-            note($"warning: scribble colours not in the legend are ignored: {string.Join(", ", top)}" +
+            note($"warning: scribble colours not in the legend are ignored (left unpainted): {string.Join(", ", top)}" +
                  (unknown.Count > 5 ? $" and {unknown.Count - 5} more" : "") + ".");
         }
         if (width != resolution || height != resolution)
-            note($"note: the scribble is {width}×{height}; it is resampled (area-averaged) to the model's {resolution}×{resolution}.");
+            note(width == height
+                ? $"note: {name} is {width}×{height}; it is resampled (area-averaged) to the model's {resolution}×{resolution}."
+                : $"note: {name} is {width}×{height}, not square; it is stretched and area-averaged to the model's {resolution}×{resolution}, so regions keep their place relative to the edges.");
         var regions = new List<PaintRegion>();
         foreach (var (colour, pixels) in masks)
         {
             if (!pixels.Any(p => p > 0))
             {
-                note($"warning: the legend colour #{colour:x6} ('{legend[colour]}') does not occur in the scribble.");
+                note($"warning: the legend colour #{colour:x6} ('{legend[colour]}') does not occur in {name}.");
                 continue;
             }
             using var full = tensor(pixels, [1, 1, height, width]);
             var mask = F.adaptive_avg_pool2d(full, [resolution, resolution]).view(resolution, resolution);
-            regions.Add(new PaintRegion(legend[colour], mask));
+            regions.Add(new PaintRegion(legend[colour], mask, weights is not null && weights.TryGetValue(colour, out double w) ? w : null));
         }
-        if (regions.Count == 0) throw new UserException($"No colour of the legend occurs in the scribble '{path}'.");
+        if (regions.Count == 0) throw new UserException($"No colour of the legend occurs in {name}.");
         return regions;
     }
 }

@@ -216,6 +216,26 @@ public sealed class TextToImagePipeline : IDisposable
     }
 
     /// <summary>
+    /// Paint-with-words (eDiff-I, Section 4.3): swaps <paramref name="painter"/>'s processor into every
+    /// network and attaches the request's regions to <paramref name="extra"/>, for <see cref="Generate"/>.
+    /// Throws a <see cref="UserException"/> when a phrase is not in the prompt or the network has no
+    /// cross-attention. The processor stays in place and acts only on conditioning that carries regions.
+    /// </summary>
+    public ConditioningInputs Paint(IPaintWithWords painter, PaintRequest request, ConditioningInputs? extra = null)
+    {
+        if (!SetCrossAttentionProcessor(painter.ProcessorFor))
+            throw new UserException("This model's network has no cross-attention layers, so it cannot paint with words.");
+        try
+        {
+            return painter.Attach(extra ?? new ConditioningInputs(), request, TextEncoders());
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException(e.Message, e);
+        }
+    }
+
+    /// <summary>
     /// Swaps cross-attention processors into every network (each expert of an ensemble); null restores the
     /// default. Returns false when no network has cross-attention layers that accept processors.
     /// </summary>

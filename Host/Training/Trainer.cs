@@ -232,11 +232,7 @@ public sealed class Trainer : IDisposable
     {
         if (!Path.IsPathRooted(path)) return path;
         string target = Path.Combine(modelFolder, name);
-        if (!Directory.Exists(target))
-        {
-            Directory.CreateDirectory(target);
-            foreach (var file in Directory.GetFiles(path)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-        }
+        if (!Directory.Exists(target)) ModelFolders.Copy(path, target);
         return name;
     }
 

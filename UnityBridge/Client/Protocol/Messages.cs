@@ -160,6 +160,10 @@ public sealed class GenerateRequest : BridgeMessage
     /// <summary>Side of the square preview images sent with progress; 0 for none.</summary>
     [Key(12)]
     public int PreviewSize { get; set; }
+
+    /// <summary>How strongly <see cref="StyleImage"/> steers the style (it scales the CLIP image embedding); 0 for the host's default, 1.</summary>
+    [Key(13)]
+    public double StyleStrength { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>
@@ -227,6 +231,10 @@ public sealed class GenerateResult : BridgeMessage
     /// <summary>Milliseconds the job ran on the device.</summary>
     [Key(6)]
     public double ElapsedMilliseconds { get; set; }
+
+    /// <summary>Warnings and notes about the request that did not stop it (for example scribble colours missing from the legend); null when none.</summary>
+    [Key(7)]
+    public List<string>? Notes { get; set; }
 }
 
 /// <summary>Client → host: cancel the job whose <see cref="GenerateRequest"/> had <see cref="BridgeMessage.RequestId"/>.</summary>

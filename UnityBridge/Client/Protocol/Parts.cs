@@ -117,6 +117,14 @@ public sealed class GenerationSettings
     /// <summary>The model's name.</summary>
     [Key(7)]
     public string Model { get; set; } = "";
+
+    /// <summary>The style strength used; 0 when there was no style reference.</summary>
+    [Key(8)]
+    public double StyleStrength { get; set; }
+
+    /// <summary>How many painted regions (paint-with-words) the image was drawn with.</summary>
+    [Key(9)]
+    public int PaintedRegions { get; set; }
 }
 
 /// <summary>The host's limits on requests, sent in <see cref="Welcome"/>.</summary>

@@ -38,6 +38,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private bool _tiling;
         private Texture2D? _style;
         private bool _usePaint;
+        private float _styleStrength = 1f;
         private float _progress;
         private string _progressText = "";
         private Texture2D? _preview;
@@ -89,6 +90,7 @@ namespace EDiffI.Bridge.Unity.Editor
             bool tilingAvailable = _client != null && _client.HasCapability(Capabilities.Tiling);
             _tiling = EditorGUILayout.Toggle(tilingAvailable ? "Tiling" : "Tiling (host lacks it)", _tiling);
             _style = (Texture2D?)EditorGUILayout.ObjectField("Style reference", _style, typeof(Texture2D), false);
+            if (_style != null) _styleStrength = Math.Max(0f, EditorGUILayout.FloatField("Style strength", _styleStrength));
             _usePaint = EditorGUILayout.Toggle("Paint with words", _usePaint);
             if (_usePaint) _canvas.Draw();
 
@@ -189,7 +191,9 @@ namespace EDiffI.Bridge.Unity.Editor
                     string path = TextureAssets.Save(result, outputFolder, request.Tiling);
                     _progress = 1;
                     _progressText = "done";
-                    SetBusy(false, $"Saved {path} (seed {result.Seed}).", MessageType.Info);
+                    // Notes are what the host let pass but wants seen (scribble colours missing from the legend, resampling).
+                    if (result.Notes == null) SetBusy(false, $"Saved {path} (seed {result.Seed}).", MessageType.Info);
+                    else SetBusy(false, $"Saved {path} (seed {result.Seed}).\n" + string.Join("\n", result.Notes), MessageType.Warning);
                 });
             }
             catch (OperationCanceledException)
@@ -216,7 +220,11 @@ namespace EDiffI.Bridge.Unity.Editor
                 Tiling = _tiling,
                 PreviewSize = 64,
             };
-            if (_style != null) request.StyleImage = TexturePixels.FromTexture(_style);
+            if (_style != null && _styleStrength > 0) // 0 would mean the host's default, so strength 0 sends no reference
+            {
+                request.StyleImage = TexturePixels.FromTexture(_style);
+                request.StyleStrength = _styleStrength;
+            }
             if (_usePaint)
             {
                 request.Scribble = _canvas.Scribble();
