@@ -51,7 +51,7 @@ public sealed class GenerateSettings : DeviceSettings
     public string? Paint { get; init; }
 
     [CommandOption("--legend <JSON>")]
-    [Description("paint-with-words legend: {\"#ff0000\": \"red bricks\", ...}, each phrase a part of the prompt")]
+    [Description("paint-with-words legend: {\"#ff0000\": \"red bricks\", \"#0000ff\": {\"phrase\": \"blue water\", \"weight\": 0.8}}, each phrase a part of the prompt, a weight its own w'")]
     public string? Legend { get; init; }
 
     [CommandOption("--paint-weight <W>")]
@@ -94,7 +94,8 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
         if (!(s.PaintWeight >= 0)) throw new UserException($"--paint-weight must be 0 or more (got {s.PaintWeight}).");
         if (!(s.StyleStrength >= 0)) throw new UserException($"--style-strength must be 0 or more (got {s.StyleStrength}).");
-        var legend = s.Legend is null ? null : Scribble.ReadLegend(s.Legend);
+        IReadOnlyDictionary<uint, double> legendWeights = new Dictionary<uint, double>();
+        var legend = s.Legend is null ? null : Scribble.ReadLegend(s.Legend, out legendWeights);
         var painter = s.Paint is null ? null : painters.FirstOrDefault()
             ?? throw new UserException("No plugin provides paint-with-words (the PaintWithWords plugin is missing or faulted; `plugins` lists them).");
         TorchRuntime.UseTorchLibrary(s.TorchLib);
@@ -103,7 +104,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         foreach (var warning in pipeline.PromptWarnings(s.Prompt)) Console.WriteLine($"warning: {warning}");
         var extra = new ConditioningInputs();
-        if (painter is not null) extra = Paint(pipeline, painter, s, legend!);
+        if (painter is not null) extra = Paint(pipeline, painter, s, legend!, legendWeights);
         if (s.Style is not null)
         {
             using var reference = ImageFiles.LoadSquare(s.Style, StyleSize);
@@ -145,9 +146,10 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
     private const int StyleSize = 224;
 
     /// <summary>Reads the scribble, locates the legend's phrases and swaps paint-with-words into every network.</summary>
-    private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s, IReadOnlyDictionary<uint, string> legend)
+    private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s,
+        IReadOnlyDictionary<uint, string> legend, IReadOnlyDictionary<uint, double> weights)
     {
-        var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine);
+        var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine, weights);
         return pipeline.Paint(painter, new PaintRequest(s.Prompt, regions, s.PaintWeight));
     }
 

@@ -15,28 +15,50 @@ namespace EDiffI.Host.Imaging;
 public static class Scribble
 {
     /// <summary>Reads a legend: colour (#rrggbb) to phrase. Throws a <see cref="UserException"/> when unreadable.</summary>
-    public static IReadOnlyDictionary<uint, string> ReadLegend(string path)
+    public static IReadOnlyDictionary<uint, string> ReadLegend(string path) => ReadLegend(path, out _);
+
+    /// <summary>
+    /// Reads a legend: colour (#rrggbb) to phrase, each either a string (<c>"#ff0000": "red bricks"</c>) or an
+    /// object with its own w′ (<c>"#ff0000": {"phrase": "red bricks", "weight": 0.8}</c>), which lands in
+    /// <paramref name="weights"/>. Throws a <see cref="UserException"/> naming what is wrong.
+    /// </summary>
+    public static IReadOnlyDictionary<uint, string> ReadLegend(string path, out IReadOnlyDictionary<uint, double> weights)
     {
-        Dictionary<string, string>? raw;
+        const string Example = "It should be JSON like {\"#ff0000\": \"red bricks\", \"#0000ff\": {\"phrase\": \"blue water\", \"weight\": 0.8}}.";
+        Dictionary<string, JsonElement>? raw;
         try
         {
-            raw = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path));
+            raw = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(File.ReadAllText(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
-            throw new UserException($"The legend '{path}' cannot be read: {e.Message} " +
-                                    "It should be JSON like {\"#ff0000\": \"red bricks\", \"#0000ff\": \"blue water\"}.", e);
+            throw new UserException($"The legend '{path}' cannot be read: {e.Message} {Example}", e);
         }
         if (raw is null || raw.Count == 0) throw new UserException($"The legend '{path}' names no colours.");
         var legend = new Dictionary<uint, string>();
-        foreach (var (key, phrase) in raw)
+        var own = new Dictionary<uint, double>();
+        foreach (var (key, value) in raw)
         {
             string hex = key.Trim().TrimStart('#');
             if (hex.Length != 6 || !uint.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint rgb))
                 throw new UserException($"The legend '{path}' has the colour '{key}'; colours are written #rrggbb.");
+            string? phrase = null;
+            if (value.ValueKind == JsonValueKind.String) phrase = value.GetString();
+            else if (value.ValueKind == JsonValueKind.Object)
+            {
+                if (value.TryGetProperty("phrase", out var p) && p.ValueKind == JsonValueKind.String) phrase = p.GetString();
+                if (value.TryGetProperty("weight", out var w))
+                {
+                    if (w.ValueKind != JsonValueKind.Number || !w.TryGetDouble(out double weight) || !(weight >= 0) || double.IsInfinity(weight))
+                        throw new UserException($"The legend '{path}' gives colour '{key}' the weight {w.GetRawText()}; a weight is a number, 0 or more.");
+                    own[rgb] = weight;
+                }
+            }
+            else throw new UserException($"The legend '{path}' gives colour '{key}' {value.ValueKind.ToString().ToLowerInvariant()}, not a phrase. {Example}");
             if (string.IsNullOrWhiteSpace(phrase)) throw new UserException($"The legend '{path}' gives colour '{key}' no phrase.");
             if (!legend.TryAdd(rgb, phrase.Trim())) throw new UserException($"The legend '{path}' names colour '{key}' twice.");
         }
+        weights = own;
         return legend;
     }
 
@@ -44,7 +66,8 @@ public static class Scribble
     /// One region per legend colour present in the scribble file, masks [resolution, resolution] in [0, 1]
     /// (see <see cref="Regions"/>). Throws a <see cref="UserException"/> when the file is not a readable image.
     /// </summary>
-    public static IReadOnlyList<PaintRegion> ReadRegions(string path, IReadOnlyDictionary<uint, string> legend, int resolution, Action<string> note)
+    public static IReadOnlyList<PaintRegion> ReadRegions(string path, IReadOnlyDictionary<uint, string> legend, int resolution, Action<string> note,
+        IReadOnlyDictionary<uint, double>? weights = null)
     {
         using var codec = File.Exists(path) ? SKCodec.Create(path) : null;
         var info = codec is null ? default : new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -52,7 +75,7 @@ public static class Scribble
             ?? throw new UserException($"The scribble '{path}' is not a readable image.");
         var bytes = new byte[bitmap.Width * bitmap.Height * 4];
         System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), bytes, 0, bytes.Length);
-        return Regions(bytes, bitmap.Width, bitmap.Height, legend, resolution, note, $"'{path}'");
+        return Regions(bytes, bitmap.Width, bitmap.Height, legend, resolution, note, $"'{path}'", weights);
     }
 
     /// <summary>

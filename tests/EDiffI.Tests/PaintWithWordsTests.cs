@@ -220,5 +220,29 @@ public class PaintWithWordsTests
         Assert.Contains("#rrggbb", Assert.Throws<UserException>(() => Scribble.ReadLegend(json)).Message);
         Assert.Contains("not a readable image", Assert.Throws<UserException>(() =>
             Scribble.ReadRegions(Path.Combine(folder.Path, "missing.png"), legend, 16, notes.Add)).Message);
+        Assert.All(regions, r => Assert.Null(r.Weight)); // the request's w′
+
+        // A phrase may carry its own w′; a bad weight or value is named.
+        File.WriteAllText(json, """{"#ff0000": {"phrase": "red bricks", "weight": 0.8}, "#0000ff": "blue water"}""");
+        var phrases = Scribble.ReadLegend(json, out var weights);
+        var weighted = Scribble.ReadRegions(png, phrases, 16, _ => { }, weights);
+        Assert.Equal(0.8, weighted.Single(r => r.Phrase == "red bricks").Weight);
+        Assert.Null(weighted.Single(r => r.Phrase == "blue water").Weight);
+        File.WriteAllText(json, """{"#ff0000": {"phrase": "red bricks", "weight": -1}}""");
+        Assert.Contains("weight -1", Assert.Throws<UserException>(() => Scribble.ReadLegend(json, out _)).Message);
+        File.WriteAllText(json, """{"#ff0000": 3}""");
+        Assert.Contains("not a phrase", Assert.Throws<UserException>(() => Scribble.ReadLegend(json)).Message);
+
+        // A scribble of another aspect ratio is stretched to the square, and the note says so.
+        using var wide = full(3, 10, 30, -1f);
+        wide[0, .., ..15] = ones(10, 15);
+        string widePng = Path.Combine(folder.Path, "wide.png");
+        ImageFiles.SavePng(wide, widePng);
+        var wideNotes = new List<string>();
+        var left = Scribble.ReadRegions(widePng, new Dictionary<uint, string> { [0xFF0000] = "red bricks" }, 16, wideNotes.Add).Single();
+        Assert.Contains(wideNotes, n => n.Contains("30×10") && n.Contains("stretched"));
+        using var leftHalf = left.Mask[.., ..8];
+        Assert.Equal(1, leftHalf.mean().item<float>(), 4);
+        Assert.Equal(0.5, left.Mask.mean().item<float>(), 4);
     }
 }
