@@ -14,13 +14,21 @@ public sealed class ClassifierFreeGuidance(IDenoiser inner, double scale) : IDen
     public double Scale { get; } = scale;
 
     /// <inheritdoc />
-    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning)
+    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) =>
+        Guide(x, conditioning, (input, both, doubled) => inner.Denoise(input, doubled ? cat([sigma, sigma], 0) : sigma, both));
+
+    /// <inheritdoc />
+    public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) =>
+        Guide(x, conditioning, (input, both, _) => inner.Denoise(input, sigma, both));
+
+    // Runs the conditional and unconditional branches in one batched call and mixes them.
+    private Tensor Guide(Tensor x, ConditioningInputs conditioning, Func<Tensor, ConditioningInputs, bool, Tensor> denoise)
     {
-        if (Scale == 1 || conditioning.IsUnconditional) return inner.Denoise(x, sigma, conditioning);
+        if (Scale == 1 || conditioning.IsUnconditional) return denoise(x, conditioning, false);
         using var scope = NewDisposeScope();
         long b = x.shape[0];
         var both = ConditioningInputs.Concat(conditioning, b, ConditioningInputs.Unconditional, b);
-        var denoised = inner.Denoise(cat([x, x], 0), cat([sigma, sigma], 0), both);
+        var denoised = denoise(cat([x, x], 0), both, true);
         var cond = denoised.narrow(0, 0, b);
         var uncond = denoised.narrow(0, b, b);
         return (uncond + Scale * (cond - uncond)).MoveToOuterDisposeScope();

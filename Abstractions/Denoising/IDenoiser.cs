@@ -19,6 +19,15 @@ public interface IDenoiser
     /// <param name="conditioning">Text and image conditioning for the batch.</param>
     /// <returns>D(x; σ), same shape, dtype and device as <paramref name="x"/>.</returns>
     Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning);
+
+    /// <summary>
+    /// D(x; σ, c) with one noise level for the whole batch, known on the host. Samplers call this, so a
+    /// wrapper that decides on σ (the expert router) never has to read σ back from the device, which would
+    /// wait for the GPU once per evaluation. The default builds the σ tensor and calls the tensor overload;
+    /// wrappers that pass σ on unchanged override this one too.
+    /// </summary>
+    Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) =>
+        Denoise(x, full(x.shape[0], sigma, dtype: x.dtype, device: x.device), conditioning);
 }
 
 /// <summary>

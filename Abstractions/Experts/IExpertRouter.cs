@@ -65,10 +65,28 @@ public sealed class ExpertEnsembleDenoiser(IReadOnlyList<IDenoiser> experts, IEx
     public IReadOnlyList<IDenoiser> Experts => experts;
 
     /// <inheritdoc />
-    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning)
+    /// <remarks>One σ known on the host (what samplers pass): routed without reading anything back from the device.</remarks>
+    public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning)
+    {
+        CheckCount();
+        int expert = router.Route(sigma);
+        if (expert < 0 || expert >= experts.Count)
+            throw new InvalidOperationException($"the router chose expert {expert} of {experts.Count}");
+        placement?.Activate(expert);
+        return experts[expert].Denoise(x, sigma, conditioning);
+    }
+
+    private void CheckCount()
     {
         if (router.ExpertCount != experts.Count)
             throw new InvalidOperationException($"router expects {router.ExpertCount} experts, ensemble has {experts.Count}");
+    }
+
+    /// <inheritdoc />
+    /// <remarks>σ per sample (training, or a sampler with per-sample levels): read back once, then each expert takes its samples.</remarks>
+    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning)
+    {
+        CheckCount();
         int[] route;
         using (var read = NewDisposeScope())
             route = sigma.to(ScalarType.Float64).cpu().data<double>().ToArray().Select(router.Route).ToArray();

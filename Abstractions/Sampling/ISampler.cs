@@ -35,7 +35,7 @@ public sealed record SamplingRequest(
 
 /// <summary>
 /// Solves the probability-flow ODE (or SDE) from σ_0 to 0 with a denoiser, in the manner of
-/// k-diffusion: the sampler only ever calls <see cref="IDenoiser.Denoise"/> and never knows the
+/// k-diffusion: the sampler only ever calls <see cref="IDenoiser.Denoise(Tensor, double, ConditioningInputs)"/> (one σ for the batch) and never knows the
 /// network or the preconditioning. Samplers integrate in float64 and return float64.
 /// </summary>
 public interface ISampler

@@ -60,7 +60,7 @@ public sealed class HeunSampler(IOptions<HeunSamplerOptions> options) : ISampler
 
             // Euler step.
             ct.ThrowIfCancellationRequested();
-            var denoised = denoiser.Denoise(xHat, Sigma(tHat, xHat), request.Conditioning);
+            var denoised = denoiser.Denoise(xHat, tHat, request.Conditioning);
             var dCur = (xHat - denoised) / tHat;
             var next = xHat + (tNext - tHat) * dCur;
 
@@ -68,7 +68,7 @@ public sealed class HeunSampler(IOptions<HeunSamplerOptions> options) : ISampler
             if (i < n - 1)
             {
                 ct.ThrowIfCancellationRequested();
-                var denoisedNext = denoiser.Denoise(next, Sigma(tNext, next), request.Conditioning);
+                var denoisedNext = denoiser.Denoise(next, tNext, request.Conditioning);
                 var dPrime = (next - denoisedNext) / tNext;
                 next = xHat + (tNext - tHat) * (0.5 * dCur + 0.5 * dPrime);
             }
@@ -86,9 +86,6 @@ public sealed class HeunSampler(IOptions<HeunSamplerOptions> options) : ISampler
         using var scope = NewDisposeScope();
         return (noise.to(ScalarType.Float64) * sigma0).DetachFromDisposeScope();
     }
-
-    internal static Tensor Sigma(double sigma, Tensor like) =>
-        full(like.shape[0], sigma, dtype: like.dtype, device: like.device);
 }
 
 /// <summary>
@@ -114,7 +111,7 @@ public sealed class EulerSampler : ISampler
             using var scope = NewDisposeScope();
             var xCur = xNext;
             request.CancellationToken.ThrowIfCancellationRequested();
-            var denoised = denoiser.Denoise(xCur, HeunSampler.Sigma(t[i], xCur), request.Conditioning);
+            var denoised = denoiser.Denoise(xCur, t[i], request.Conditioning);
             var d = (xCur - denoised) / t[i];
             var next = xCur + (t[i + 1] - t[i]) * d;
             request.Callback?.Invoke(new SamplerStep(i, n, t[i], xCur, denoised));

@@ -44,7 +44,7 @@ public sealed class DpmSolverPlusPlus2MSampler : ISampler
             using var scope = NewDisposeScope();
             request.CancellationToken.ThrowIfCancellationRequested();
             double s = sigmas[i], sNext = sigmas[i + 1];
-            var denoised = denoiser.Denoise(x, full(x.shape[0], s, dtype: ScalarType.Float64, device: x.device), request.Conditioning);
+            var denoised = denoiser.Denoise(x, s, request.Conditioning);
             Tensor next;
             if (sNext == 0)
             {

@@ -34,6 +34,36 @@ public class ExpertTests
         }
     }
 
+    /// <summary>Counts which overload of Denoise reached it.</summary>
+    private sealed class OverloadSpy(IDenoiser inner) : IDenoiser
+    {
+        public int TensorCalls, HostCalls;
+        public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) { TensorCalls++; return inner.Denoise(x, sigma, conditioning); }
+        public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) { HostCalls++; return inner.Denoise(x, sigma, conditioning); }
+    }
+
+    [Fact]
+    public void HostSigmaPassesThroughGuidanceToTheExpertAndEqualsTheTensorPath()
+    {
+        // What samplers call: σ as a number goes through guidance and routing as a number (no read back from
+        // the device), and gives bit for bit what the per-sample tensor path gives.
+        var low = new OverloadSpy(new GaussianDenoiser(mean: -1, std: 0.5));
+        var high = new OverloadSpy(new GaussianDenoiser(mean: 2, std: 0.5));
+        IDenoiser guided = new ClassifierFreeGuidance(new ExpertEnsembleDenoiser([low, high], new ThresholdRouter()), 2.0);
+        using var image = ones(2, 4);
+        var conditioning = new ConditioningInputs(ClipImage: image);
+        using var x = randn(2, 3, 4, 4, dtype: ScalarType.Float64);
+        foreach (double sigma in new[] { 0.5, 3.0 })
+        {
+            using var byHost = guided.Denoise(x, sigma, conditioning);
+            using var sigmas = full(2, sigma, dtype: ScalarType.Float64);
+            using var byTensor = guided.Denoise(x, sigmas, conditioning);
+            Assert.True(byHost.equal(byTensor).all().item<bool>(), $"σ = {sigma}");
+        }
+        Assert.Equal((1, 1), (low.HostCalls, high.HostCalls));
+        Assert.Equal((1, 1), (low.TensorCalls, high.TensorCalls));
+    }
+
     [Fact]
     public void MismatchedRouterIsRefused()
     {
