@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Paint-with-words and style measurements of the shipped model, and the ensemble's cost per step, on the GPU
 # machine. Results (JSON and the benchmark report) go to $OUT; docs/results.md and docs/benchmarks.md quote them.
-# Expects .gpu/ from ../shared/gpu/prepare.sh + scripts/gpu/publish-tools.sh (PNG figures are drawn on the CPU).
+# Expects .gpu/ from ../shared/gpu/prepare.sh + scripts/gpu/publish-tools.sh (+ scripts/gpu/pack.sh to carry it as .gpuc;
+# PNG figures are drawn on the CPU).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 machine="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
