@@ -25,6 +25,29 @@ public static class SceneRenderer
         return new RenderedScene(scene, rgb, masks, Captions.Short(scene, seed), Captions.Long(scene, seed));
     }
 
+    /// <summary>
+    /// <paramref name="count"/> drawn images packed one after another in <paramref name="hwc"/> (H×W×3 bytes each,
+    /// row-major, <paramref name="size"/> square) as [count, 3, size, size] float32 in [−1, 1].
+    /// </summary>
+    public static Tensor ToImages(byte[] hwc, int count, int size)
+    {
+        if (hwc.Length != (long)count * size * size * 3) throw new ArgumentException($"{hwc.Length} bytes are not {count} images of {size}×{size}×3", nameof(hwc));
+        using var scope = NewDisposeScope();
+        var images = (tensor(hwc, [count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+        return images.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Drawn images (H×W×3 bytes each, all the same square size) as [N, 3, H, W] float32 in [−1, 1].</summary>
+    public static Tensor ToImages(IEnumerable<byte[]> rgb)
+    {
+        var list = rgb.ToList();
+        if (list.Count == 0) throw new ArgumentException("no images", nameof(rgb));
+        int size = (int)Math.Round(Math.Sqrt(list[0].Length / 3.0));
+        var all = new byte[list.Sum(r => (long)r.Length)];
+        for (int i = 0; i < list.Count; i++) list[i].CopyTo(all, (long)i * list[0].Length);
+        return ToImages(all, list.Count, size);
+    }
+
     /// <summary>Draws <paramref name="scene"/> into <paramref name="rgb"/> (H×W×3) and returns each object's mask (later objects on top).</summary>
     public static void Render(Scene scene, int size, Span<byte> rgb, out bool[][] masks)
     {

@@ -108,6 +108,7 @@ public class ShippedModelTests
     {
         var rgb = new byte[64 * 64 * 3];
         TextureRenderer.Render(spec, 64, rgb);
-        return (tensor(rgb, [64, 64, 3]).permute(2, 0, 1).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+        using var one = SceneRenderer.ToImages(rgb, 1, 64);
+        return one[0].clone();
     }
 }

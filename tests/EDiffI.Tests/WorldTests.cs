@@ -148,14 +148,11 @@ public class WorldMetricsTests
     public void ShippedJudgeReadsFreshScenes()
     {
         // models/judge holds the judge trained on the GPU (docs/world.md); it must load and work on the CPU.
-        string path = Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
-        using var judge = new WorldJudge();
-        EDiffI.IO.SafeTensorsWeights.Load(judge, path);
-        judge.eval();
+        using var judge = ShippedJudge();
         var scenes = Enumerable.Range(0, 200).Select(i => SceneSampler.Sample(9_000_000 + i, WorldSplit.Train)).ToList();
         var pixels = new byte[200 * 64 * 64 * 3];
         for (int i = 0; i < 200; i++) SceneRenderer.Render(scenes[i], 64, pixels.AsSpan(i * 64 * 64 * 3, 64 * 64 * 3), out _);
-        using var images = (tensor(pixels, [200, 64, 64, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+        using var images = SceneRenderer.ToImages(pixels, 200, 64);
         var scores = WorldMetrics.AttributeAgreement(judge, images, scenes);
         var (agree, scored) = scores["family"];
         Assert.True(agree >= 0.95 * scored, $"family {agree}/{scored}");
@@ -166,23 +163,20 @@ public class WorldMetricsTests
     [Fact]
     public void ControlMetricsFindPaintedObjectsInRealScenesAndNoneInABlankImage()
     {
-        string path = Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
-        using var judge = new WorldJudge();
-        EDiffI.IO.SafeTensorsWeights.Load(judge, path);
-        judge.eval();
+        using var judge = ShippedJudge();
         // Solid objects of fresh scenes: their pixels are exactly their palette colour, which the background never uses.
         var scenes = Enumerable.Range(0, 400).Select(i => SceneRenderer.Render(9_500_000 + i, WorldSplit.Train, 64))
             .Where(s => s.Scene.Objects.Count > 0 && s.Scene.Objects.All(o => o.Texture is null)).Take(24).ToList();
         var regions = scenes.Select(s => (IReadOnlyList<PaintedRegion>)ControlMetrics.CaptionRegions(s, s.Short).Select(r => r.Region).ToList()).ToList();
         Assert.All(scenes.Zip(regions), p => Assert.All(p.Second, r => Assert.Contains(Palette.Colors[r.Color].Name, p.First.Short.Text)));
-        using var real = Images(scenes.Select(s => s.Rgb));
+        using var real = SceneRenderer.ToImages(scenes.Select(s => s.Rgb));
         var scores = ControlMetrics.RegionScores(judge, real, regions).SelectMany(s => s).ToList();
         Assert.True(scores.Average(s => s.PixelIoU) > 0.97, $"pixel IoU {scores.Average(s => s.PixelIoU):0.000}");
         Assert.True(scores.Average(s => s.CellHit) > 0.9, $"cell hit {scores.Average(s => s.CellHit):0.000}");
         Assert.True(scores.Average(s => s.CellIoU) > 0.85, $"cell IoU {scores.Average(s => s.CellIoU):0.000}");
         // The same regions over plain backgrounds: nothing of the phrases' colours, nothing found.
         var blank = scenes.Select(s => { var rgb = new byte[s.Rgb.Length]; TextureRenderer.Render(s.Scene.Background, 64, rgb); return rgb; });
-        using var backgrounds = Images(blank);
+        using var backgrounds = SceneRenderer.ToImages(blank);
         var none = ControlMetrics.RegionScores(judge, backgrounds, regions).SelectMany(s => s).ToList();
         Assert.True(none.Average(s => s.PixelIoU) < 0.02 && none.Average(s => s.CellHit) < 0.1,
             $"background only: pixel IoU {none.Average(s => s.PixelIoU):0.000}, cell hit {none.Average(s => s.CellHit):0.000}");
@@ -191,17 +185,14 @@ public class WorldMetricsTests
     [Fact]
     public void PaletteAndTextureDistancesAreZeroForTheSameImageAndGrowWithDifference()
     {
-        string path = Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
-        using var judge = new WorldJudge();
-        EDiffI.IO.SafeTensorsWeights.Load(judge, path);
-        judge.eval();
+        using var judge = ShippedJudge();
         byte[] Draw(TextureFamily family, string a, string b)
         {
             var rgb = new byte[64 * 64 * 3];
             TextureRenderer.Render(new TextureSpec(family, Palette.IndexOf(a), Palette.IndexOf(b), TextureScale.Medium, TextureOrientation.Horizontal, false, false, 3), 64, rgb);
             return rgb;
         }
-        using var images = Images([Draw(TextureFamily.Stripes, "red", "white"), Draw(TextureFamily.Stripes, "blue", "yellow"),
+        using var images = SceneRenderer.ToImages([Draw(TextureFamily.Stripes, "red", "white"), Draw(TextureFamily.Stripes, "blue", "yellow"),
             Draw(TextureFamily.Clouds, "red", "white")]);
         using var first = images[0].unsqueeze(0);
         using var firstTwice = first.expand(3, -1, -1, -1);
@@ -218,10 +209,12 @@ public class WorldMetricsTests
         Assert.True(sums.allclose(ones(3)), "histogram shares sum to 1");
     }
 
-    private static Tensor Images(IEnumerable<byte[]> rgb)
+    // models/judge, copied beside the tests: the judge trained on the GPU (docs/world.md).
+    private static WorldJudge ShippedJudge()
     {
-        var list = rgb.ToList();
-        var all = list.SelectMany(r => r).ToArray();
-        return (tensor(all, [list.Count, 64, 64, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+        var judge = new WorldJudge();
+        EDiffI.IO.SafeTensorsWeights.Load(judge, Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors"));
+        judge.eval();
+        return judge;
     }
 }

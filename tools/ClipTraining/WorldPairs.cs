@@ -33,7 +33,7 @@ internal sealed class WorldPairs(ClipTokenizer tokenizer, int size, int maxToken
         });
         var (ids, mask) = tokenizer.EncodeBatch(captions, maxTokens);
         using var scope = NewDisposeScope();
-        var images = (tensor(pixels, [n, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+        var images = SceneRenderer.ToImages(pixels, n, size);
         return new PairBatch(images.MoveToOuterDisposeScope(), tensor(ids, [n, maxTokens]).MoveToOuterDisposeScope(),
             tensor(mask, [n, maxTokens]).MoveToOuterDisposeScope(), labels);
     }

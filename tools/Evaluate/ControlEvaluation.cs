@@ -68,7 +68,7 @@ internal static class ControlEvaluation
         var scenes = Enumerable.Range(0, int.MaxValue).Select(i => SceneRenderer.Render(1_000_000 + i, WorldSplit.Train, pipeline.Network.Resolution))
             .Where(s => s.Scene.Objects.Count > 0).Take(c.Count).ToList();
         var regions = scenes.Select(s => ControlMetrics.CaptionRegions(s, s.Short)).ToList();
-        using var real = EvaluationImages.FromRgb(scenes.Select(s => s.Rgb).ToList());
+        using var real = SceneRenderer.ToImages(scenes.Select(s => s.Rgb));
         var realScores = ControlMetrics.RegionScores(environment.Judge, real.to(c.Device), regions.Select(r => (IReadOnlyList<PaintedRegion>)r.Select(x => x.Region).ToList()).ToList());
         var realSummary = Summarise(realScores.Select(s => (IEnumerable<RegionScore>)s).ToList());
         Console.WriteLine($"real images: pixel IoU {realSummary.PixelIoU:0.000}, cell IoU {realSummary.CellIoU:0.000}, cell hit {realSummary.CellHit:0.000} ({regions.Sum(r => r.Count)} regions)");
@@ -153,8 +153,8 @@ internal static class ControlEvaluation
         // Content scenes and, from other seeds, the references; image k of a batch is pair k / seeds.
         var content = Enumerable.Range(0, c.Count).Select(i => SceneRenderer.Render(1_000_000 + i, WorldSplit.Train, size)).ToList();
         var references = Enumerable.Range(0, c.Count).Select(i => SceneRenderer.Render(3_000_000 + i, WorldSplit.Train, size)).ToList();
-        using var contentImages = EvaluationImages.FromRgb(content.Select(s => s.Rgb).ToList());
-        using var referenceImages = EvaluationImages.FromRgb(references.Select(s => s.Rgb).ToList());
+        using var contentImages = SceneRenderer.ToImages(content.Select(s => s.Rgb));
+        using var referenceImages = SceneRenderer.ToImages(references.Select(s => s.Rgb));
         var pairOf = Enumerable.Range(0, c.Count * c.Seeds).Select(k => (long)(k / c.Seeds)).ToArray();
         using var pairIndex = tensor(pairOf);
         using var contentRepeated = contentImages.index_select(0, pairIndex).to(c.Device);

@@ -64,15 +64,6 @@ internal sealed class EvaluationEnvironment : IDisposable
 /// <summary>Image helpers of the evaluations.</summary>
 internal static class EvaluationImages
 {
-    /// <summary>Drawn scenes (H×W×3 bytes each, square) as [B, 3, H, W] in [−1, 1].</summary>
-    public static Tensor FromRgb(IReadOnlyList<byte[]> rgb)
-    {
-        int size = (int)Math.Round(Math.Sqrt(rgb[0].Length / 3));
-        var all = new byte[rgb.Count * rgb[0].Length];
-        for (int i = 0; i < rgb.Count; i++) rgb[i].CopyTo(all, i * rgb[0].Length);
-        return (tensor(all, [rgb.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
-    }
-
     /// <summary>Images [N, 3, H, W] laid out in rows of <paramref name="columns"/>, [3, rows·H, columns·W].</summary>
     public static Tensor Grid(Tensor images, int columns)
     {

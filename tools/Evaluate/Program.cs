@@ -45,7 +45,7 @@ var judge = environment.Judge;
 
 var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, 64)).ToList();
 var prompts = scenes.Select(s => (longCaptions ? s.Long : s.Short).Text).ToList();
-using var real = EvaluationImages.FromRgb(scenes.Select(s => s.Rgb).ToList());
+using var real = SceneRenderer.ToImages(scenes.Select(s => s.Rgb));
 Tensor realFeatures;
 using (no_grad()) realFeatures = Features(judge, real, device, batch);
 var realScores = WorldMetrics.AttributeAgreement(judge, real.to(device), scenes.Select(s => s.Scene).ToList());

@@ -38,7 +38,7 @@ switch (verb)
         for (int c = 0; c < 9; c++) { shapes[i * 9 + c] = labels.CellShape[c]; colors[i * 9 + c] = labels.CellColor[c]; }
     });
     using var scope = NewDisposeScope();
-    var images = (tensor(pixels, [n, Size, Size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32) / 127.5 - 1).contiguous();
+    var images = SceneRenderer.ToImages(pixels, n, Size);
     return (images.MoveToOuterDisposeScope(), tensor(bg, [7, n]).MoveToOuterDisposeScope(),
             tensor(shapes, [n, 9]).MoveToOuterDisposeScope(), tensor(colors, [n, 9]).MoveToOuterDisposeScope());
 }
