@@ -187,15 +187,7 @@ public sealed class Trainer : IDisposable
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (name, param) in _parameters) tensors["model/" + name] = param;
         foreach (var (name, ema) in _ema) tensors["ema/" + name] = ema;
-        var adamSteps = new JsonArray();
-        var states = _optimizer.state_dict().State;
-        for (int i = 0; i < states.Count; i++)
-        {
-            var s = (AdamW.State)states[i];
-            tensors[$"adam/{i}/exp_avg"] = s.exp_avg;
-            tensors[$"adam/{i}/exp_avg_sq"] = s.exp_avg_sq;
-            adamSteps.Add(s.step);
-        }
+        var adamSteps = AdamWCheckpoint.Collect(_optimizer, tensors);
         tensors["rng/generator"] = _generator.get_state();
         tensors["rng/global"] = random.get_rng_state();
         var meta = new JsonObject
@@ -246,15 +238,7 @@ public sealed class Trainer : IDisposable
                 .ToDictionary(kv => kv.Key["model/".Length..], kv => kv.Value);
             SafeTensorsWeights.LoadInto(Model.Module, weights, dir);
             foreach (var (name, ema) in _ema) ema.copy_(tensors["ema/" + name]);
-            var states = _optimizer.state_dict().State;
-            var steps = meta["adamSteps"]!.AsArray();
-            for (int i = 0; i < states.Count; i++)
-            {
-                var s = (AdamW.State)states[i];
-                s.exp_avg.copy_(tensors[$"adam/{i}/exp_avg"]);
-                s.exp_avg_sq.copy_(tensors[$"adam/{i}/exp_avg_sq"]);
-                s.step = steps[i]!.GetValue<long>();
-            }
+            AdamWCheckpoint.Restore(_optimizer, tensors, meta["adamSteps"]!.AsArray(), dir);
             _generator.set_state(tensors["rng/generator"]);
             random.set_rng_state(tensors["rng/global"]);
             Step = meta["step"]!.GetValue<long>();

@@ -259,26 +259,18 @@ namespace EDiffI.Tools.ClipTraining
             colors.Dispose();
         }
 
-        private void Save(ClipModel model, OptimizerHelper optimizer, long step, long seen)
+        private void Save(ClipModel model, AdamW optimizer, long step, long seen)
         {
             using var scope = NewDisposeScope();
             var tensors = model.state_dict().ToDictionary(kv => "model/" + kv.Key, kv => kv.Value);
-            var adamSteps = new JsonArray();
-            var states = optimizer.state_dict().State;
-            for (int i = 0; i < states.Count; i++)
-            {
-                var s = (AdamW.State)states[i];
-                tensors[$"adam/{i}/exp_avg"] = s.exp_avg;
-                tensors[$"adam/{i}/exp_avg_sq"] = s.exp_avg_sq;
-                adamSteps.Add(s.step);
-            }
+            var adamSteps = AdamWCheckpoint.Collect(optimizer, tensors);
             Directory.CreateDirectory(CheckpointFolder);
             SafeTensorsWeights.Save(tensors, Path.Combine(CheckpointFolder, "state.safetensors"));
             var meta = new JsonObject { ["step"] = step, ["pairs"] = seen, ["adamSteps"] = adamSteps, ["config"] = JsonNode.Parse(model.Config.ToJson()) };
             File.WriteAllText(Path.Combine(CheckpointFolder, "state.json"), meta.ToJsonString());
         }
 
-        private (long Step, long Seen) Restore(ClipModel model, OptimizerHelper optimizer)
+        private (long Step, long Seen) Restore(ClipModel model, AdamW optimizer)
         {
             var meta = JsonNode.Parse(File.ReadAllText(Path.Combine(CheckpointFolder, "state.json")))!;
             var tensors = SafeTensorsWeights.Read(Path.Combine(CheckpointFolder, "state.safetensors"));
@@ -287,17 +279,7 @@ namespace EDiffI.Tools.ClipTraining
                 var weights = tensors.Where(kv => kv.Key.StartsWith("model/", StringComparison.Ordinal))
                     .ToDictionary(kv => kv.Key["model/".Length..], kv => kv.Value);
                 SafeTensorsWeights.LoadInto(model, weights, CheckpointFolder);
-                using var noGrad = no_grad();
-                var states = optimizer.state_dict().State;
-                var steps = meta["adamSteps"]!.AsArray();
-                if (steps.Count != states.Count) throw new InvalidDataException($"the checkpoint in '{CheckpointFolder}' has optimizer state for {steps.Count} tensors, this model {states.Count}");
-                for (int i = 0; i < states.Count; i++)
-                {
-                    var s = (AdamW.State)states[i];
-                    s.exp_avg.copy_(tensors[$"adam/{i}/exp_avg"]);
-                    s.exp_avg_sq.copy_(tensors[$"adam/{i}/exp_avg_sq"]);
-                    s.step = steps[i]!.GetValue<long>();
-                }
+                AdamWCheckpoint.Restore(optimizer, tensors, meta["adamSteps"]!.AsArray(), CheckpointFolder);
                 return (meta["step"]!.GetValue<long>(), meta["pairs"]!.GetValue<long>());
             }
             finally
