@@ -30,6 +30,12 @@ public interface INetwork : IEdmNetwork, IDisposable
     /// <summary>The configuration as JSON, enough for <see cref="INetworkFamily.FromConfig"/> to rebuild it.</summary>
     string ConfigJson { get; }
 
+    /// <summary>
+    /// The parameters of the generic conditioning slot <paramref name="name"/> by state-dict key (what an
+    /// adapter trains and ships); empty when there is none.
+    /// </summary>
+    IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> StreamParameters(string name) => new Dictionary<string, TorchSharp.Modules.Parameter>();
+
     /// <summary>Writes configuration and weights (cast to <paramref name="dtype"/> when given) into <paramref name="folder"/>.</summary>
     void Save(string folder, ScalarType? dtype = null);
 }
@@ -39,7 +45,9 @@ public interface INetwork : IEdmNetwork, IDisposable
 /// <param name="ClipText">CLIP text token width.</param>
 /// <param name="ClipPooled">Pooled CLIP text vector width.</param>
 /// <param name="ClipImage">CLIP image embedding width.</param>
-public sealed record ConditioningWidths(int T5, int ClipText, int ClipPooled, int ClipImage);
+/// <param name="Streams">The generic conditioning slots, by stream name; null or empty for none.</param>
+public sealed record ConditioningWidths(int T5, int ClipText, int ClipPooled, int ClipImage,
+    IReadOnlyDictionary<string, Conditioning.ConditionerSlot>? Streams = null);
 
 /// <summary>A kind of network a plugin provides, and how to build or load one.</summary>
 public interface INetworkFamily
@@ -71,4 +79,12 @@ public interface INetworkFamily
     /// <exception cref="FileNotFoundException">When the folder lacks the files.</exception>
     /// <exception cref="InvalidDataException">When they are unreadable or do not match.</exception>
     INetwork Load(string folder);
+
+    /// <summary>
+    /// Loads the network saved in <paramref name="folder"/> with extra generic conditioning slots (new ones
+    /// start as their zero initialisation, so the network draws as before): the base of an adapter.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">When the folder lacks the files.</exception>
+    /// <exception cref="InvalidDataException">When they are unreadable, do not match, or a slot is invalid.</exception>
+    INetwork LoadWithSlots(string folder, IReadOnlyDictionary<string, Conditioning.ConditionerSlot> slots);
 }

@@ -1,194 +1,141 @@
 using System.Diagnostics;
-using EDiffI.Attention;
 using EDiffI.Bridge.Protocol;
 using EDiffI.Conditioning;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
+using EDiffI.Host.Pipeline.Conditioners;
 using EDiffI.Sampling;
 using static TorchSharp.torch;
 
 namespace EDiffI.Host.Bridge;
 
-/// <summary>Runs bridge jobs through a loaded <see cref="TextToImagePipeline"/> (the model is loaded once).</summary>
+/// <summary>
+/// Runs bridge jobs through a <see cref="GenerationService"/> (the model is loaded once): it only maps a
+/// protocol request to a <see cref="GenerationRequest"/>, the service's problems to error codes, and the
+/// result back to a protocol message.
+/// </summary>
 public sealed class PipelineJobExecutor : IJobExecutor
 {
-    private readonly TextToImagePipeline _pipeline;
-    private readonly IReadOnlyList<ISampler> _samplers;
-    private readonly ISigmaSchedule _schedule;
-    private readonly string _defaultSampler;
-    private readonly IPaintWithWords? _painter;
-
-    /// <summary>The w′ of legend entries whose strength is 0 (the host's default).</summary>
-    public const double DefaultPaintWeight = 0.4;
-
-    /// <summary>The style strength of requests that leave it at 0 (the host's default).</summary>
-    public const double DefaultStyleStrength = 1.0;
+    private readonly GenerationService _service;
+    private readonly string? _defaultSampler;
 
     /// <summary>
-    /// Serves <paramref name="pipeline"/> (not owned) under <paramref name="modelName"/>; with
-    /// <paramref name="painter"/> it paints with words (its processor is swapped into the networks now).
+    /// Serves <paramref name="service"/> (not owned) under <paramref name="modelName"/>; requests that name no
+    /// sampler get <paramref name="defaultSampler"/> when given, else the service's default.
     /// </summary>
-    public PipelineJobExecutor(TextToImagePipeline pipeline, string modelName, IEnumerable<ISampler> samplers, ISigmaSchedule schedule,
-        string defaultSampler, IPaintWithWords? painter = null)
+    public PipelineJobExecutor(GenerationService service, string modelName, string? defaultSampler = null)
     {
-        _pipeline = pipeline;
-        // The paint processor is plain attention for requests without regions, so it can stay in place.
-        _painter = painter is not null && pipeline.SetCrossAttentionProcessor(painter.ProcessorFor) ? painter : null;
-        _samplers = samplers.ToList();
-        _schedule = schedule;
+        _service = service;
         _defaultSampler = defaultSampler;
-        if (FindSampler(defaultSampler) is null)
-            throw new Runtime.UserException($"Unknown sampler '{defaultSampler}' (available: {string.Join(", ", _samplers.Select(s => s.Name))}).");
+        var sampler = service.SamplerFor(new GenerationRequest("probe") { Sampler = defaultSampler });
         Model = new ModelInfo
         {
             Name = modelName,
-            Resolution = pipeline.Network.Resolution,
-            DefaultSteps = pipeline.Manifest.DefaultSteps,
-            DefaultGuidance = pipeline.Manifest.DefaultGuidance,
-            DefaultSampler = defaultSampler,
+            Resolution = service.Model.Resolution,
+            DefaultSteps = service.Pipeline.Manifest.DefaultSteps,
+            DefaultGuidance = service.Pipeline.Manifest.DefaultGuidance,
+            DefaultSampler = sampler.Name,
         };
-        Capabilities = FeatureCapabilities(pipeline.ImageEncoder is not null, _painter is not null);
+        var capabilities = new HashSet<string> { EDiffI.Bridge.Protocol.Capabilities.Generate, EDiffI.Bridge.Protocol.Capabilities.Preview };
+        foreach (string name in service.Conditioners)
+            capabilities.Add(name switch
+            {
+                StyleConditioner.ConditionerName => EDiffI.Bridge.Protocol.Capabilities.StyleReference,
+                PaintConditioner.ConditionerName => EDiffI.Bridge.Protocol.Capabilities.PaintWithWords,
+                _ => EDiffI.Bridge.Protocol.Capabilities.ConditionerPrefix + name,
+            });
+        Capabilities = capabilities;
     }
 
     /// <inheritdoc />
     public ModelInfo Model { get; }
 
     /// <inheritdoc />
-    public IReadOnlyList<string> Samplers => _samplers.Select(s => s.Name).ToList();
+    public IReadOnlyList<string> Samplers => _service.Samplers;
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> Capabilities { get; }
 
-    /// <summary>
-    /// The one place where the pipeline's optional features become capabilities: the style reference when
-    /// the model has a CLIP image encoder, paint-with-words when a painter plugin is loaded and the network
-    /// has cross-attention. Tiling is carried by the protocol already; when the pipeline gains it, list it
-    /// here and pass <see cref="GenerateRequest.Tiling"/> on in <see cref="Execute"/>.
-    /// </summary>
-    private static HashSet<string> FeatureCapabilities(bool style, bool paint)
-    {
-        var capabilities = new HashSet<string> { EDiffI.Bridge.Protocol.Capabilities.Generate, EDiffI.Bridge.Protocol.Capabilities.Preview };
-        if (style) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.StyleReference);
-        if (paint) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.PaintWithWords);
-        return capabilities;
-    }
-
     /// <inheritdoc />
     public BridgeError? Check(GenerateRequest request)
     {
-        if (request.Sampler is { } name && FindSampler(name) is null)
-            return new BridgeError { RequestId = request.RequestId, Code = ErrorCodes.InvalidRequest, Message = $"Unknown sampler '{name}' (available: {string.Join(", ", Samplers)})." };
-        int size = Model.Resolution;
-        if ((request.Width != 0 && request.Width != size) || (request.Height != 0 && request.Height != size))
-            return new BridgeError
-            {
-                RequestId = request.RequestId, Code = ErrorCodes.Unsupported,
-                Message = $"This host's model draws {size}×{size} images only (asked for {request.Width}×{request.Height}); use 0 or {size} (no super-resolution stage is loaded).",
-            };
-        if (!(request.StyleStrength >= 0) || double.IsInfinity(request.StyleStrength))
-            return new BridgeError { RequestId = request.RequestId, Code = ErrorCodes.InvalidRequest, Message = $"The style strength must be 0 (the default) or more, not {request.StyleStrength}." };
-        // Each legend phrase must be in the prompt: answered now rather than when the job's turn comes.
-        if (_painter is not null && request.Legend is { Count: > 0 } legend)
+        RequestProblem? problem;
+        try
         {
-            using var scope = NewDisposeScope();
-            var probe = legend.Select(e => new PaintRegion(e.Phrase, zeros(1, 1))).ToList();
-            try
-            {
-                _painter.Attach(new ConditioningInputs(), new PaintRequest(request.Prompt, probe, 0), _pipeline.TextEncoders()).DisposeExtras();
-            }
-            catch (ArgumentException e)
-            {
-                return new BridgeError { RequestId = request.RequestId, Code = ErrorCodes.InvalidRequest, Message = e.Message };
-            }
+            problem = _service.Check(ToRequest(request));
         }
-        return null;
+        catch (Runtime.UserException e)
+        {
+            problem = new RequestProblem(ProblemKind.Invalid, e.Message);
+        }
+        return problem is null ? null : new BridgeError
+        {
+            RequestId = request.RequestId,
+            Code = problem.Kind == ProblemKind.Unsupported ? ErrorCodes.Unsupported : ErrorCodes.InvalidRequest,
+            Message = problem.Message,
+        };
+    }
+
+    /// <summary>The generation request a protocol request describes: the one mapping of bridge fields to request fields.</summary>
+    public GenerationRequest ToRequest(GenerateRequest request)
+    {
+        var generation = new GenerationRequest(request.Prompt, request.Seed, request.Steps, request.Guidance)
+        {
+            Sampler = request.Sampler ?? _defaultSampler, Width = request.Width, Height = request.Height, Tiling = request.Tiling,
+        };
+        if (request.StyleImage is { } style)
+            generation = generation.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(
+                Image: new ConditionerImage(style.Rgba, style.Width, style.Height), Weight: request.StyleStrength == 0 ? null : request.StyleStrength));
+        if (request.Scribble is not null || request.Legend is { Count: > 0 })
+        {
+            string? legend = request.Legend is { Count: > 0 } entries
+                ? Scribble.LegendJson(entries.Select(e => ((uint)e.Rgb, e.Phrase.Trim(), e.Strength > 0 ? e.Strength : (double?)null)))
+                : null;
+            var image = request.Scribble is { } s ? new ConditionerImage(s.Rgba, s.Width, s.Height) : null;
+            generation = generation.WithCondition(PaintConditioner.ConditionerName, new ConditionerInput(Text: legend, Image: image));
+        }
+        foreach (var entry in request.Conditions ?? [])
+        {
+            if (generation.Conditions.ContainsKey(entry.Name)) throw new Runtime.UserException($"The conditioner '{entry.Name}' is given twice.");
+            generation = generation.WithCondition(entry.Name, new ConditionerInput(entry.Text, entry.Bytes, Weight: entry.Weight == 0 ? null : entry.Weight));
+        }
+        return generation;
     }
 
     /// <inheritdoc />
     public GenerateResult Execute(GenerateRequest request, Action<Progress> progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var sampler = FindSampler(request.Sampler ?? _defaultSampler)!;
-        long seed = request.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
-        var generation = new GenerationRequest(request.Prompt, seed, request.Steps ?? Model.DefaultSteps, request.Guidance ?? Model.DefaultGuidance);
         int preview = Math.Min(request.PreviewSize, Model.Resolution);
-        var notes = new List<string>();
-        var (extra, styleStrength, regions) = Controls(request, notes);
-        Tensor images;
-        try
+        using var result = _service.Generate(ToRequest(request), (in SamplerStep step) => progress(new Progress
         {
-            images = _pipeline.Generate(generation, sampler, _schedule, (in SamplerStep step) => progress(new Progress
-            {
-                RequestId = request.RequestId,
-                Stage = Stages.Sampling,
-                Step = step.Index,
-                Steps = step.Count,
-                Sigma = step.Sigma,
-                Preview = preview > 0 ? Preview(step.Denoised, preview) : null,
-            }), extra, cancellationToken);
-        }
-        finally
-        {
-            extra.DisposeExtras();
-        }
-        using var generated = images;
-        using var image = generated[0];
+            RequestId = request.RequestId,
+            Stage = Stages.Sampling,
+            Step = step.Index,
+            Steps = step.Count,
+            Sigma = step.Sigma,
+            Preview = preview > 0 ? Preview(step.Denoised, preview) : null,
+        }), cancellationToken);
+        using var image = result.Images[0];
         byte[] rgba = ImageFiles.ToRgba8(image, out int width, out int height);
+        var used = result.Settings;
         return new GenerateResult
         {
             RequestId = request.RequestId,
             Width = width,
             Height = height,
             Rgba = rgba,
-            Seed = seed,
+            Seed = used.Seeds[0],
             Settings = new GenerationSettings
             {
-                Prompt = request.Prompt, Steps = generation.Steps, Guidance = generation.Guidance, Sampler = sampler.Name,
+                Prompt = request.Prompt, Steps = used.Steps, Guidance = used.Guidance, Sampler = used.Sampler,
                 Width = width, Height = height, Tiling = false, Model = Model.Name,
-                StyleStrength = styleStrength, PaintedRegions = regions,
+                StyleStrength = used.Conditions.GetValueOrDefault(StyleConditioner.ConditionerName)?.GetValueOrDefault("strength") ?? 0,
+                PaintedRegions = (int)(used.Conditions.GetValueOrDefault(PaintConditioner.ConditionerName)?.GetValueOrDefault("regions") ?? 0),
             },
             ElapsedMilliseconds = clock.Elapsed.TotalMilliseconds,
-            Notes = notes.Count > 0 ? notes : null,
+            Notes = result.Notes.Count > 0 ? result.Notes.ToList() : null,
         };
-    }
-
-    // The style reference and paint-with-words regions of a request, as conditioning extras.
-    private (ConditioningInputs Extra, double StyleStrength, int Regions) Controls(GenerateRequest request, List<string> notes)
-    {
-        var extra = new ConditioningInputs();
-        double strength = 0;
-        if (request.StyleImage is { } style)
-        {
-            strength = request.StyleStrength == 0 ? DefaultStyleStrength : request.StyleStrength;
-            using var reference = ImageFiles.FromRgba8(style.Rgba, style.Width, style.Height);
-            extra = extra with { ClipImage = _pipeline.EncodeStyle(reference, strength) };
-        }
-        int count = 0;
-        if (request.Scribble is { } scribble && _painter is not null)
-        {
-            var legend = new Dictionary<uint, string>();
-            var weights = new Dictionary<uint, double>();
-            foreach (var entry in request.Legend ?? [])
-            {
-                uint rgb = (uint)entry.Rgb & 0xFFFFFF;
-                if (!legend.TryAdd(rgb, entry.Phrase.Trim()))
-                    throw new Runtime.UserException($"The legend names colour #{rgb:x6} twice.");
-                if (entry.Strength > 0) weights[rgb] = entry.Strength;
-            }
-            try
-            {
-                var regions = Scribble.Regions(scribble.Rgba, scribble.Width, scribble.Height, legend, Model.Resolution, notes.Add, weights: weights);
-                count = regions.Count;
-                extra = _pipeline.Paint(_painter, new PaintRequest(request.Prompt, regions, DefaultPaintWeight), extra);
-                foreach (var region in regions) region.Mask.Dispose();
-            }
-            catch
-            {
-                extra.DisposeExtras();
-                throw;
-            }
-        }
-        return (extra, strength, count);
     }
 
     // The denoiser's current estimate of image 0, resized to size × size, as RGBA8.
@@ -200,7 +147,4 @@ public sealed class PipelineJobExecutor : IJobExecutor
         byte[] rgba = ImageFiles.ToRgba8(small[0].clamp(-1, 1), out int width, out int height);
         return new ImageData { Width = width, Height = height, Rgba = rgba };
     }
-
-    private ISampler? FindSampler(string name) =>
-        _samplers.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase));
 }

@@ -2,7 +2,10 @@ using EDiffI.Bridge.Protocol;
 
 namespace EDiffI.Host.Bridge;
 
-/// <summary>Checks a generate request against the limits and the host's capabilities before it is queued.</summary>
+/// <summary>
+/// Checks a generate request against this host's transport limits (sizes, counts, lengths) before it is
+/// queued; what a request means is checked once, by the generation service, through <see cref="IJobExecutor.Check"/>.
+/// </summary>
 public static class RequestChecks
 {
     /// <summary>The first problem of <paramref name="request"/>, as the error to answer; null when it may be queued.</summary>
@@ -10,15 +13,10 @@ public static class RequestChecks
     {
         BridgeError Error(string code, string message) => new() { RequestId = request.RequestId, Code = code, Message = message };
 
-        if (string.IsNullOrWhiteSpace(request.Prompt)) return Error(ErrorCodes.InvalidRequest, "The prompt is empty.");
         if (request.Prompt.Length > limits.MaxPromptLength)
             return Error(ErrorCodes.Limit, $"The prompt has {request.Prompt.Length} characters; this host takes at most {limits.MaxPromptLength}.");
-        if (request.Steps is { } steps && (steps < 1 || steps > limits.MaxSteps))
-            return Error(steps < 1 ? ErrorCodes.InvalidRequest : ErrorCodes.Limit, $"Steps must be between 1 and {limits.MaxSteps} (got {steps}).");
-        if (request.Guidance is { } w && !(w >= 0 && w <= 100))
-            return Error(ErrorCodes.InvalidRequest, $"Guidance must be between 0 and 100 (got {w}).");
-        if (request.Width < 0 || request.Height < 0)
-            return Error(ErrorCodes.InvalidRequest, $"The size {request.Width}×{request.Height} is negative.");
+        if (request.Steps is { } steps && steps > limits.MaxSteps)
+            return Error(ErrorCodes.Limit, $"Steps must be between 1 and {limits.MaxSteps} on this host (got {steps}).");
         if (request.Width > limits.MaxResolution || request.Height > limits.MaxResolution)
             return Error(ErrorCodes.Limit, $"The size {request.Width}×{request.Height} is over this host's limit of {limits.MaxResolution} a side.");
         if (request.PreviewSize < 0 || request.PreviewSize > limits.MaxPreviewSize)
@@ -30,8 +28,6 @@ public static class RequestChecks
         int legend = request.Legend?.Count ?? 0;
         if (legend > limits.MaxLegendEntries)
             return Error(ErrorCodes.Limit, $"The legend has {legend} colours; this host takes at most {limits.MaxLegendEntries}.");
-        if ((request.Scribble is null) != (legend == 0))
-            return Error(ErrorCodes.InvalidRequest, "Paint-with-words needs both a scribble and a legend naming a phrase for each colour.");
         foreach (var entry in request.Legend ?? [])
         {
             if (entry is null || string.IsNullOrWhiteSpace(entry.Phrase) || entry.Phrase.Length > limits.MaxPromptLength)
@@ -40,18 +36,22 @@ public static class RequestChecks
                 return Error(ErrorCodes.InvalidRequest, $"Legend entry '{entry.Phrase}' has a colour outside 0xRRGGBB or a strength outside 0 to 100.");
         }
 
-        // Features the protocol carries but only some models have: refused unless the host advertises them.
-        var capabilities = executor.Capabilities;
-        if (request.Tiling && !capabilities.Contains(Capabilities.Tiling))
-            return Error(ErrorCodes.Unsupported, "This host's model cannot draw tiling textures yet (no \"tiling\" capability); turn tiling off.");
-        if (request.StyleImage is not null && !capabilities.Contains(Capabilities.StyleReference))
-            return Error(ErrorCodes.Unsupported, "This host's model takes no style reference yet (no \"style-reference\" capability); remove the style image.");
-        if (request.Scribble is not null && !capabilities.Contains(Capabilities.PaintWithWords))
-            return Error(ErrorCodes.Unsupported, "This host's model has no paint-with-words yet (no \"paint-with-words\" capability); clear the scribble.");
-        if (request.PreviewSize > 0 && !capabilities.Contains(Capabilities.Preview))
+        int conditions = request.Conditions?.Count ?? 0;
+        if (conditions > MaxConditions) return Error(ErrorCodes.Limit, $"The request names {conditions} conditioners; this host takes at most {MaxConditions}.");
+        foreach (var entry in request.Conditions ?? [])
+        {
+            if (entry is null || string.IsNullOrWhiteSpace(entry.Name) || entry.Name.Length > 100)
+                return Error(ErrorCodes.InvalidRequest, "Every conditioner entry needs a name (at most 100 characters).");
+            if ((entry.Text?.Length ?? 0) > limits.MaxPromptLength || (entry.Bytes?.LongLength ?? 0) > limits.MaxFrameBytes)
+                return Error(ErrorCodes.Limit, $"The input of conditioner '{entry.Name}' is over this host's limits.");
+        }
+        if (request.PreviewSize > 0 && !executor.Capabilities.Contains(Capabilities.Preview))
             return Error(ErrorCodes.Unsupported, "This host sends no previews; set the preview size to 0.");
         return executor.Check(request);
     }
+
+    /// <summary>Most conditioner entries in one request.</summary>
+    public const int MaxConditions = 16;
 
     private static BridgeError? CheckImage(ImageData? image, string what, BridgeOptions limits)
     {

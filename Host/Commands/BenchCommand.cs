@@ -28,12 +28,16 @@ public sealed class BenchSettings : DeviceSettings
     [CommandOption("--batch <N>")]
     public int Batch { get; init; } = 8;
 
+    [CommandOption("--sampler <NAME>")]
+    [Description("sampler of the timed sampling run (default heun)")]
+    public string Sampler { get; init; } = "heun";
+
     [CommandOption("--iters <N>")]
     [Description("timed network evaluations (after warm-up)")]
     public int Iterations { get; init; } = 10;
 
     [CommandOption("--steps <N>")]
-    [Description("Heun steps of the timed sampling run")]
+    [Description("steps of the timed sampling run")]
     public int Steps { get; init; } = 32;
 
     [CommandOption("--experts <N>")]
@@ -99,8 +103,7 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         var cNoise = zeros(s.Batch, device: device);
         double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, cNoise, cond));
         double denoiserMs = Time(s.Iterations, device, () => denoiser.Denoise(x, full(s.Batch, 1.0, dtype: ScalarType.Float64, device: device), cond));
-        var sampler = samplers.FirstOrDefault(x => x.Name == "heun")
-            ?? throw new UserException("The bench times the Heun sampler, and no loaded plugin provides it (see `plugins`).");
+        var sampler = Pipeline.SamplerLookup.Require(samplers, s.Sampler);
         var sigmas = Edm.Edm.KarrasSigmas(s.Steps);
         int evaluations = sampler.Evaluations(s.Steps);
         double sampleMs = Time(1, device, () => sampler.Sample(denoiser, new SamplingRequest(x, sigmas, cond)));
@@ -118,9 +121,9 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         report.AppendLine(inv, $"| GFLOP per image per evaluation | {flops / 1e9:0.0} |");
         report.AppendLine(inv, $"| network evaluation (F_θ) | {networkMs:0.00} ms ({networkMs / s.Batch:0.000} ms per image) |");
         report.AppendLine(inv, $"| denoiser evaluation (preconditioning, float64 casts) | {denoiserMs:0.00} ms |");
-        report.AppendLine(inv, $"| Heun, {s.Steps} steps ({evaluations} evaluations), whole batch | {sampleMs:0} ms, {perEvalInSampler:0.00} ms per evaluation |");
+        report.AppendLine(inv, $"| {sampler.Name}, {s.Steps} steps ({evaluations} evaluations), whole batch | {sampleMs:0} ms, {perEvalInSampler:0.00} ms per evaluation |");
         report.AppendLine(inv, $"| sampler and wrappers on top of the network | {(perEvalInSampler / networkMs - 1) * 100:+0.0;-0.0}% |");
-        report.AppendLine(inv, $"| images per second ({s.Steps} Heun steps) | {s.Batch / (sampleMs / 1000):0.00} |");
+        report.AppendLine(inv, $"| images per second ({s.Steps} {sampler.Name} steps) | {s.Batch / (sampleMs / 1000):0.00} |");
         report.AppendLine(inv, $"| achieved rate | {tflops:0.0} TFLOP/s |");
         if (peak is double p)
             report.AppendLine(inv, $"| share of measured bf16 matmul peak ({p:0} TFLOP/s) | {tflops / p * 100:0.0}% |");

@@ -1,11 +1,10 @@
 using System.ComponentModel;
-using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
+using EDiffI.Host.Pipeline.Conditioners;
 using EDiffI.Host.Runtime;
 using EDiffI.Sampling;
-using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -56,7 +55,7 @@ public sealed class GenerateSettings : DeviceSettings
 
     [CommandOption("--paint-weight <W>")]
     [Description("paint-with-words w' of w(sigma) = w'*log(1+sigma)*max(QK^T) (default 0.4)")]
-    public double PaintWeight { get; init; } = 0.4;
+    public double? PaintWeight { get; init; }
 
     [CommandOption("--style <IMAGE>")]
     [Description("style reference image, encoded by the model's CLIP image encoder")]
@@ -64,17 +63,23 @@ public sealed class GenerateSettings : DeviceSettings
 
     [CommandOption("--style-strength <S>")]
     [Description("scale of the style embedding (default 1; 0 = no style)")]
-    public double StyleStrength { get; init; } = 1.0;
+    public double? StyleStrength { get; init; }
+
+    [CommandOption("--cond <NAME=VALUE>")]
+    [Description("input of a conditioner, e.g. --cond palette=#aa3322,#ffffff (repeatable; VALUE @FILE reads the file's bytes); `plugins` lists the conditioners")]
+    public string[] Conditions { get; init; } = [];
+
+    [CommandOption("--schedule <NAME>")]
+    [Description("sigma schedule (default: configuration Sampling:Schedule, else karras)")]
+    public string? Schedule { get; init; }
 
     [CommandOption("--model <FOLDER>")]
     [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
     public string? Model { get; init; }
 }
 
-/// <summary><c>generate</c>: text to image.</summary>
-public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration,
-    ModelCatalog catalog, IEnumerable<IPaintWithWords> painters)
-    : Command<GenerateSettings>
+/// <summary><c>generate</c>: text to image. Maps options to a <see cref="GenerationRequest"/> and the result to PNG files.</summary>
+public sealed class GenerateCommand(GenerationServiceFactory services) : Command<GenerateSettings>
 {
     /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
     public const string DefaultModel = "models/default";
@@ -82,75 +87,90 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
     /// <inheritdoc />
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
-        string samplerName = s.Sampler ?? configuration["Sampling:Sampler"] ?? "heun";
-        var sampler = samplers.FirstOrDefault(x => string.Equals(x.Name, samplerName, StringComparison.OrdinalIgnoreCase))
-            ?? throw new UserException($"Unknown sampler '{samplerName}' (available: {string.Join(", ", samplers.Select(x => x.Name))}; " +
-                                       "`plugins` lists what each plugin provides).");
-        string scheduleName = configuration["Sampling:Schedule"] ?? "karras";
-        var schedule = schedules.FirstOrDefault(x => string.Equals(x.Name, scheduleName, StringComparison.OrdinalIgnoreCase))
-            ?? throw new UserException($"Unknown σ schedule '{scheduleName}' (available: {string.Join(", ", schedules.Select(x => x.Name))}).");
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
-        new GenerationRequest(s.Prompt, 0, s.Steps ?? 1, s.Guidance ?? 1, s.Batch).Validate(); // before any slow work
-        if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
-        if (!(s.PaintWeight >= 0)) throw new UserException($"--paint-weight must be 0 or more (got {s.PaintWeight}).");
-        if (!(s.StyleStrength >= 0)) throw new UserException($"--style-strength must be 0 or more (got {s.StyleStrength}).");
-        IReadOnlyDictionary<uint, double> legendWeights = new Dictionary<uint, double>();
-        var legend = s.Legend is null ? null : Scribble.ReadLegend(s.Legend, out legendWeights);
-        var painter = s.Paint is null ? null : painters.FirstOrDefault()
-            ?? throw new UserException("No plugin provides paint-with-words (the PaintWithWords plugin is missing or faulted; `plugins` lists them).");
+        var request = Request(s); // reads the input files before any slow work
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
-        string folder = s.Model ?? ResolveDefaultModel();
-        using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
-        foreach (var warning in pipeline.PromptWarnings(s.Prompt)) Console.WriteLine($"warning: {warning}");
-        var extra = new ConditioningInputs();
-        if (painter is not null) extra = Paint(pipeline, painter, s, legend!, legendWeights);
-        if (s.Style is not null)
-        {
-            using var reference = ImageFiles.LoadSquare(s.Style, StyleSize);
-            using var signed = reference.to(TorchSharp.torch.ScalarType.Float32) / 127.5 - 1;
-            extra = extra with { ClipImage = pipeline.EncodeStyle(signed, s.StyleStrength) };
-        }
-        long seed = s.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
-        var request = new GenerationRequest(s.Prompt, seed, s.Steps ?? pipeline.Manifest.DefaultSteps,
-            s.Guidance ?? pipeline.Manifest.DefaultGuidance, s.Batch);
-        int evaluations = sampler.Evaluations(request.Steps);
+        using var service = services.Open(s.Model ?? ResolveDefaultModel(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
+        service.Validate(request);
+        var sampler = service.SamplerFor(request);
+        int steps = request.Steps ?? service.Pipeline.Manifest.DefaultSteps;
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
-        TorchSharp.torch.Tensor images = null!;
+        GenerationResult result = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask($"{sampler.Name}, {request.Steps} steps ({evaluations} evaluations)", maxValue: request.Steps);
-                images = pipeline.Generate(request, sampler, schedule,
+                var task = ctx.AddTask($"{sampler.Name}, {steps} steps ({sampler.Evaluations(steps)} evaluations)", maxValue: steps);
+                result = service.Generate(request,
                     (in SamplerStep step) => { task.Value = step.Index + 1; task.Description = $"{sampler.Name} σ={step.Sigma:0.###}"; },
-                    extra, linked.Token);
-                task.Value = request.Steps;
+                    linked.Token);
+                task.Value = steps;
             });
-        extra.DisposeExtras();
-        using (images)
+        using (result)
         {
-            for (int i = 0; i < request.Batch; i++)
+            foreach (string note in result.Notes) Console.WriteLine(note);
+            var seeds = result.Settings.Seeds;
+            for (int i = 0; i < seeds.Count; i++)
             {
-                string path = request.Batch == 1 ? s.Out : Path.ChangeExtension(s.Out, null) + $"-seed{seed + i}.png";
-                using var image = images[i];
+                string path = seeds.Count == 1 ? s.Out : Path.ChangeExtension(s.Out, null) + $"-seed{seeds[i]}.png";
+                using var image = result.Images[i];
                 ImageFiles.SavePng(image, path);
-                AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seed + i})");
+                AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seeds[i]})");
             }
         }
         return 0;
     }
 
-    /// <summary>Side the style reference is read at; the CLIP image encoder resizes it to its own input.</summary>
-    private const int StyleSize = 224;
-
-    /// <summary>Reads the scribble, locates the legend's phrases and swaps paint-with-words into every network.</summary>
-    private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s,
-        IReadOnlyDictionary<uint, string> legend, IReadOnlyDictionary<uint, double> weights)
+    /// <summary>The request the options describe; reads the style, scribble, legend and @FILE inputs.</summary>
+    internal static GenerationRequest Request(GenerateSettings s)
     {
-        var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine, weights);
-        return pipeline.Paint(painter, new PaintRequest(s.Prompt, regions, s.PaintWeight));
+        var request = new GenerationRequest(s.Prompt, s.Seed, s.Steps, s.Guidance, s.Batch) { Sampler = s.Sampler, Schedule = s.Schedule };
+        if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
+        if (s.Paint is not null)
+        {
+            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Paint, "scribble");
+            string legend;
+            try
+            {
+                legend = File.ReadAllText(s.Legend!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UserException($"The legend '{s.Legend}' cannot be read: {e.Message}", e);
+            }
+            request = request.WithCondition(PaintConditioner.ConditionerName, new ConditionerInput(Text: legend, Image: new ConditionerImage(rgba, width, height), Weight: s.PaintWeight));
+        }
+        else if (s.PaintWeight is not null) throw new UserException("--paint-weight needs --paint and --legend.");
+        if (s.Style is not null)
+        {
+            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Style, "style reference");
+            request = request.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(Image: new ConditionerImage(rgba, width, height), Weight: s.StyleStrength));
+        }
+        else if (s.StyleStrength is not null) throw new UserException("--style-strength needs --style.");
+        foreach (string pair in s.Conditions)
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new UserException($"--cond expects NAME=VALUE (got '{pair}').");
+            string name = pair[..eq].Trim(), value = pair[(eq + 1)..];
+            if (request.Conditions.ContainsKey(name)) throw new UserException($"The conditioner '{name}' is given twice.");
+            ConditionerInput input;
+            if (value.StartsWith('@'))
+            {
+                try
+                {
+                    input = new ConditionerInput(Bytes: File.ReadAllBytes(value[1..]));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UserException($"--cond {name}: '{value[1..]}' cannot be read: {e.Message}", e);
+                }
+            }
+            else input = new ConditionerInput(Text: value);
+            request = request.WithCondition(name, input);
+        }
+        return request;
     }
 
     internal static string ResolveDefaultModel()

@@ -5,7 +5,6 @@ using EDiffI.Host.Bridge;
 using EDiffI.Host.Composition;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
-using EDiffI.Sampling;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -41,8 +40,7 @@ public sealed class ServeSettings : DeviceSettings
 }
 
 /// <summary><c>serve</c>: the game-engine bridge (MessagePack over a Unix socket, optionally loopback TCP).</summary>
-public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules, IConfiguration configuration,
-    ModelCatalog catalog, PluginCatalog plugins, IEnumerable<EDiffI.Attention.IPaintWithWords> painters)
+public sealed class ServeCommand(GenerationServiceFactory services, IConfiguration configuration, PluginCatalog plugins)
     : AsyncCommand<ServeSettings>
 {
     /// <inheritdoc />
@@ -59,18 +57,14 @@ public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISi
             return 0;
         }
         if (s.Tcp is { } port && (port < 0 || port > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {port}).");
-        string samplerName = s.Sampler ?? configuration["Sampling:Sampler"] ?? "heun";
-        string scheduleName = configuration["Sampling:Schedule"] ?? "karras";
-        var schedule = schedules.FirstOrDefault(x => string.Equals(x.Name, scheduleName, StringComparison.OrdinalIgnoreCase))
-            ?? throw new UserException($"Unknown σ schedule '{scheduleName}' (available: {string.Join(", ", schedules.Select(x => x.Name))}).");
         string socket = s.Socket ?? BridgeEndpoint.DefaultSocketPath();
 
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? GenerateCommand.ResolveDefaultModel();
-        using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision));
+        using var service = services.Open(folder, device, TorchRuntime.ComputeType(device, s.Precision));
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
-        var executor = new PipelineJobExecutor(pipeline, modelName, samplers, schedule, samplerName, painters.FirstOrDefault());
+        var executor = new PipelineJobExecutor(service, modelName, s.Sampler);
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
 
         await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));

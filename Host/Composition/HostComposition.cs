@@ -43,6 +43,10 @@ public static class HostComposition
         catalog.LoadInto(services, configuration, pluginFolders ?? PluginCatalog.DefaultFolders(configuration));
         services.AddSingleton(catalog);
         services.AddSingleton<Pipeline.ModelCatalog>();
+        services.AddSingleton<Pipeline.GenerationServiceFactory>();
+        // Built-in conditioners: the style reference and paint-with-words, on the same contract as plugins'.
+        services.AddSingleton<Conditioning.IConditioner, Pipeline.Conditioners.StyleConditioner>();
+        services.AddSingleton<Conditioning.IConditioner, Pipeline.Conditioners.PaintConditioner>();
         return services;
     }
 }

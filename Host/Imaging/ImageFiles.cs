@@ -74,4 +74,19 @@ public static class ImageFiles
         using var rgba = tensor(bytes, [size, size, 4]);
         return rgba.narrow(2, 0, 3).permute(2, 0, 1).contiguous();
     }
+
+    /// <summary>
+    /// Decodes an image file given by the user to RGBA8 at its own size (row-major, top row first). Throws a
+    /// <see cref="UserException"/> naming <paramref name="what"/> when it is missing or not an image.
+    /// </summary>
+    public static (byte[] Rgba, int Width, int Height) ReadRgba8(string path, string what)
+    {
+        using var codec = File.Exists(path) ? SKCodec.Create(path) : null;
+        if (codec is null) throw new UserException($"The {what} '{path}' is not a readable image.");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = SKBitmap.Decode(codec, info) ?? throw new UserException($"The {what} '{path}' is not a readable image.");
+        var bytes = new byte[bitmap.Width * bitmap.Height * 4];
+        System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), bytes, 0, bytes.Length);
+        return (bytes, bitmap.Width, bitmap.Height);
+    }
 }

@@ -24,24 +24,46 @@ public static class Scribble
     /// </summary>
     public static IReadOnlyDictionary<uint, string> ReadLegend(string path, out IReadOnlyDictionary<uint, double> weights)
     {
-        const string Example = "It should be JSON like {\"#ff0000\": \"red bricks\", \"#0000ff\": {\"phrase\": \"blue water\", \"weight\": 0.8}}.";
-        Dictionary<string, JsonElement>? raw;
+        string text;
         try
         {
-            raw = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(File.ReadAllText(path));
+            text = File.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserException($"The legend '{path}' cannot be read: {e.Message} {Example}", e);
+            throw new UserException($"The legend '{path}' cannot be read: {e.Message} {LegendExample}", e);
         }
-        if (raw is null || raw.Count == 0) throw new UserException($"The legend '{path}' names no colours.");
+        return ParseLegend(text, $"The legend '{path}'", out weights);
+    }
+
+    private const string LegendExample = "It should be JSON like {\"#ff0000\": \"red bricks\", \"#0000ff\": {\"phrase\": \"blue water\", \"weight\": 0.8}}.";
+
+    /// <summary>
+    /// Parses a legend's JSON (see <see cref="ReadLegend(string, out IReadOnlyDictionary{uint, double})"/>);
+    /// <paramref name="source"/> starts every message ("The legend 'x.json'"). Throws a <see cref="UserException"/>.
+    /// </summary>
+    public static IReadOnlyDictionary<uint, string> ParseLegend(string json, string source, out IReadOnlyDictionary<uint, double> weights)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new UserException($"{source} cannot be read as JSON: {e.Message} {LegendExample}", e);
+        }
+        using var _ = document;
+        if (document.RootElement.ValueKind != JsonValueKind.Object) throw new UserException($"{source} is not a JSON object. {LegendExample}");
         var legend = new Dictionary<uint, string>();
         var own = new Dictionary<uint, double>();
-        foreach (var (key, value) in raw)
+        foreach (var property in document.RootElement.EnumerateObject())
         {
+            string key = property.Name;
+            var value = property.Value;
             string hex = key.Trim().TrimStart('#');
             if (hex.Length != 6 || !uint.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint rgb))
-                throw new UserException($"The legend '{path}' has the colour '{key}'; colours are written #rrggbb.");
+                throw new UserException($"{source} has the colour '{key}'; colours are written #rrggbb.");
             string? phrase = null;
             if (value.ValueKind == JsonValueKind.String) phrase = value.GetString();
             else if (value.ValueKind == JsonValueKind.Object)
@@ -50,16 +72,37 @@ public static class Scribble
                 if (value.TryGetProperty("weight", out var w))
                 {
                     if (w.ValueKind != JsonValueKind.Number || !w.TryGetDouble(out double weight) || !(weight >= 0) || double.IsInfinity(weight))
-                        throw new UserException($"The legend '{path}' gives colour '{key}' the weight {w.GetRawText()}; a weight is a number, 0 or more.");
+                        throw new UserException($"{source} gives colour '{key}' the weight {w.GetRawText()}; a weight is a number, 0 or more.");
                     own[rgb] = weight;
                 }
             }
-            else throw new UserException($"The legend '{path}' gives colour '{key}' {value.ValueKind.ToString().ToLowerInvariant()}, not a phrase. {Example}");
-            if (string.IsNullOrWhiteSpace(phrase)) throw new UserException($"The legend '{path}' gives colour '{key}' no phrase.");
-            if (!legend.TryAdd(rgb, phrase.Trim())) throw new UserException($"The legend '{path}' names colour '{key}' twice.");
+            else throw new UserException($"{source} gives colour '{key}' {value.ValueKind.ToString().ToLowerInvariant()}, not a phrase. {LegendExample}");
+            if (string.IsNullOrWhiteSpace(phrase)) throw new UserException($"{source} gives colour '{key}' no phrase.");
+            if (!legend.TryAdd(rgb, phrase.Trim())) throw new UserException($"{source} names colour #{rgb:x6} twice.");
         }
+        if (legend.Count == 0) throw new UserException($"{source} names no colours.");
         weights = own;
         return legend;
+    }
+
+    /// <summary>Writes a legend as the JSON <see cref="ParseLegend"/> reads (colours may repeat, so that the parser names the duplicate).</summary>
+    public static string LegendJson(IEnumerable<(uint Rgb, string Phrase, double? Weight)> entries)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var (rgb, phrase, weight) in entries)
+            {
+                writer.WritePropertyName($"#{rgb & 0xFFFFFF:x6}");
+                writer.WriteStartObject();
+                writer.WriteString("phrase", phrase);
+                if (weight is { } w) writer.WriteNumber("weight", w);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>

@@ -11,24 +11,6 @@ using static TorchSharp.torch;
 
 namespace EDiffI.Host.Pipeline;
 
-/// <summary>What to draw.</summary>
-/// <param name="Prompt">The text prompt.</param>
-/// <param name="Seed">Seed of the first image; image i of the batch uses Seed + i.</param>
-/// <param name="Steps">Sampler steps.</param>
-/// <param name="Guidance">Classifier-free guidance weight (1 = conditional model only).</param>
-/// <param name="Batch">Number of variations.</param>
-public sealed record GenerationRequest(string Prompt, long Seed, int Steps, double Guidance, int Batch = 1)
-{
-    /// <summary>Checks the request; throws a <see cref="UserException"/> naming the first bad setting.</summary>
-    public void Validate()
-    {
-        if (string.IsNullOrWhiteSpace(Prompt)) throw new UserException("The prompt is empty (--prompt \"...\").");
-        if (Steps < 1 || Steps > 1000) throw new UserException($"--steps must be between 1 and 1000 (got {Steps}).");
-        if (Batch < 1 || Batch > 256) throw new UserException($"--batch must be between 1 and 256 (got {Batch}).");
-        if (!(Guidance >= 0)) throw new UserException($"--guidance must be 0 or more (got {Guidance}).");
-    }
-}
-
 /// <summary>
 /// Text to image: encoders → conditioning, U-Net (or an ensemble of expert U-Nets behind the σ router)
 /// → preconditioned denoiser → guidance wrapper → sampler over the Karras schedule. Holds the model on one device.
@@ -197,42 +179,9 @@ public sealed class TextToImagePipeline : IDisposable
             conditioning = conditioning with { ClipImage = (image.shape[0] == 1 ? image.expand(batch, -1) : image).to(Device) };
         if (extra.Extensions is { } extensions)
             conditioning = conditioning with { Extensions = extensions };
+        if (extra.Streams is { } streams)
+            conditioning = conditioning with { Streams = streams };
         return conditioning;
-    }
-
-    /// <summary>
-    /// Style reference (eDiff-I, Section 4.2): the CLIP image embedding of <paramref name="image"/> ([3, H, W]
-    /// in [−1, 1]) scaled by <paramref name="strength"/>, [1, D]. Throws a <see cref="UserException"/> when
-    /// the model has no image encoder.
-    /// </summary>
-    public Tensor EncodeStyle(Tensor image, double strength)
-    {
-        var encoder = _image ?? throw new UserException(
-            "This model has no CLIP image encoder (no \"clipImage\" in its model.json), so it takes no style reference; drop --style.");
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var embedding = encoder.Encode(image.unsqueeze(0).to(ScalarType.Float32, Device)) * strength;
-        return embedding.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Paint-with-words (eDiff-I, Section 4.3): swaps <paramref name="painter"/>'s processor into every
-    /// network and attaches the request's regions to <paramref name="extra"/>, for <see cref="Generate"/>.
-    /// Throws a <see cref="UserException"/> when a phrase is not in the prompt or the network has no
-    /// cross-attention. The processor stays in place and acts only on conditioning that carries regions.
-    /// </summary>
-    public ConditioningInputs Paint(IPaintWithWords painter, PaintRequest request, ConditioningInputs? extra = null)
-    {
-        if (!SetCrossAttentionProcessor(painter.ProcessorFor))
-            throw new UserException("This model's network has no cross-attention layers, so it cannot paint with words.");
-        try
-        {
-            return painter.Attach(extra ?? new ConditioningInputs(), request, TextEncoders());
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserException(e.Message, e);
-        }
     }
 
     /// <summary>
@@ -270,11 +219,14 @@ public sealed class TextToImagePipeline : IDisposable
     }
 
     /// <summary>
-    /// Draws one image per prompt (image i from seed <paramref name="seed"/> + i) in one batch: evaluation
-    /// and serving several requests at once. Returns [B, 3, H, W] in [−1, 1], float32, on the CPU.
+    /// Draws one image per prompt (image i from seed <paramref name="seed"/> + i) in one batch, under
+    /// classifier-free guidance of weight <paramref name="guidance"/>; <paramref name="extra"/> adds a style
+    /// embedding (one row for the batch or one per image), conditioner streams and plugin extras. Returns
+    /// [B, 3, H, W] in [−1, 1], float32, on the CPU. Requests go through <see cref="GenerationService"/>,
+    /// which validates them and fills in the defaults.
     /// </summary>
-    public Tensor GenerateBatch(IReadOnlyList<string> prompts, long seed, int steps, double guidance, ISampler sampler,
-        ISigmaSchedule schedule, ConditioningInputs? extra = null, CancellationToken cancellationToken = default)
+    public Tensor Sample(IReadOnlyList<string> prompts, long seed, int steps, double guidance, ISampler sampler, ISigmaSchedule schedule,
+        ConditioningInputs? extra = null, SamplerCallback? callback = null, CancellationToken cancellationToken = default)
     {
         if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed", nameof(prompts));
         using var scope = NewDisposeScope();
@@ -283,26 +235,6 @@ public sealed class TextToImagePipeline : IDisposable
         var denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
         var noise = Noise(seed, prompts.Count);
         var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(steps), conditioning,
-            CancellationToken: cancellationToken));
-        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Draws the images of a request: [B, 3, H, W] in [−1, 1], float32, on the CPU.</summary>
-    /// <remarks>
-    /// <paramref name="extra"/> adds a style reference (its <see cref="ConditioningInputs.ClipImage"/>, one
-    /// row for the whole batch or one per image) and plugin extras (for example paint-with-words).
-    /// </remarks>
-    public Tensor Generate(GenerationRequest request, ISampler sampler, ISigmaSchedule schedule,
-        SamplerCallback? callback = null, ConditioningInputs? extra = null, CancellationToken cancellationToken = default)
-    {
-        request.Validate();
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var prompts = Enumerable.Repeat(request.Prompt, request.Batch).ToList();
-        var conditioning = WithExtra(Encode(prompts), extra, request.Batch);
-        var denoiser = new ClassifierFreeGuidance(Denoiser, request.Guidance);
-        var noise = Noise(request.Seed, request.Batch);
-        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(request.Steps), conditioning,
             Callback: callback, CancellationToken: cancellationToken));
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }

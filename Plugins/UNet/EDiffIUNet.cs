@@ -32,6 +32,7 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     private readonly BlockSequence dec;
     private readonly GroupNormLayer out_norm;
     private readonly Conv2dLayer out_conv;
+    private readonly StreamSlotSet? streams;
 
     // Whether each decoder block, in order, first concatenates the matching encoder output.
     private readonly List<bool> _decoderTakesSkip = [];
@@ -55,7 +56,8 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     /// <inheritdoc />
     public ConditioningWidths Conditioning => new(
         Config.HasContext ? Config.T5Dimension : 0, Config.HasContext ? Config.ClipTextDimension : 0,
-        Config.ClipPooledDimension, Config.ClipImageDimension);
+        Config.ClipPooledDimension, Config.ClipImageDimension,
+        Config.Streams.ToDictionary(c => c.Name, c => new ConditionerSlot(c.Tokens, c.Pooled, c.Channels)));
     /// <inheritdoc />
     public void Save(string folder, ScalarType? dtype = null) => UNetFiles.Save(this, folder, dtype);
 
@@ -131,6 +133,11 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
         }
         out_norm = new GroupNormLayer("out_norm", cout);
         out_conv = new Conv2dLayer("out_conv", cout, config.Channels, 3, Init.Zero);
+        if (config.Streams.Length > 0)
+        {
+            streams = new StreamSlotSet("streams");
+            foreach (var slot in config.Streams) streams.Add(new StreamSlot(slot, ctx, emb, mc));
+        }
         RegisterComponents();
     }
 
@@ -145,6 +152,12 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
             if (block.CrossLayer is not null)
                 block.Processor = select(block.CrossLayer) ?? DefaultCrossAttentionProcessor.Instance;
     }
+
+    private IReadOnlyList<StreamSlot> Slots => streams?.Slots ?? [];
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Parameter> StreamParameters(string name) =>
+        named_parameters().Where(p => p.name.StartsWith($"streams.{name}.", StringComparison.Ordinal)).ToDictionary(p => p.name, p => p.parameter);
 
     private IEnumerable<UNetBlock> Blocks() => enc.Blocks.Concat(dec.Blocks);
 
@@ -166,12 +179,17 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
         if (map_clip_image is not null)
             emb = emb + map_clip_image.forward(conditioning.ClipImage?.to(dtype, device)
                                                ?? zeros(batch, Config.ClipImageDimension, dtype: dtype, device: device));
+        // Generic slots: a stream the request does not carry is not fed at all.
+        foreach (var slot in Slots)
+            if (slot.Embedding(conditioning.Stream(slot.Config.Name), dtype, device) is { } extra) emb = emb + extra;
         emb = F.silu(emb);
 
         var (context, mask, layout) = BuildContext(conditioning, batch, dtype, device);
         var c = new BlockContext(emb, context, mask, layout, sigma, conditioning);
 
         var x = conv_in.forward(xIn);
+        foreach (var slot in Slots)
+            if (slot.Input(conditioning.Stream(slot.Config.Name), xIn.shape[2], xIn.shape[3], dtype, device) is { } map) x = x + map;
         var skips = new List<Tensor> { x };
         foreach (var block in enc.Blocks)
         {
@@ -219,11 +237,19 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
             parts.Add(ctx_clip_image.forward(image.to(dtype, device)).unsqueeze(1));
             masks.Add(ones(batch, 1, dtype: ScalarType.Bool, device: device));
         }
+        int imageIndex = clipLen + t5Len;
+        int nullIndex = ctx_clip_image is null ? imageIndex : imageIndex + 1;
+        // Generic slots' tokens come after the built-in streams, before the null token.
+        foreach (var slot in Slots)
+            if (slot.Context(c.Stream(slot.Config.Name), batch, dtype, device) is var (tokens, tokenMask))
+            {
+                parts.Add(tokens);
+                masks.Add(tokenMask);
+                nullIndex += (int)tokens.shape[1];
+            }
         parts.Add(ctx_null.to(dtype).view(1, 1, -1).expand(batch, 1, -1));
         masks.Add(ones(batch, 1, dtype: ScalarType.Bool, device: device));
-        int imageIndex = clipLen + t5Len;
-        var layout = new ContextLayout(0, clipLen, clipLen, t5Len,
-            ctx_clip_image is null ? -1 : imageIndex, ctx_clip_image is null ? imageIndex : imageIndex + 1);
+        var layout = new ContextLayout(0, clipLen, clipLen, t5Len, ctx_clip_image is null ? -1 : imageIndex, nullIndex);
         return (cat(parts, 1), cat(masks, 1), layout);
     }
 

@@ -23,15 +23,15 @@ internal enum Init
 internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly Parameter bias;
+    private readonly Parameter? bias;
     private readonly long _padding;
 
-    public Conv2dLayer(string name, long inChannels, long outChannels, long kernel, Init init = Init.Default) : base(name)
+    public Conv2dLayer(string name, long inChannels, long outChannels, long kernel, Init init = Init.Default, bool withBias = true) : base(name)
     {
         double bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
         double scale = init == Init.Zero ? 0 : bound;
         weight = new Parameter((rand(outChannels, inChannels, kernel, kernel) * 2 - 1) * scale);
-        bias = new Parameter((rand(outChannels) * 2 - 1) * scale);
+        if (withBias) bias = new Parameter((rand(outChannels) * 2 - 1) * scale);
         _padding = kernel / 2;
         RegisterComponents();
     }
@@ -39,7 +39,7 @@ internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var w = weight.to(x.dtype);
-        using var b = bias.to(x.dtype);
+        using var b = bias?.to(x.dtype);
         var y = F.conv2d(x, w, b, padding: [_padding, _padding]);
         FlopCounter.Add(2 * weight.numel() * y.shape[0] * y.shape[2] * y.shape[3]);
         return y;
@@ -50,20 +50,20 @@ internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
 internal sealed class LinearLayer : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly Parameter bias;
+    private readonly Parameter? bias;
 
-    public LinearLayer(string name, long inFeatures, long outFeatures, Init init = Init.Default) : base(name)
+    public LinearLayer(string name, long inFeatures, long outFeatures, Init init = Init.Default, bool withBias = true) : base(name)
     {
         double scale = init == Init.Zero ? 0 : 1 / Math.Sqrt(inFeatures);
         weight = new Parameter((rand(outFeatures, inFeatures) * 2 - 1) * scale);
-        bias = new Parameter((rand(outFeatures) * 2 - 1) * scale);
+        if (withBias) bias = new Parameter((rand(outFeatures) * 2 - 1) * scale);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var w = weight.to(x.dtype);
-        using var b = bias.to(x.dtype);
+        using var b = bias?.to(x.dtype);
         FlopCounter.Add(2 * weight.numel() * (x.numel() / x.shape[^1]));
         return F.linear(x, w, b);
     }

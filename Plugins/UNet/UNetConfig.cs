@@ -40,6 +40,12 @@ public sealed record UNetConfig
     public bool CrossAttention { get; init; } = true;
     /// <summary>Dropout inside residual blocks during training.</summary>
     public double Dropout { get; init; }
+    /// <summary>
+    /// Generic conditioning slots, one per conditioner stream (<see cref="Conditioning.IConditioner"/>), fed by
+    /// the stream of the same name: extra cross-attention tokens, a pooled vector added to the time
+    /// embedding, a spatial map added after the input convolution. Empty for the base model.
+    /// </summary>
+    public StreamSlotConfig[] Streams { get; init; } = [];
 
     /// <summary>True when the network has any conditioning stream at all.</summary>
     [JsonIgnore]
@@ -108,6 +114,15 @@ public sealed record UNetConfig
         foreach (int m in ChannelMultipliers)
             if ((ModelChannels * m) % HeadChannels != 0 && AttentionResolutions.Length > 0)
                 problems.Add($"width {ModelChannels * m} is not a multiple of the head width {HeadChannels}");
+        var names = new HashSet<string>();
+        foreach (var slot in Streams ?? [])
+        {
+            if (slot is null || !StreamSlotConfig.IsValidName(slot.Name)) { problems.Add($"stream slot name '{slot?.Name}' must be lower-case letters, digits or '_', starting with a letter"); continue; }
+            if (!names.Add(slot.Name)) problems.Add($"stream slot '{slot.Name}' is listed twice");
+            if (slot.Tokens < 0 || slot.Pooled < 0 || slot.Channels < 0 || slot.Tokens + slot.Pooled + slot.Channels == 0)
+                problems.Add($"stream slot '{slot.Name}' needs a positive token, pooled or channel width");
+            if (slot.Tokens > 0 && !(CrossAttention && HasContext)) problems.Add($"stream slot '{slot.Name}' has tokens but the network has no cross-attention context");
+        }
         if (problems.Count > 0) throw new InvalidDataException("Invalid U-Net configuration: " + string.Join("; ", problems));
     }
 

@@ -38,6 +38,10 @@ public sealed class UNetFamily : INetworkFamily
 
     /// <inheritdoc />
     public INetwork Load(string folder) => UNetFiles.Load(folder);
+
+    /// <inheritdoc />
+    public INetwork LoadWithSlots(string folder, IReadOnlyDictionary<string, Conditioning.ConditionerSlot> slots) =>
+        UNetFiles.Load(folder, slots.Select(kv => new StreamSlotConfig(kv.Key, kv.Value.TokenWidth, kv.Value.PooledWidth, kv.Value.SpatialChannels)).ToList());
 }
 
 /// <summary>The plugin's registration entry point.</summary>

@@ -36,13 +36,43 @@ public static class UNetFiles
         }
     }
 
-    /// <summary>Builds the U-Net in <paramref name="folder"/> and loads its weights (float32, on the CPU).</summary>
-    public static EDiffIUNet Load(string folder)
+    /// <summary>
+    /// Builds the U-Net in <paramref name="folder"/> and loads its weights (float32, on the CPU). Slots in
+    /// <paramref name="extraSlots"/> that the saved network lacks are added and keep their initial values.
+    /// </summary>
+    public static EDiffIUNet Load(string folder, IReadOnlyList<StreamSlotConfig>? extraSlots = null)
     {
-        var model = new EDiffIUNet(ReadConfig(folder));
+        var config = ReadConfig(folder);
+        var added = (extraSlots ?? []).Where(s => config.Streams.All(c => c.Name != s.Name)).ToList();
+        foreach (var slot in extraSlots ?? [])
+            if (config.Streams.FirstOrDefault(c => c.Name == slot.Name) is { } have && have != slot)
+                throw new InvalidDataException($"The network in '{folder}' already has a slot '{slot.Name}' of another shape ({have}, asked for {slot}).");
+        EDiffIUNet model;
         try
         {
-            SafeTensorsWeights.Load(model, Path.Combine(folder, WeightsFile));
+            model = new EDiffIUNet(config with { Streams = [.. config.Streams, .. added] });
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+        try
+        {
+            var tensors = SafeTensorsWeights.Read(Path.Combine(folder, WeightsFile));
+            try
+            {
+                // The added slots are not in the file: they keep their (zero) initialisation.
+                var own = model.state_dict();
+                var all = new Dictionary<string, Tensor>(tensors);
+                foreach (var slot in added)
+                    foreach (var (key, value) in own.Where(kv => kv.Key.StartsWith($"streams.{slot.Name}.", StringComparison.Ordinal)))
+                        all.TryAdd(key, value);
+                SafeTensorsWeights.LoadInto(model, all, Path.Combine(folder, WeightsFile));
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
         }
         catch
         {

@@ -2,6 +2,8 @@ using EDiffI.Attention;
 using EDiffI.Bridge.Protocol;
 using EDiffI.Conditioning;
 using EDiffI.Host.Bridge;
+using EDiffI.Host.Commands;
+using EDiffI.Host.Pipeline.Conditioners;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
 using EDiffI.Plugins.PaintWithWords;
@@ -58,10 +60,11 @@ public class ControlsTests
     public async Task PaintAndStyleRequestsDrawWhatThePipelineDrawsWithNotes()
     {
         using var pipeline = TextToImagePipeline.Load(DefaultModel(), Catalog, CPU, ScalarType.Float32);
-        var painter = new PaintWithWords();
         var sampler = new HeunSampler();
         var schedule = new KarrasSchedule();
-        var executor = new PipelineJobExecutor(pipeline, "default", [sampler], schedule, "heun", painter);
+        using var service = new GenerationService(pipeline, [sampler], [schedule],
+            [new StyleConditioner(), new PaintConditioner([new PaintWithWords()])], ownsPipeline: false);
+        var executor = new PipelineJobExecutor(service, "default");
         Assert.Contains(Capabilities.PaintWithWords, executor.Capabilities);
         Assert.Contains(Capabilities.StyleReference, executor.Capabilities);
         await using var host = new TestServer(executor);
@@ -81,19 +84,29 @@ public class ControlsTests
         Assert.Contains(result.Notes!, n => n.Contains("#5a5a5a") && n.Contains("ignored"));
         Assert.Contains(result.Notes!, n => n.Contains("32×32") && n.Contains("resampled"));
 
-        // The same image through the pipeline directly: paint weight 1 for the region, style at 1.5.
+        // The same request as the CLI makes it from files (scribble and style as PNGs, the legend as JSON): bit for bit the same image.
+        using var folder = new ScratchFolder();
         var scribble = Scribble();
-        var regions = EDiffI.Host.Imaging.Scribble.Regions(scribble.Rgba, 32, 32, new Dictionary<uint, string> { [0xFF0000] = "a red circle" },
-            64, _ => { }, weights: new Dictionary<uint, double> { [0xFF0000] = 1 });
         var style = StyleImage();
-        using var reference = ImageFiles.FromRgba8(style.Rgba, style.Width, style.Height);
-        var extra = pipeline.Paint(painter, new PaintRequest(prompt, regions, 0.4), new ConditioningInputs(ClipImage: pipeline.EncodeStyle(reference, 1.5)));
-        using var direct = pipeline.Generate(new GenerationRequest(prompt, 3, 8, 2), sampler, schedule, extra: extra);
-        extra.DisposeExtras();
-        using var first = direct[0];
+        string Png(string name, ImageData image)
+        {
+            string path = Path.Combine(folder.Path, name);
+            using var pixels = ImageFiles.FromRgba8(image.Rgba, image.Width, image.Height);
+            ImageFiles.SavePng(pixels, path);
+            return path;
+        }
+        string legend = Path.Combine(folder.Path, "legend.json");
+        File.WriteAllText(legend, """{"#ff0000": {"phrase": "a red circle", "weight": 1}}""");
+        var cli = GenerateCommand.Request(new GenerateSettings
+        {
+            Prompt = prompt, Seed = 3, Steps = 8, Guidance = 2, Paint = Png("scribble.png", scribble), Legend = legend,
+            Style = Png("style.png", style), StyleStrength = 1.5,
+        });
+        using var direct = service.Generate(cli);
+        using var first = direct.Images[0];
         byte[] expected = ImageFiles.ToRgba8(first, out _, out _);
-        int worst = expected.Zip(result.Rgba, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(worst <= 1, $"bridge and pipeline differ by {worst} levels");
+        Assert.Equal(expected, result.Rgba);
+        Assert.Equal(result.Notes, direct.Notes);
 
         // The controls change the image, and a plain request has no notes.
         var plain = await client.GenerateAsync(new GenerateRequest { Prompt = prompt, Seed = 3, Steps = 8, Guidance = 2 });
@@ -116,4 +129,12 @@ public class ControlsTests
         Assert.Contains("No colour of the legend", none.Message);
         Assert.True(client.IsConnected);
     }
+}
+
+/// <summary>A temporary folder removed when disposed.</summary>
+internal sealed class ScratchFolder : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("ediffi-bridge-").FullName;
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
 }

@@ -73,7 +73,7 @@ public class EndToEndTests
 
             // The same request through the pipeline in this process gives the same pixels.
             using (var pipeline = TextToImagePipeline.Load(model, Catalog, CPU, ScalarType.Float32))
-            using (var images = pipeline.Generate(new GenerationRequest("red stripes", 5, 4, 2), new HeunSampler(), new EDiffI.Sampling.KarrasSchedule(new EDiffI.Sampling.KarrasScheduleOptions())))
+            using (var images = pipeline.Sample(["red stripes"], 5, 4, 2, new HeunSampler(), new EDiffI.Sampling.KarrasSchedule(new EDiffI.Sampling.KarrasScheduleOptions())))
             using (var image = images[0])
             {
                 byte[] expected = ImageFiles.ToRgba8(image, out _, out _);

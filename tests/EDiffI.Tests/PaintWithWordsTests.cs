@@ -153,23 +153,25 @@ public class PaintWithWordsTests
     {
         using var folder = new TinyModel.TempFolder();
         using var pipeline = TinyModel.Pipeline(folder.Path);
-        var sampler = new HeunSampler();
-        var schedule = new KarrasSchedule();
+        using var service = TinyModel.Service(pipeline);
         var request = new GenerationRequest("red bricks above blue water", 5, 6, 2.0);
-        using var plain = pipeline.Generate(request, sampler, schedule);
-        var painter = new PaintWithWords();
-        Assert.True(pipeline.SetCrossAttentionProcessor(painter.ProcessorFor));
-        using var top = zeros(16, 16);
-        top[..8] = ones(8, 16);
-        ConditioningInputs Paint(double w) => painter.Attach(new ConditioningInputs(),
-            new PaintRequest(request.Prompt, [new PaintRegion("red bricks", top)], w), pipeline.TextEncoders());
-        using var zero = pipeline.Generate(request, sampler, schedule, extra: Paint(0));
-        using var painted = pipeline.Generate(request, sampler, schedule, extra: Paint(2));
-        Assert.True(zero.equal(plain).all().item<bool>());
-        Assert.False(painted.allclose(plain, 1e-4, 1e-4));
-        var e = Assert.Throws<ArgumentException>(() => painter.Attach(new ConditioningInputs(),
-            new PaintRequest(request.Prompt, [new PaintRegion("green grass", top)], 1), pipeline.TextEncoders()));
-        Assert.Contains("'green grass'", e.Message);
+        // The scribble's top half is red; the legend ties red to "red bricks".
+        var rgba = new byte[16 * 16 * 4];
+        for (int p = 0; p < 8 * 16; p++) { rgba[4 * p] = 255; rgba[4 * p + 3] = 255; }
+        GenerationRequest Paint(string phrase, double w) => request.WithCondition("paint",
+            new ConditionerInput(Text: $$"""{"#ff0000": "{{phrase}}"}""", Image: new ConditionerImage(rgba, 16, 16), Weight: w));
+        using var plain = service.Generate(request);
+        using var zero = service.Generate(Paint("red bricks", 0));
+        using var painted = service.Generate(Paint("red bricks", 2));
+        Assert.True(zero.Images.equal(plain.Images).all().item<bool>());
+        Assert.False(painted.Images.allclose(plain.Images, 1e-4, 1e-4));
+        Assert.Equal(1, painted.Settings.Conditions["paint"]["regions"]);
+        var problem = service.Check(Paint("green grass", 1));
+        Assert.Equal(ProblemKind.Invalid, problem?.Kind);
+        Assert.Contains("'green grass'", problem!.Message);
+        // After a painted request the default processors are back: plain generation is unchanged.
+        using var again = service.Generate(request);
+        Assert.True(again.Images.equal(plain.Images).all().item<bool>());
     }
 
     [Fact]
@@ -187,10 +189,11 @@ public class PaintWithWordsTests
         using var none = pipeline.Generate(request, sampler, schedule, extra: new ConditioningInputs(ClipImage: style * 0));
         Assert.False(styled.allclose(plain, 1e-4, 1e-4));
         Assert.True(none.equal(plain).all().item<bool>());
-        // This model has no image encoder: a style reference is refused with a message.
-        using var image = zeros(3, 16, 16);
-        var e = Assert.Throws<UserException>(() => pipeline.EncodeStyle(image, 1));
-        Assert.Contains("no CLIP image encoder", e.Message);
+        // This model has no image encoder: a style reference is refused with a message, before any work.
+        using var service = TinyModel.Service(pipeline);
+        var problem = service.Check(request.WithCondition("style", new ConditionerInput(Image: new ConditionerImage(new byte[16 * 16 * 4], 16, 16))));
+        Assert.Equal(ProblemKind.Unsupported, problem?.Kind);
+        Assert.Contains("no CLIP image encoder", problem!.Message);
     }
 
     [Fact]

@@ -59,6 +59,12 @@ internal static class TinyModel
     /// A tiny U-Net saved to <paramref name="folder"/> with the word-hash encoders, perturbed from its zero
     /// initialisation so outputs depend on the prompt, and loaded as a float32 CPU pipeline.
     /// </summary>
+    /// <summary>The generation service over <paramref name="pipeline"/> (not owned) with Heun, Karras, style and paint-with-words, plus <paramref name="extra"/> conditioners.</summary>
+    public static GenerationService Service(TextToImagePipeline pipeline, params EDiffI.Conditioning.IConditioner[] extra) =>
+        new(pipeline, [new EDiffI.Plugins.Sampling.HeunSampler(), new EDiffI.Plugins.Sampling.EulerSampler()], [new EDiffI.Sampling.KarrasSchedule()],
+            [new EDiffI.Host.Pipeline.Conditioners.StyleConditioner(), new EDiffI.Host.Pipeline.Conditioners.PaintConditioner([new EDiffI.Plugins.PaintWithWords.PaintWithWords()]), .. extra],
+            ownsPipeline: false);
+
     public static TextToImagePipeline Pipeline(string folder, int clipImageDimension = 0)
     {
         manual_seed(21);
@@ -92,4 +98,16 @@ internal static class TinyModel
         public string Path { get; } = Directory.CreateTempSubdirectory("ediffi-test-").FullName;
         public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
     }
+}
+
+/// <summary>Draws straight through <see cref="TextToImagePipeline.Sample"/> with a request's settings (tests below the generation service).</summary>
+internal static class PipelineTestExtensions
+{
+    public static Tensor Generate(this TextToImagePipeline pipeline, GenerationRequest request, EDiffI.Sampling.ISampler sampler,
+        EDiffI.Sampling.ISigmaSchedule schedule, EDiffI.Sampling.SamplerCallback? callback = null, EDiffI.Conditioning.ConditioningInputs? extra = null) =>
+        pipeline.Sample(request.PromptOfEach(), request.Seed ?? 0, request.Steps ?? pipeline.Manifest.DefaultSteps,
+            request.Guidance ?? pipeline.Manifest.DefaultGuidance, sampler, schedule, extra, callback);
+
+    public static Tensor EncodeStyle(this TextToImagePipeline pipeline, Tensor image, double strength) =>
+        EDiffI.Host.Pipeline.Conditioners.StyleConditioner.Embed(pipeline.ImageEncoder!, image, strength, pipeline.Device);
 }

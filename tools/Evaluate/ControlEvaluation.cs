@@ -89,8 +89,8 @@ internal static class ControlEvaluation
                 var request = new PaintRequest(prompt, regions[i].Select(r => new PaintRegion(r.Phrase, MaskTensor(r.Region.Mask, pipeline.Network.Resolution))).ToList(), c.Sweep[w]);
                 var extra = painter.Attach(new ConditioningInputs(), request, encoders);
                 foreach (var region in request.Regions) region.Mask.Dispose();
-                using var images = pipeline.Generate(new GenerationRequest(prompt, 5_000_000 + (long)i * c.Seeds, c.Steps, c.Guidance, c.Seeds),
-                    environment.Sampler, environment.Schedule, extra: extra);
+                using var images = pipeline.Sample(Enumerable.Repeat(prompt, c.Seeds).ToList(), 5_000_000 + (long)i * c.Seeds, c.Steps, c.Guidance,
+                    environment.Sampler, environment.Schedule, extra);
                 extra.Get<PaintContext>()?.Dispose();
                 using var onDevice = images.to(c.Device);
                 var scores = ControlMetrics.RegionScores(environment.Judge, onDevice,
@@ -195,7 +195,7 @@ internal static class ControlEvaluation
                 ConditioningInputs? extra = null;
                 if (strength > 0)
                 {
-                    var embeddings = Enumerable.Range(0, c.Count).Select(i => pipeline.EncodeStyle(referenceImages[i], strength)).ToList();
+                    var embeddings = Enumerable.Range(0, c.Count).Select(i => EDiffI.Host.Pipeline.Conditioners.StyleConditioner.Embed(pipeline.ImageEncoder!, referenceImages[i], strength, c.Device)).ToList();
                     using var perPair = cat(embeddings, 0);
                     foreach (var e in embeddings) e.Dispose();
                     extra = new ConditioningInputs(ClipImage: perPair.index_select(0, pairIndex.to(perPair.device)));
@@ -206,7 +206,7 @@ internal static class ControlEvaluation
                 {
                     int n = Math.Min(batch, prompts.Count - start);
                     var part = extra is null ? null : new ConditioningInputs(ClipImage: extra.ClipImage!.narrow(0, start, n));
-                    parts.Add(pipeline.GenerateBatch(prompts.GetRange(start, n), 8_000_000 + start, c.Steps, c.Guidance,
+                    parts.Add(pipeline.Sample(prompts.GetRange(start, n), 8_000_000 + start, c.Steps, c.Guidance,
                         environment.Sampler, environment.Schedule, part));
                 }
                 extra?.ClipImage?.Dispose();

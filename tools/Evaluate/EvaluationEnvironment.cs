@@ -54,6 +54,10 @@ internal sealed class EvaluationEnvironment : IDisposable
     public Device Device { get; }
     public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
 
+    /// <summary>Loads a model folder as a generation service with the evaluation's sampler and schedule.</summary>
+    public GenerationService Open(string model, Device device, ScalarType computeType) =>
+        new(TextToImagePipeline.Load(model, Catalog, device, computeType), [Sampler], [Schedule]);
+
     public void Dispose()
     {
         Judge.Dispose();

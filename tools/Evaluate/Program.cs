@@ -39,8 +39,6 @@ if (models.Count == 0) { Console.Error.WriteLine("pass --model <folder> (one or 
 
 using var environment = new EvaluationEnvironment(device, judgePath);
 var catalog = environment.Catalog;
-var sampler = environment.Sampler;
-var schedule = environment.Schedule;
 var judge = environment.Judge;
 
 var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, 64)).ToList();
@@ -54,7 +52,7 @@ Console.WriteLine($"real images: {Format(realScores)}");
 var results = new List<object>();
 foreach (string model in models)
 {
-    using var pipeline = TextToImagePipeline.Load(model, catalog, device, TorchRuntime.ComputeType(device, options.Get("precision") ?? "auto"));
+    using var service = environment.Open(model, device, TorchRuntime.ComputeType(device, options.Get("precision") ?? "auto"));
     foreach (double w in guidances)
     {
         var clock = Stopwatch.StartNew();
@@ -62,7 +60,8 @@ foreach (string model in models)
         for (int start = 0; start < count; start += batch)
         {
             var chunk = prompts.Skip(start).Take(batch).ToList();
-            parts.Add(pipeline.GenerateBatch(chunk, 7_000_000 + start, steps, w, sampler, schedule));
+            using var result = service.Generate(new GenerationRequest(chunk[0], 7_000_000 + start, steps, w, chunk.Count) { Prompts = chunk });
+            parts.Add(result.Images.clone());
         }
         using var generated = cat(parts, 0);
         foreach (var p in parts) p.Dispose();

@@ -164,6 +164,13 @@ public sealed class GenerateRequest : BridgeMessage
     /// <summary>How strongly <see cref="StyleImage"/> steers the style (it scales the CLIP image embedding); 0 for the host's default, 1.</summary>
     [Key(13)]
     public double StyleStrength { get; set; }
+
+    /// <summary>
+    /// Inputs of the host's conditioners by name (for example "palette"), each as text or bytes; the host lists
+    /// the ones its model takes as "conditioner:NAME" capabilities. Null or empty for none.
+    /// </summary>
+    [Key(14)]
+    public List<ConditionEntry>? Conditions { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>

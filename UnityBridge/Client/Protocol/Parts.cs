@@ -40,6 +40,27 @@ public sealed class LegendEntry
     public double Strength { get; set; }
 }
 
+/// <summary>The input of one of the host's conditioners in a generate request.</summary>
+[MessagePackObject]
+public sealed class ConditionEntry
+{
+    /// <summary>The conditioner's name (for example "palette").</summary>
+    [Key(0)]
+    public string Name { get; set; } = "";
+
+    /// <summary>The input as text (for example "#aa3322,#ffffff"), or null.</summary>
+    [Key(1)]
+    public string? Text { get; set; }
+
+    /// <summary>The input as bytes, or null.</summary>
+    [Key(2)]
+    public byte[]? Bytes { get; set; }
+
+    /// <summary>A strength; 0 for the conditioner's default.</summary>
+    [Key(3)]
+    public double Weight { get; set; }
+}
+
 /// <summary>A model a host can draw with.</summary>
 [MessagePackObject]
 public sealed class ModelInfo
@@ -191,6 +212,8 @@ public static class Capabilities
     public const string StyleReference = "style-reference";
     /// <summary>Paint-with-words (<see cref="GenerateRequest.Scribble"/>, <see cref="GenerateRequest.Legend"/>).</summary>
     public const string PaintWithWords = "paint-with-words";
+    /// <summary>Prefix of the capability a conditioner adds: "conditioner:palette" means GenerateRequest.Conditions may name "palette".</summary>
+    public const string ConditionerPrefix = "conditioner:";
 }
 
 /// <summary>Stage names of <see cref="Progress.Stage"/>.</summary>

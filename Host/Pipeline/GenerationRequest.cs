@@ -1,0 +1,87 @@
+using EDiffI.Conditioning;
+
+namespace EDiffI.Host.Pipeline;
+
+/// <summary>
+/// Everything one generation takes, whoever asks (the CLI, the bridge, <c>bench</c>, evaluation): the front
+/// ends only fill it in and hand it to <see cref="GenerationService"/>, which owns the defaults and the rules.
+/// Null settings take the model's or the configuration's defaults.
+/// </summary>
+/// <param name="Prompt">The text prompt (every image of the batch), unless <see cref="Prompts"/> gives one per image.</param>
+/// <param name="Seed">Seed of the first image; image i uses Seed + i. Null: a random seed, reported in the result.</param>
+/// <param name="Steps">Sampler steps; null for the model's default.</param>
+/// <param name="Guidance">Classifier-free guidance weight (1 = conditional model only); null for the model's default.</param>
+/// <param name="Batch">Number of images (variations of one prompt, or one per entry of <see cref="Prompts"/>).</param>
+public sealed record GenerationRequest(string Prompt, long? Seed = null, int? Steps = null, double? Guidance = null, int Batch = 1)
+{
+    /// <summary>One prompt per image (evaluation, batched serving); null to draw <see cref="Prompt"/> <see cref="Batch"/> times.</summary>
+    public IReadOnlyList<string>? Prompts { get; init; }
+
+    /// <summary>Sampler by name (heun, euler, a plugin's); null for configuration <c>Sampling:Sampler</c>, else heun.</summary>
+    public string? Sampler { get; init; }
+
+    /// <summary>σ schedule by name; null for configuration <c>Sampling:Schedule</c>, else karras.</summary>
+    public string? Schedule { get; init; }
+
+    /// <summary>Output width in pixels; 0 for the model's.</summary>
+    public int Width { get; init; }
+
+    /// <summary>Output height in pixels; 0 for the model's.</summary>
+    public int Height { get; init; }
+
+    /// <summary>Seamless tiling of the output (refused until a stage supports it).</summary>
+    public bool Tiling { get; init; }
+
+    /// <summary>
+    /// Conditioner inputs by conditioner name (<see cref="IConditioner.Name"/>): "style" (an image and a
+    /// strength), "paint" (a scribble, its legend as JSON and w′), and whatever plugins add ("palette"...).
+    /// </summary>
+    public IReadOnlyDictionary<string, ConditionerInput> Conditions { get; init; } = new Dictionary<string, ConditionerInput>();
+
+    /// <summary>The prompt of each image, in batch order.</summary>
+    public IReadOnlyList<string> PromptOfEach() => Prompts ?? Enumerable.Repeat(Prompt, Batch).ToList();
+
+    /// <summary>A copy with one more conditioner input.</summary>
+    public GenerationRequest WithCondition(string name, ConditionerInput input)
+    {
+        var map = new Dictionary<string, ConditionerInput>(Conditions, StringComparer.OrdinalIgnoreCase) { [name] = input };
+        return this with { Conditions = map };
+    }
+}
+
+/// <summary>What kind of problem a request has; the bridge maps each to its stable error code.</summary>
+public enum ProblemKind
+{
+    /// <summary>A setting is malformed or out of range.</summary>
+    Invalid,
+    /// <summary>The model or the host cannot do what is asked (a feature it lacks).</summary>
+    Unsupported,
+}
+
+/// <summary>The first thing wrong with a request: one message per rule, the same on every front end.</summary>
+/// <param name="Kind">The kind of problem.</param>
+/// <param name="Message">What is wrong and how to fix it.</param>
+public sealed record RequestProblem(ProblemKind Kind, string Message);
+
+/// <summary>The settings a generation used, after defaults: what a user needs to reproduce it.</summary>
+/// <param name="Prompt">The prompt (the first image's, when each image had its own).</param>
+/// <param name="Seeds">Each image's seed.</param>
+/// <param name="Steps">Sampler steps.</param>
+/// <param name="Guidance">Guidance weight.</param>
+/// <param name="Sampler">Sampler name.</param>
+/// <param name="Schedule">σ schedule name.</param>
+/// <param name="Width">Output width.</param>
+/// <param name="Height">Output height.</param>
+/// <param name="Conditions">For each conditioner used, what it reports it used (strength, regions...).</param>
+public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> Seeds, int Steps, double Guidance, string Sampler, string Schedule,
+    int Width, int Height, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Conditions);
+
+/// <summary>The images of a generation with what was used and what the user should know.</summary>
+/// <param name="Images">[B, 3, H, W] in [−1, 1], float32, on the CPU; owned by the result.</param>
+/// <param name="Settings">The settings used.</param>
+/// <param name="Notes">Warnings and notes for the user (a truncated prompt, a resampled scribble...).</param>
+public sealed record GenerationResult(TorchSharp.torch.Tensor Images, GenerationSettingsUsed Settings, IReadOnlyList<string> Notes) : IDisposable
+{
+    /// <inheritdoc />
+    public void Dispose() => Images.Dispose();
+}

@@ -1,0 +1,212 @@
+using EDiffI.Attention;
+using EDiffI.Conditioning;
+using EDiffI.Host.Runtime;
+using EDiffI.Sampling;
+using Microsoft.Extensions.Configuration;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Pipeline;
+
+/// <summary>
+/// The one place a generation is validated, assembled, run and cleaned up, for every front end: the
+/// defaults (model, configuration), one set of rules with one message each, sampler, schedule and
+/// conditioner lookup, encoding, conditioning, guidance, noise, sampling and the disposal of every
+/// intermediate tensor. Holds one loaded model (<see cref="TextToImagePipeline"/>); one generation at a time.
+/// </summary>
+public sealed class GenerationService : IDisposable
+{
+    /// <summary>Most sampler steps a request may ask for.</summary>
+    public const int MaxSteps = 1000;
+    /// <summary>Most images in one request.</summary>
+    public const int MaxBatch = 256;
+    /// <summary>Largest guidance weight.</summary>
+    public const double MaxGuidance = 100;
+
+    private readonly List<ISampler> _samplers;
+    private readonly List<ISigmaSchedule> _schedules;
+    private readonly Dictionary<string, IConditioner> _conditioners;
+    private readonly Dictionary<string, string> _unavailable;
+    private readonly bool _ownsPipeline;
+
+    /// <summary>The loaded model.</summary>
+    public TextToImagePipeline Pipeline { get; }
+    /// <summary>The sampler requests get when they name none.</summary>
+    public string DefaultSampler { get; }
+    /// <summary>The σ schedule requests get when they name none.</summary>
+    public string DefaultSchedule { get; }
+    /// <summary>What conditioners may know of the model.</summary>
+    public ConditionerModel Model { get; }
+
+    /// <summary>
+    /// Serves <paramref name="pipeline"/> (disposed with the service when <paramref name="ownsPipeline"/>) with
+    /// the given samplers, schedules and conditioners; defaults come from <paramref name="configuration"/>
+    /// (<c>Sampling:Sampler</c>, <c>Sampling:Schedule</c>). Throws a <see cref="UserException"/> when a
+    /// configured default does not exist.
+    /// </summary>
+    public GenerationService(TextToImagePipeline pipeline, IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules,
+        IEnumerable<IConditioner>? conditioners = null, IConfiguration? configuration = null, bool ownsPipeline = true)
+    {
+        Pipeline = pipeline;
+        _ownsPipeline = ownsPipeline;
+        _samplers = samplers.ToList();
+        _schedules = schedules.ToList();
+        DefaultSampler = configuration?["Sampling:Sampler"] ?? "heun";
+        DefaultSchedule = configuration?["Sampling:Schedule"] ?? "karras";
+        if (FindSampler(DefaultSampler) is null) throw new UserException(UnknownSampler(DefaultSampler));
+        if (FindSchedule(DefaultSchedule) is null) throw new UserException(UnknownSchedule(DefaultSchedule));
+        Model = new ConditionerModel(pipeline.Network.Resolution, pipeline.TextEncoders(), pipeline.ImageEncoder,
+            pipeline.Networks.OfType<ICrossAttentionHost>().Any(h => h.CrossAttentionLayers.Count > 0),
+            pipeline.Network.Conditioning.Streams ?? new Dictionary<string, ConditionerSlot>());
+        _conditioners = new(StringComparer.OrdinalIgnoreCase);
+        _unavailable = new(StringComparer.OrdinalIgnoreCase);
+        foreach (var conditioner in conditioners ?? [])
+        {
+            string? reason = conditioner.Unavailable(Model);
+            if (reason is null && !conditioner.Slot.IsNone)
+                reason = Model.Slots.TryGetValue(conditioner.Name, out var slot)
+                    ? slot == conditioner.Slot ? null : $"the model's '{conditioner.Name}' slot is {slot}, the conditioner fills {conditioner.Slot}"
+                    : $"the model has no '{conditioner.Name}' slot (train an adapter: `train --base <model> --adapter {conditioner.Name}`)";
+            if (reason is null) _conditioners.TryAdd(conditioner.Name, conditioner);
+            else _unavailable.TryAdd(conditioner.Name, reason);
+        }
+    }
+
+    /// <summary>The samplers by name.</summary>
+    public IReadOnlyList<string> Samplers => _samplers.Select(s => s.Name).ToList();
+
+    /// <summary>The conditioners this model can use, by name.</summary>
+    public IReadOnlyCollection<string> Conditioners => _conditioners.Keys;
+
+    /// <summary>The sampler a request uses (its own or the default).</summary>
+    public ISampler SamplerFor(GenerationRequest request) =>
+        FindSampler(request.Sampler ?? DefaultSampler) ?? throw new UserException(UnknownSampler(request.Sampler!));
+
+    /// <summary>The first rule <paramref name="request"/> breaks, or null when it may run. Cheap: loads and encodes nothing.</summary>
+    public RequestProblem? Check(GenerationRequest request)
+    {
+        static RequestProblem Invalid(string m) => new(ProblemKind.Invalid, m);
+        static RequestProblem Unsupported(string m) => new(ProblemKind.Unsupported, m);
+        var prompts = request.PromptOfEach();
+        if (request.Batch < 1 || request.Batch > MaxBatch) return Invalid($"The batch must be between 1 and {MaxBatch} images (got {request.Batch}).");
+        if (request.Prompts is { } each && each.Count != request.Batch) return Invalid($"{each.Count} prompts were given for a batch of {request.Batch}; give one per image.");
+        if (prompts.Any(string.IsNullOrWhiteSpace)) return Invalid("The prompt is empty; say what to draw.");
+        if (request.Steps is { } steps && (steps < 1 || steps > MaxSteps)) return Invalid($"Steps must be between 1 and {MaxSteps} (got {steps}).");
+        if (request.Guidance is { } w && !(w >= 0 && w <= MaxGuidance)) return Invalid($"Guidance must be between 0 and {MaxGuidance} (got {w}); 1 is no guidance.");
+        if (request.Sampler is { } sampler && FindSampler(sampler) is null) return Invalid(UnknownSampler(sampler));
+        if (request.Schedule is { } schedule && FindSchedule(schedule) is null) return Invalid(UnknownSchedule(schedule));
+        if (request.Width < 0 || request.Height < 0) return Invalid($"The size {request.Width}×{request.Height} is negative.");
+        int size = Model.Resolution;
+        if ((request.Width != 0 && request.Width != size) || (request.Height != 0 && request.Height != size))
+            return Unsupported($"This model draws {size}×{size} images only (asked for {request.Width}×{request.Height}); use 0 or {size} (no super-resolution stage is loaded).");
+        if (request.Tiling) return Unsupported("This model cannot draw seamless tiling textures yet; turn tiling off.");
+        foreach (var (name, input) in request.Conditions)
+        {
+            if (input is null) return Invalid($"The input of conditioner '{name}' is missing.");
+            if (_unavailable.TryGetValue(name, out var reason)) return Unsupported($"This model cannot use the conditioner '{name}': {reason}.");
+            if (!_conditioners.TryGetValue(name, out var conditioner))
+                return Invalid($"Unknown conditioner '{name}' (available for this model: {Names(_conditioners.Keys)}; `plugins` lists what each plugin provides).");
+            if (input.Weight is { } weight && !(weight >= 0 && weight <= MaxGuidance))
+                return Invalid($"The weight of '{name}' must be between 0 and {MaxGuidance} (got {weight}).");
+            try
+            {
+                conditioner.Check(input, prompts[0], Model);
+            }
+            catch (Exception e) when (e is ArgumentException or UserException)
+            {
+                return Invalid(e.Message);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Throws a <see cref="UserException"/> with the first rule <paramref name="request"/> breaks.</summary>
+    public void Validate(GenerationRequest request)
+    {
+        if (Check(request) is { } problem) throw new UserException(problem.Message);
+    }
+
+    /// <summary>
+    /// Draws the images of <paramref name="request"/>. Throws a <see cref="UserException"/> for a request that
+    /// breaks a rule (nothing is run), <see cref="OperationCanceledException"/> when cancelled between two
+    /// evaluations. Every tensor but the result's images is disposed, whatever happens.
+    /// </summary>
+    public GenerationResult Generate(GenerationRequest request, SamplerCallback? callback = null, CancellationToken cancellationToken = default)
+    {
+        Validate(request);
+        using var scope = NewDisposeScope(); // everything the conditioners and the sampler make, but the images
+        var sampler = SamplerFor(request);
+        var schedule = FindSchedule(request.Schedule ?? DefaultSchedule)!;
+        long seed = request.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
+        int steps = request.Steps ?? Pipeline.Manifest.DefaultSteps;
+        double guidance = request.Guidance ?? Pipeline.Manifest.DefaultGuidance;
+        var prompts = request.PromptOfEach();
+        var notes = new List<string>();
+        foreach (string prompt in prompts.Distinct()) notes.AddRange(Pipeline.PromptWarnings(prompt).Select(w => $"warning: {w}"));
+        var used = new Dictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.OrdinalIgnoreCase);
+        var extra = new ConditioningInputs();
+        bool swapped = false;
+        try
+        {
+            var context = new ConditionerContext(prompts[0], request.Batch, Pipeline.Device, Model, notes.Add);
+            foreach (var (name, input) in request.Conditions)
+            {
+                var conditioner = _conditioners[name];
+                ConditionerOutput output;
+                try
+                {
+                    output = conditioner.Condition(input, context);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UserException(e.Message, e);
+                }
+                extra = Attach(extra, conditioner.Name, output, request.Batch);
+                if (output.Processor is { } processor) swapped |= Pipeline.SetCrossAttentionProcessor(processor);
+                used[conditioner.Name] = output.Used ?? new Dictionary<string, double>();
+            }
+            var images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, callback, cancellationToken);
+            var settings = new GenerationSettingsUsed(prompts[0], Enumerable.Range(0, request.Batch).Select(i => seed + i).ToList(), steps, guidance,
+                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used);
+            return new GenerationResult(images.MoveToOuterDisposeScope(), settings, notes);
+        }
+        finally
+        {
+            extra.DisposeExtras();
+            if (swapped) Pipeline.SetCrossAttentionProcessor(_ => null);
+        }
+    }
+
+    // Adds one conditioner's output to the conditioning: its stream under its name, the CLIP image stream, its extras.
+    private ConditioningInputs Attach(ConditioningInputs extra, string name, ConditionerOutput output, int batch)
+    {
+        if (output.Stream is { } stream)
+        {
+            stream.Validate(name);
+            extra = extra.WithStream(name, stream.Expand(batch));
+        }
+        if (output.ImageEmbedding is { } image)
+        {
+            if (extra.ClipImage is not null) throw new UserException($"Two conditioners set the CLIP image stream ('{name}' is the second); use one.");
+            extra = extra with { ClipImage = (image.shape[0] == 1 ? image.expand(batch, -1) : image).to(Pipeline.Device) };
+        }
+        foreach (var (type, value) in output.Extras ?? new Dictionary<Type, object>())
+        {
+            var map = extra.Extensions is null ? new Dictionary<Type, object>() : new Dictionary<Type, object>(extra.Extensions);
+            map[type] = value;
+            extra = extra with { Extensions = map };
+        }
+        return extra;
+    }
+
+    private ISampler? FindSampler(string name) => SamplerLookup.Find(_samplers, name);
+    private ISigmaSchedule? FindSchedule(string name) => SamplerLookup.Find(_schedules, name);
+    private string UnknownSampler(string name) => SamplerLookup.UnknownSampler(_samplers, name);
+    private string UnknownSchedule(string name) => SamplerLookup.UnknownSchedule(_schedules, name);
+    private static string Names(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "none";
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsPipeline) Pipeline.Dispose();
+    }
+}
