@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EDiffI.Diffusion;
 
 namespace EDiffI.Experts;
 
@@ -11,7 +12,7 @@ public sealed record QuantileRange(double Low, double High)
 
     /// <summary>The σ interval the range covers (High may be +∞).</summary>
     public SigmaInterval ToSigma(double pMean, double pStd) =>
-        new(Edm.Edm.SigmaAtQuantile(Low, pMean, pStd), Edm.Edm.SigmaAtQuantile(High, pMean, pStd));
+        new(Edm.SigmaAtQuantile(Low, pMean, pStd), Edm.SigmaAtQuantile(High, pMean, pStd));
 }
 
 /// <summary>
@@ -38,8 +39,8 @@ public sealed record TreeNode
     /// <summary>The quantile ranges the node trains on and, in an ensemble, serves.</summary>
     public IReadOnlyList<QuantileRange> Quantiles()
     {
-        var (low, _) = Edm.Edm.TreeInterval(Level, Index);
-        var (_, high) = Edm.Edm.TreeInterval(Level, LastIndex ?? Index);
+        var (low, _) = Edm.TreeInterval(Level, Index);
+        var (_, high) = Edm.TreeInterval(Level, LastIndex ?? Index);
         if (!Complement) return [new QuantileRange(low, high)];
         var ranges = new List<QuantileRange>();
         if (low > 0) ranges.Add(new QuantileRange(0, low));
