@@ -8,7 +8,7 @@ public static class HostComposition
 {
     /// <summary>
     /// Configuration from appsettings.json beside the app (optional), EDIFFI_ environment variables
-    /// (EDIFFI_Samplers__Heun__SChurn=10), and <c>--set Key=Value</c> arguments, later ones winning.
+    /// (EDIFFI_Sampling__Heun__SChurn=10), and <c>--set Key=Value</c> arguments, later ones winning.
     /// The <c>--set</c> pairs are taken out of <paramref name="args"/>.
     /// </summary>
     public static IConfiguration BuildConfiguration(ref string[] args)
