@@ -1,3 +1,4 @@
+using EDiffI.Host.Data;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -39,6 +40,7 @@ public static class HostComposition
     {
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
+        services.AddHostDatasetSources();
         var catalog = new PluginCatalog();
         catalog.LoadInto(services, configuration, pluginFolders ?? PluginCatalog.DefaultFolders(configuration));
         services.AddSingleton(catalog);
