@@ -42,30 +42,3 @@ public interface ICrossAttentionProcessor
     /// <summary>Attention output, [B, heads, H·W, head dim].</summary>
     Tensor Attend(CrossAttentionInputs inputs);
 }
-
-/// <summary>A network whose cross-attention layers accept swapped-in processors.</summary>
-public interface ICrossAttentionHost
-{
-    /// <summary>Every cross-attention layer, in forward order.</summary>
-    IReadOnlyList<CrossAttentionLayer> CrossAttentionLayers { get; }
-
-    /// <summary>
-    /// Sets the processor of each layer to what <paramref name="select"/> returns for it; null
-    /// restores the default processor.
-    /// </summary>
-    void SetCrossAttentionProcessor(Func<CrossAttentionLayer, ICrossAttentionProcessor?> select);
-}
-
-/// <summary>softmax(QKᵀ/√d + mask) V, through the fused scaled-dot-product kernel.</summary>
-public sealed class DefaultCrossAttentionProcessor : ICrossAttentionProcessor
-{
-    /// <summary>The shared instance.</summary>
-    public static DefaultCrossAttentionProcessor Instance { get; } = new();
-
-    /// <inheritdoc />
-    public Tensor Attend(CrossAttentionInputs inputs)
-    {
-        using var mask = inputs.KeyMask.view(inputs.KeyMask.shape[0], 1, 1, inputs.KeyMask.shape[1]);
-        return nn.functional.scaled_dot_product_attention(inputs.Query, inputs.Key, inputs.Value, mask);
-    }
-}

@@ -2,7 +2,8 @@ namespace EDiffI.Data;
 
 /// <summary>
 /// Builds dataset sources named on the command line as <c>scheme:argument</c> (for example
-/// <c>world:train</c>); plugins register one per scheme. A plain folder path needs no factory.
+/// <c>world:train</c>); the host looks every source up by its scheme. Plugins register one per scheme;
+/// the host registers its own "folder:" (also used for a name without a scheme) and "cache:".
 /// </summary>
 public interface IDatasetSourceFactory
 {

@@ -1,4 +1,5 @@
 using EDiffI.Conditioning;
+using EDiffI.Diffusion;
 using static TorchSharp.torch;
 
 namespace EDiffI.Denoising;
@@ -18,9 +19,9 @@ public sealed class PreconditionedDenoiser(IEdmNetwork network) : IDenoiser
     {
         using var scope = NewDisposeScope();
         var s = sigma.to(x.dtype).view(-1, 1, 1, 1);
-        var xIn = (Edm.Edm.CIn(s) * x).to(Network.ComputeType);
-        var cNoise = Edm.Edm.CNoise(sigma.to(ScalarType.Float32).flatten());
+        var xIn = (Edm.CIn(s) * x).to(Network.ComputeType);
+        var cNoise = Edm.CNoise(sigma.to(ScalarType.Float32).flatten());
         var f = Network.Forward(xIn, cNoise, conditioning).to(x.dtype);
-        return (Edm.Edm.CSkip(s) * x + Edm.Edm.COut(s) * f).MoveToOuterDisposeScope();
+        return (Edm.CSkip(s) * x + Edm.COut(s) * f).MoveToOuterDisposeScope();
     }
 }

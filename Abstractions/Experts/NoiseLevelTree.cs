@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EDiffI.Diffusion;
 
 namespace EDiffI.Experts;
 
@@ -11,7 +12,7 @@ public sealed record QuantileRange(double Low, double High)
 
     /// <summary>The σ interval the range covers (High may be +∞).</summary>
     public SigmaInterval ToSigma(double pMean, double pStd) =>
-        new(Edm.Edm.SigmaAtQuantile(Low, pMean, pStd), Edm.Edm.SigmaAtQuantile(High, pMean, pStd));
+        new(Edm.SigmaAtQuantile(Low, pMean, pStd), Edm.SigmaAtQuantile(High, pMean, pStd));
 }
 
 /// <summary>
@@ -38,8 +39,8 @@ public sealed record TreeNode
     /// <summary>The quantile ranges the node trains on and, in an ensemble, serves.</summary>
     public IReadOnlyList<QuantileRange> Quantiles()
     {
-        var (low, _) = Edm.Edm.TreeInterval(Level, Index);
-        var (_, high) = Edm.Edm.TreeInterval(Level, LastIndex ?? Index);
+        var (low, _) = Edm.TreeInterval(Level, Index);
+        var (_, high) = Edm.TreeInterval(Level, LastIndex ?? Index);
         if (!Complement) return [new QuantileRange(low, high)];
         var ranges = new List<QuantileRange>();
         if (low > 0) ranges.Add(new QuantileRange(0, low));
@@ -148,49 +149,5 @@ public sealed record BranchingSchedule
             PMean = PMean, PStd = PStd,
             Experts = members.Select(m => new ExpertEntry { Name = m, Folder = m, Quantiles = Node(m).Quantiles().ToList() }).ToList(),
         };
-    }
-}
-
-/// <summary>One expert of a saved ensemble: its folder (network files) and the quantile ranges it serves.</summary>
-public sealed record ExpertEntry
-{
-    /// <summary>Name (the tree node it came from).</summary>
-    public string Name { get; init; } = "";
-    /// <summary>Folder of the expert's network, relative to the model folder.</summary>
-    public string Folder { get; init; } = "";
-    /// <summary>Quantile ranges of p(σ) the expert serves.</summary>
-    public List<QuantileRange> Quantiles { get; init; } = [];
-}
-
-/// <summary>The experts of an ensemble and the p(σ) their quantile ranges refer to (stored in model.json).</summary>
-public sealed record ExpertEnsembleSpec
-{
-    /// <summary>Router kind a plugin provides ("sigma-interval").</summary>
-    public string Router { get; init; } = "sigma-interval";
-    /// <summary>P_mean of p(σ).</summary>
-    public double PMean { get; init; } = -1.2;
-    /// <summary>P_std of p(σ).</summary>
-    public double PStd { get; init; } = 1.2;
-    /// <summary>The experts.</summary>
-    public List<ExpertEntry> Experts { get; init; } = [];
-
-    /// <summary>The σ intervals each expert serves.</summary>
-    public IReadOnlyList<IReadOnlyList<SigmaInterval>> SigmaIntervals() =>
-        Experts.Select(e => (IReadOnlyList<SigmaInterval>)e.Quantiles.Select(q => q.ToSigma(PMean, PStd)).ToList()).ToList();
-
-    /// <summary>Why the experts' ranges do not partition [0, 1) exactly (gap or overlap), or null when they do.</summary>
-    public static string? PartitionProblem(IReadOnlyList<IReadOnlyList<QuantileRange>> experts)
-    {
-        var all = experts.SelectMany((ranges, i) => ranges.Select(r => (r.Low, r.High, Expert: i))).OrderBy(r => r.Low).ToList();
-        double at = 0;
-        const double eps = 1e-12;
-        foreach (var r in all)
-        {
-            if (!(r.Low < r.High)) return $"an empty quantile range [{r.Low}, {r.High})";
-            if (r.Low > at + eps) return $"no expert serves quantiles [{at:0.####}, {r.Low:0.####})";
-            if (r.Low < at - eps) return $"two experts serve quantiles around {r.Low:0.####}";
-            at = r.High;
-        }
-        return at < 1 - eps ? $"no expert serves quantiles [{at:0.####}, 1)" : null;
     }
 }

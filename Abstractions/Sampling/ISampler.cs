@@ -50,13 +50,3 @@ public interface ISampler
     /// <exception cref="OperationCanceledException">When the request's token is cancelled between evaluations.</exception>
     Tensor Sample(IDenoiser denoiser, SamplingRequest request);
 }
-
-/// <summary>A σ discretisation: <c>Sigmas(n)</c> gives n + 1 decreasing values ending at 0.</summary>
-public interface ISigmaSchedule
-{
-    /// <summary>The name users select the schedule by (for example "karras").</summary>
-    string Name { get; }
-
-    /// <summary>The σ values of an n-step run, decreasing, ending at 0.</summary>
-    double[] Sigmas(int steps);
-}

@@ -1,3 +1,5 @@
+using EDiffI.Diffusion;
+
 namespace EDiffI.Sampling;
 
 /// <summary>Options of the Karras ρ-schedule (Karras et al. 2022, Eq. 5 and Table 1).</summary>
@@ -13,7 +15,7 @@ public sealed class KarrasScheduleOptions
     public double Rho { get; set; } = 7;
 }
 
-/// <summary>The Karras ρ-schedule; the formula is <see cref="Edm.Edm.KarrasSigmas"/>.</summary>
+/// <summary>The Karras ρ-schedule; the formula is <see cref="Edm.KarrasSigmas"/>.</summary>
 public sealed class KarrasSchedule(KarrasScheduleOptions options) : ISigmaSchedule
 {
     /// <summary>A schedule with the paper's defaults.</summary>
@@ -23,5 +25,5 @@ public sealed class KarrasSchedule(KarrasScheduleOptions options) : ISigmaSchedu
     public string Name => "karras";
 
     /// <inheritdoc />
-    public double[] Sigmas(int steps) => Edm.Edm.KarrasSigmas(steps, options.SigmaMin, options.SigmaMax, options.Rho);
+    public double[] Sigmas(int steps) => Edm.KarrasSigmas(steps, options.SigmaMin, options.SigmaMax, options.Rho);
 }

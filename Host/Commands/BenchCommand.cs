@@ -6,6 +6,7 @@ using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using EDiffI.Host.Runtime;
 using EDiffI.Diagnostics;
+using EDiffI.Diffusion;
 using EDiffI.Encoders;
 using EDiffI.Experts;
 using EDiffI.Host.Pipeline;
@@ -104,7 +105,7 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, cNoise, cond));
         double denoiserMs = Time(s.Iterations, device, () => denoiser.Denoise(x, full(s.Batch, 1.0, dtype: ScalarType.Float64, device: device), cond));
         var sampler = Pipeline.SamplerLookup.Require(samplers, s.Sampler);
-        var sigmas = Edm.Edm.KarrasSigmas(s.Steps);
+        var sigmas = Edm.KarrasSigmas(s.Steps);
         int evaluations = sampler.Evaluations(s.Steps);
         double sampleMs = Time(1, device, () => sampler.Sample(denoiser, new SamplingRequest(x, sigmas, cond)));
         double perEvalInSampler = sampleMs / evaluations;

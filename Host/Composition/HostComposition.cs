@@ -1,3 +1,4 @@
+using EDiffI.Host.Data;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -8,7 +9,7 @@ public static class HostComposition
 {
     /// <summary>
     /// Configuration from appsettings.json beside the app (optional), EDIFFI_ environment variables
-    /// (EDIFFI_Samplers__Heun__SChurn=10), and <c>--set Key=Value</c> arguments, later ones winning.
+    /// (EDIFFI_Sampling__Heun__SChurn=10), and <c>--set Key=Value</c> arguments, later ones winning.
     /// The <c>--set</c> pairs are taken out of <paramref name="args"/>.
     /// </summary>
     public static IConfiguration BuildConfiguration(ref string[] args)
@@ -39,6 +40,7 @@ public static class HostComposition
     {
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
+        services.AddHostDatasetSources();
         var catalog = new PluginCatalog();
         catalog.LoadInto(services, configuration, pluginFolders ?? PluginCatalog.DefaultFolders(configuration));
         services.AddSingleton(catalog);

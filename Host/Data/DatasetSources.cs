@@ -1,42 +1,48 @@
 using EDiffI.Data;
 using EDiffI.Host.Runtime;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EDiffI.Host.Data;
 
-/// <summary>Opens a training source named on the command line: a folder, or scheme:argument through a plugin.</summary>
+/// <summary>
+/// Opens a training source named on the command line as scheme:argument, through the factory registered
+/// for its scheme: the host's "folder:" and "cache:", and the plugins' (such as "world:"). A name without
+/// a scheme, or one that is an existing folder, is a folder.
+/// </summary>
 public static class DatasetSources
 {
+    /// <summary>Adds the host's own sources, "folder:" and "cache:".</summary>
+    /// <param name="services">The services to add to.</param>
+    /// <returns><paramref name="services"/>.</returns>
+    public static IServiceCollection AddHostDatasetSources(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IDatasetSourceFactory, FolderSourceFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IDatasetSourceFactory, EmbeddingCacheSourceFactory>());
+        return services;
+    }
+
     /// <summary>The source <paramref name="name"/> names, at <paramref name="resolution"/> pixels.</summary>
     public static IDatasetSource Open(string name, int resolution, IEnumerable<IDatasetSourceFactory> factories)
     {
         if (resolution < 8 || resolution > 4096) throw new UserException($"The resolution must be between 8 and 4096 pixels (got {resolution}).");
         if (string.IsNullOrWhiteSpace(name)) throw new UserException("Name a data source: a folder of captioned images, or for example world:train.");
-        if (name.StartsWith("cache:", StringComparison.OrdinalIgnoreCase))
-        {
-            var cache = new EmbeddingCacheSource(name["cache:".Length..]);
-            if (cache.Resolution != resolution)
-            {
-                cache.Dispose();
-                throw new UserException($"The embedding cache holds {cache.Resolution}px images, not {resolution}px (pass --resolution {cache.Resolution}).");
-            }
-            return cache;
-        }
+        // "C:\data" has its colon at 1: a drive letter, not a scheme.
         int colon = name.IndexOf(':', StringComparison.Ordinal);
-        if (colon > 1 && !Directory.Exists(name))
+        var (scheme, argument) = colon > 1 && !Directory.Exists(name)
+            ? (name[..colon], name[(colon + 1)..])
+            : (FolderSourceFactory.FolderScheme, name);
+        var factory = factories.FirstOrDefault(f => string.Equals(f.Scheme, scheme, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"No data source answers to '{scheme}:' (available: " +
+                $"{string.Join(", ", factories.Select(f => f.Scheme + ":").DefaultIfEmpty("none"))}; a plain path is a folder; `plugins` lists the plugins).");
+        try
         {
-            string scheme = name[..colon];
-            var factory = factories.FirstOrDefault(f => string.Equals(f.Scheme, scheme, StringComparison.OrdinalIgnoreCase))
-                ?? throw new UserException($"No plugin provides the data source '{scheme}:' (available: " +
-                    $"{string.Join(", ", factories.Select(f => f.Scheme + ":").DefaultIfEmpty("none"))}; or pass a folder).");
-            try
-            {
-                return factory.Create(name[(colon + 1)..], resolution);
-            }
-            catch (ArgumentException e)
-            {
-                throw new UserException($"{e.Message}.", e);
-            }
+            return factory.Create(argument, resolution);
         }
-        return new ImageFolderDataset(name, resolution);
+        catch (ArgumentException e)
+        {
+            throw new UserException($"{e.Message}.", e);
+        }
     }
 }

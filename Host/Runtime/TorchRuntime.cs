@@ -62,6 +62,3 @@ public static class TorchRuntime
         _ => throw new UserException($"Unknown precision '{name}': use auto, bf16, fp16 or fp32."),
     };
 }
-
-/// <summary>An error the user caused and can fix; the CLI prints its message without a stack trace.</summary>
-public sealed class UserException(string message, Exception? inner = null) : Exception(message, inner);

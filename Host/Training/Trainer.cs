@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using EDiffI.Conditioning;
 using EDiffI.Data;
 using EDiffI.Denoising;
+using EDiffI.Diffusion;
 using EDiffI.Encoders;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
@@ -130,11 +131,11 @@ public sealed class Trainer : IDisposable
         var keepImage = _image is null ? keep[2] : keep[2].logical_and(rand(b, generator: _generator) >= _options.ImageDropProbability);
         conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
         var sigma = _options.SigmaQuantiles is { } ranges
-            ? Edm.Edm.SampleTrainingSigma(b, ranges.Select(r => (r.Low, r.High)).ToList(), _options.PMean, _options.PStd, _generator, _device)
-            : Edm.Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
+            ? Edm.SampleTrainingSigma(b, ranges.Select(r => (r.Low, r.High)).ToList(), _options.PMean, _options.PStd, _generator, _device)
+            : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
         var noise = randn(images.shape, generator: _generator).to(_device);
 
-        var loss = Edm.Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
+        var loss = Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
         _optimizer.zero_grad();
         loss.backward();
         if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters.Select(x => x.Param), _options.GradientClip);

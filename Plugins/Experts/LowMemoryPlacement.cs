@@ -53,10 +53,3 @@ public sealed class LowMemoryPlacement : IExpertPlacement
         _active = expert;
     }
 }
-
-/// <summary>Resident mode: every expert stays on the device; nothing moves.</summary>
-public sealed class ResidentPlacement : IExpertPlacement
-{
-    /// <inheritdoc />
-    public void Activate(int expert) { }
-}

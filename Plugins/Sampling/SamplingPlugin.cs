@@ -7,10 +7,20 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EDiffI.Plugins.Sampling;
 
-/// <summary>Registers the Heun and Euler samplers and the Karras schedule; options from "Samplers:Heun".</summary>
+/// <summary>The plugin's registration entry point: the Heun and Euler samplers and the Karras schedule.</summary>
 public sealed class SamplingPlugin : IPluginRegistration
 {
+    /// <summary>The configuration section of its options.</summary>
+    public const string Section = "Sampling";
+
+    /// <summary>Where the Heun options lived before "Sampling:Heun"; still read, and it wins over the new key.</summary>
+    public const string LegacyHeunSection = "Samplers:Heun";
+
     /// <inheritdoc />
     public void Register(IServiceCollection services, IConfiguration configuration) =>
-        services.AddEdmSamplers(options => configuration.GetSection("Samplers:Heun").Bind(options));
+        services.AddSampling(options =>
+        {
+            configuration.GetSection(Section).Bind(options);
+            configuration.GetSection(LegacyHeunSection).Bind(options.Heun);
+        });
 }

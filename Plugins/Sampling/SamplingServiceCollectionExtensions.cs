@@ -5,14 +5,19 @@ using Microsoft.Extensions.Options;
 
 namespace EDiffI.Plugins.Sampling;
 
-/// <summary>The plugin's one registration entry point.</summary>
+/// <summary>Service registration of the sampling plugin.</summary>
 public static class SamplingServiceCollectionExtensions
 {
     /// <summary>Adds the EDM Heun and Euler samplers and the Karras schedule.</summary>
-    public static IServiceCollection AddEdmSamplers(this IServiceCollection services, Action<HeunSamplerOptions>? configure = null)
+    /// <param name="services">The services to add to.</param>
+    /// <param name="configure">Sets the options (the plugin binds the "Sampling" section here).</param>
+    /// <returns><paramref name="services"/>.</returns>
+    public static IServiceCollection AddSampling(this IServiceCollection services, Action<SamplingOptions>? configure = null)
     {
-        var options = services.AddOptions<HeunSamplerOptions>();
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<SamplingOptions>();
         if (configure is not null) options.Configure(configure);
+        services.TryAddSingleton<IOptions<HeunSamplerOptions>>(sp => Options.Create(sp.GetRequiredService<IOptions<SamplingOptions>>().Value.Heun));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISampler, HeunSampler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISampler, EulerSampler>());
         services.AddOptions<KarrasScheduleOptions>();

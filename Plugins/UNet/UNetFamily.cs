@@ -1,11 +1,4 @@
-using EDiffI.Extensibility;
 using EDiffI.Networks;
-using EDiffI.Plugins.UNet;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-
-[assembly: EDiffIPlugin("UNet", "1.0.0", PluginContract.Version, typeof(UNetPlugin))]
 
 namespace EDiffI.Plugins.UNet;
 
@@ -42,22 +35,4 @@ public sealed class UNetFamily : INetworkFamily
     /// <inheritdoc />
     public INetwork LoadWithSlots(string folder, IReadOnlyDictionary<string, Conditioning.ConditionerSlot> slots) =>
         UNetFiles.Load(folder, slots.Select(kv => new StreamSlotConfig(kv.Key, kv.Value.TokenWidth, kv.Value.PooledWidth, kv.Value.SpatialChannels)).ToList());
-}
-
-/// <summary>The plugin's registration entry point.</summary>
-public sealed class UNetPlugin : IPluginRegistration
-{
-    /// <inheritdoc />
-    public void Register(IServiceCollection services, IConfiguration configuration) => services.AddEDiffIUNet();
-}
-
-/// <summary>Service registration of the U-Net.</summary>
-public static class UNetServiceCollectionExtensions
-{
-    /// <summary>Adds the "ediffi-unet" network family.</summary>
-    public static IServiceCollection AddEDiffIUNet(this IServiceCollection services)
-    {
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<INetworkFamily, UNetFamily>());
-        return services;
-    }
 }

@@ -1,22 +1,8 @@
-using DpmSolverSampler;
 using EDiffI.Denoising;
-using EDiffI.Extensibility;
 using EDiffI.Sampling;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using static TorchSharp.torch;
 
-[assembly: EDiffIPlugin("DpmSolver", "0.1.0", PluginContract.Version, typeof(DpmSolverPlugin))]
-
 namespace DpmSolverSampler;
-
-/// <summary>Registers "dpmpp-2m".</summary>
-public sealed class DpmSolverPlugin : IPluginRegistration
-{
-    /// <inheritdoc />
-    public void Register(IServiceCollection services, IConfiguration configuration) =>
-        services.AddSingleton<ISampler, DpmSolverPlusPlus2MSampler>();
-}
 
 /// <summary>
 /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2), the multistep second-order solver of the data-

@@ -1,4 +1,5 @@
 using EDiffI.Conditioning;
+using EDiffI.Diffusion;
 using EDiffI.Sampling;
 using TorchSharp;
 using Xunit;
@@ -34,7 +35,7 @@ public abstract class SamplerConformance
     }
 
     private static SamplingRequest Request(Tensor noise, int steps, Generator? g = null, SamplerCallback? callback = null, CancellationToken ct = default) =>
-        new(noise, Edm.Edm.KarrasSigmas(steps), ConditioningInputs.Unconditional, g, callback, ct);
+        new(noise, Edm.KarrasSigmas(steps), ConditioningInputs.Unconditional, g, callback, ct);
 
     /// <summary>The result is float64, shaped like the noise, on its device.</summary>
     [Fact]
@@ -70,7 +71,7 @@ public abstract class SamplerConformance
         var d = new GaussianDenoiser();
         using var noise = Noise(1, 3);
         var steps = new List<SamplerStep>();
-        var sigmas = Edm.Edm.KarrasSigmas(10);
+        var sigmas = Edm.KarrasSigmas(10);
         using var x = sampler.Sample(d, Request(noise, 10, callback: (in SamplerStep s) => steps.Add(s)));
         Assert.Equal(sampler.Evaluations(10), d.Evaluations);
         Assert.Equal(Enumerable.Range(0, 10), steps.Select(s => s.Index));

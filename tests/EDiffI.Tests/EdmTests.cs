@@ -1,5 +1,5 @@
+using EDiffI.Diffusion;
 using static TorchSharp.torch;
-using EdmEq = EDiffI.Edm.Edm;
 
 namespace EDiffI.Tests;
 
@@ -20,10 +20,10 @@ public class EdmTests
         const double sd = 0.5;
         foreach (double s in Sigmas)
         {
-            Assert.Equal(sd * sd / (s * s + sd * sd), Eval(EdmEq.CSkip, s), 12);
-            Assert.Equal(s * sd / Math.Sqrt(s * s + sd * sd), Eval(EdmEq.COut, s), 12);
-            Assert.Equal(1 / Math.Sqrt(s * s + sd * sd), Eval(EdmEq.CIn, s), 12);
-            Assert.Equal(Math.Log(s) / 4, Eval(EdmEq.CNoise, s), 12);
+            Assert.Equal(sd * sd / (s * s + sd * sd), Eval(Edm.CSkip, s), 12);
+            Assert.Equal(s * sd / Math.Sqrt(s * s + sd * sd), Eval(Edm.COut, s), 12);
+            Assert.Equal(1 / Math.Sqrt(s * s + sd * sd), Eval(Edm.CIn, s), 12);
+            Assert.Equal(Math.Log(s) / 4, Eval(Edm.CNoise, s), 12);
         }
     }
 
@@ -32,7 +32,7 @@ public class EdmTests
     {
         foreach (double s in Sigmas.Concat([1e-3, 0.3, 150.0]))
         {
-            double w = Eval(EdmEq.LossWeight, s), c = Eval(EdmEq.COut, s);
+            double w = Eval(Edm.LossWeight, s), c = Eval(Edm.COut, s);
             Assert.Equal(1.0, w * c * c, 10);
         }
     }
@@ -40,14 +40,14 @@ public class EdmTests
     [Fact]
     public void KarrasScheduleFollowsEquation5()
     {
-        var sigmas = EdmEq.KarrasSigmas(18);
+        var sigmas = Edm.KarrasSigmas(18);
         Assert.Equal(19, sigmas.Length);
         Assert.Equal(80, sigmas[0], 10);
         Assert.Equal(0.002, sigmas[17], 12);
         Assert.Equal(0, sigmas[18]);
         for (int i = 1; i < sigmas.Length; i++) Assert.True(sigmas[i] < sigmas[i - 1]);
         // The middle step by hand: (80^(1/7) + 0.5 (0.002^(1/7) − 80^(1/7)))^7 lies between steps 8 and 9 of 18.
-        var odd = EdmEq.KarrasSigmas(3);
+        var odd = Edm.KarrasSigmas(3);
         double mid = Math.Pow(Math.Pow(80, 1 / 7.0) + 0.5 * (Math.Pow(0.002, 1 / 7.0) - Math.Pow(80, 1 / 7.0)), 7);
         Assert.Equal(mid, odd[1], 12);
     }
@@ -56,7 +56,7 @@ public class EdmTests
     public void TrainingSigmaIsLogNormal()
     {
         using var g = new Generator(7);
-        using var sigma = EdmEq.SampleTrainingSigma(200_000, -1.2, 1.2, g, CPU);
+        using var sigma = Edm.SampleTrainingSigma(200_000, -1.2, 1.2, g, CPU);
         using var log = sigma.log();
         Assert.Equal(-1.2, log.mean().item<float>(), 1);
         Assert.Equal(1.2, log.std().item<float>(), 1);
@@ -65,7 +65,7 @@ public class EdmTests
     [Fact]
     public void KarrasScheduleRejectsNonsense()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => EdmEq.KarrasSigmas(0));
-        Assert.Throws<ArgumentException>(() => EdmEq.KarrasSigmas(10, sigmaMin: 5, sigmaMax: 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Edm.KarrasSigmas(0));
+        Assert.Throws<ArgumentException>(() => Edm.KarrasSigmas(10, sigmaMin: 5, sigmaMax: 1));
     }
 }

@@ -1,4 +1,5 @@
 using EDiffI.Conditioning;
+using EDiffI.Diffusion;
 using EDiffI.Experts;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
@@ -44,8 +45,8 @@ public class ExpertTreeTests
             Assert.Equal(1.0 / count, Mass(sigma.Low, sigma.High), 6);
         }
         // Level 1 splits at the median of p(σ), exp(P_mean).
-        Assert.Equal(Math.Exp(PMean), Edm.Edm.SigmaAtQuantile(0.5, PMean, PStd), 10);
-        Assert.Equal(0.5, Edm.Edm.QuantileOfSigma(Math.Exp(PMean), PMean, PStd), 12);
+        Assert.Equal(Math.Exp(PMean), Edm.SigmaAtQuantile(0.5, PMean, PStd), 10);
+        Assert.Equal(0.5, Edm.QuantileOfSigma(Math.Exp(PMean), PMean, PStd), 12);
     }
 
     [Fact]
@@ -54,14 +55,14 @@ public class ExpertTreeTests
         using var generator = new Generator(7);
         var node = new TreeNode { Name = "n", Level = 2, Index = 1 };
         var sigma = node.Quantiles()[0].ToSigma(PMean, PStd);
-        using var inside = Edm.Edm.SampleTrainingSigma(20_000, node.Quantiles().Select(q => (q.Low, q.High)).ToList(), PMean, PStd, generator, CPU);
+        using var inside = Edm.SampleTrainingSigma(20_000, node.Quantiles().Select(q => (q.Low, q.High)).ToList(), PMean, PStd, generator, CPU);
         Assert.True((inside >= sigma.Low * (1 - 1e-6)).all().item<bool>() && (inside < sigma.High * (1 + 1e-6)).all().item<bool>());
         // Inside the interval the samples follow p(σ): the median of the truncated distribution is the interval's mid-quantile.
         double median = inside.to(ScalarType.Float64).median().item<double>();
-        Assert.Equal(0.375, Edm.Edm.QuantileOfSigma(median, PMean, PStd), 2);
+        Assert.Equal(0.375, Edm.QuantileOfSigma(median, PMean, PStd), 2);
 
         var complement = node with { Complement = true };
-        using var outside = Edm.Edm.SampleTrainingSigma(20_000, complement.Quantiles().Select(q => (q.Low, q.High)).ToList(), PMean, PStd, generator, CPU);
+        using var outside = Edm.SampleTrainingSigma(20_000, complement.Quantiles().Select(q => (q.Low, q.High)).ToList(), PMean, PStd, generator, CPU);
         Assert.False((outside >= sigma.Low).logical_and(outside < sigma.High).any().item<bool>());
         // Both sides of the hole get their share: 1/4 below, 2/4 above, out of 3/4.
         double below = (outside < sigma.Low).to(ScalarType.Float64).mean().item<double>();

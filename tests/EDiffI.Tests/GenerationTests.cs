@@ -1,5 +1,6 @@
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
+using EDiffI.Diffusion;
 using EDiffI.Host.Commands;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
@@ -41,10 +42,10 @@ public class GenerationTests
         using var pipeline = TinyModel.Pipeline(folder.Path);
         var cond = pipeline.Encode(["a blue square"]);
         using var noise = pipeline.Noise(1, 1);
-        var request = new SamplingRequest(noise, EDiffI.Edm.Edm.KarrasSigmas(200), cond);
+        var request = new SamplingRequest(noise, Edm.KarrasSigmas(200), cond);
         using var noGrad = no_grad();
         // Warm up once so lazily created tensors (caches, handles) are not counted.
-        using (var warm = new EulerSampler().Sample(pipeline.Denoiser, request with { Sigmas = EDiffI.Edm.Edm.KarrasSigmas(2) })) { }
+        using (var warm = new EulerSampler().Sample(pipeline.Denoiser, request with { Sigmas = Edm.KarrasSigmas(2) })) { }
         var stats = DisposeScopeManager.Statistics;
         stats.Reset();
         long liveBefore = stats.ThreadTotalLiveCount;

@@ -1,4 +1,5 @@
 using EDiffI.Conditioning;
+using EDiffI.Diffusion;
 using EDiffI.Host.Composition;
 using EDiffI.Sampling;
 using Microsoft.Extensions.Configuration;
@@ -87,7 +88,7 @@ public class PluginLoadingTests
         var d = new GaussianMixtureDenoiser([0.2, 0.3, 0.5], [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]], [0.3, 0.5, 0.4]);
         using var g = new Generator(12);
         using var noise = randn([512, 2, 1, 1], ScalarType.Float64, generator: g);
-        Tensor Run(ISampler s, int steps) => s.Sample(d, new SamplingRequest(noise, EDiffI.Edm.Edm.KarrasSigmas(steps), ConditioningInputs.Unconditional));
+        Tensor Run(ISampler s, int steps) => s.Sample(d, new SamplingRequest(noise, Edm.KarrasSigmas(steps), ConditioningInputs.Unconditional));
         using var reference = Run(heun, 1024);
         using var h = Run(heun, 16);     // 31 evaluations
         using var p = Run(dpm, 31);      // 31 evaluations

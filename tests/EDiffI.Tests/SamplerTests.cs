@@ -1,9 +1,9 @@
 using EDiffI.Conditioning;
+using EDiffI.Diffusion;
 using EDiffI.Plugins.Sampling;
 using EDiffI.Sampling;
 using Microsoft.Extensions.Options;
 using static TorchSharp.torch;
-using EdmEq = EDiffI.Edm.Edm;
 
 namespace EDiffI.Tests;
 
@@ -21,7 +21,7 @@ public class SamplerTests
     }
 
     private static Tensor Run(ISampler sampler, GaussianMixtureDenoiser d, Tensor noise, int steps) =>
-        sampler.Sample(d, new SamplingRequest(noise, EdmEq.KarrasSigmas(steps), ConditioningInputs.Unconditional));
+        sampler.Sample(d, new SamplingRequest(noise, Edm.KarrasSigmas(steps), ConditioningInputs.Unconditional));
 
     [Fact]
     public void HeunFromSigmaMaxReproducesTheMixture()
@@ -95,7 +95,7 @@ public class SamplerTests
         var d = Mixture();
         using var noise = Noise(4, 3);
         var seen = new List<(int Index, double Sigma)>();
-        var sigmas = EdmEq.KarrasSigmas(10);
+        var sigmas = Edm.KarrasSigmas(10);
         using var x = new HeunSampler().Sample(d, new SamplingRequest(noise, sigmas, ConditioningInputs.Unconditional,
             Callback: (in SamplerStep s) => { seen.Add((s.Index, s.Sigma)); Assert.Equal(s.X.shape, s.Denoised.shape); }));
         Assert.Equal(19, d.Evaluations);
@@ -111,7 +111,7 @@ public class SamplerTests
         var d = Mixture();
         using var noise = Noise(4, 4);
         using var cts = new CancellationTokenSource();
-        var request = new SamplingRequest(noise, EdmEq.KarrasSigmas(10), ConditioningInputs.Unconditional,
+        var request = new SamplingRequest(noise, Edm.KarrasSigmas(10), ConditioningInputs.Unconditional,
             Callback: (in SamplerStep s) => { if (s.Index == 2) cts.Cancel(); }, CancellationToken: cts.Token);
         Assert.Throws<OperationCanceledException>(() => new HeunSampler().Sample(d, request));
         Assert.Equal(6, d.Evaluations); // steps 0, 1, 2 ran whole; nothing after the cancel
@@ -125,7 +125,7 @@ public class SamplerTests
         Tensor Once(ulong seed)
         {
             using var g = new Generator(seed);
-            return sampler.Sample(Mixture(), new SamplingRequest(noise, EdmEq.KarrasSigmas(16), ConditioningInputs.Unconditional, g));
+            return sampler.Sample(Mixture(), new SamplingRequest(noise, Edm.KarrasSigmas(16), ConditioningInputs.Unconditional, g));
         }
         using var a = Once(9);
         using var b = Once(9);

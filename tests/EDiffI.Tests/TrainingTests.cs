@@ -1,3 +1,4 @@
+using EDiffI.Diffusion;
 using EDiffI.Host.Runtime;
 using EDiffI.Host.Training;
 using TorchSharp;
@@ -29,13 +30,13 @@ public class TrainingTests
             using var noGrad = no_grad();
             using var g = new Generator(99);
             using var batch = data.NextBatch(32, g);
-            var sigma = EDiffI.Edm.Edm.SampleTrainingSigma(32, -1.2, 1.2, g, CPU);
+            var sigma = Edm.SampleTrainingSigma(32, -1.2, 1.2, g, CPU);
             var noise = randn(batch.Images.shape, generator: g);
             var pipeline = new EDiffI.Denoising.PreconditionedDenoiser(trainer.Model);
             using var t5 = TinyModel.T5();
             using var clip = TinyModel.Clip();
             var cond = new EDiffI.Conditioning.ConditioningInputs(t5.Encode(batch.Captions, CPU), clip.Encode(batch.Captions, CPU));
-            return EDiffI.Edm.Edm.TrainingLoss(pipeline, batch.Images, sigma, noise, cond).mean().item<float>();
+            return Edm.TrainingLoss(pipeline, batch.Images, sigma, noise, cond).mean().item<float>();
         }
         double before = Eval();
         trainer.Run();

@@ -1,6 +1,7 @@
 using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
+using EDiffI.Diffusion;
 using EDiffI.IO;
 using EDiffI.Plugins.TextHash;
 using EDiffI.Plugins.UNet;
@@ -36,7 +37,7 @@ public class UNetTests
         using var x = randn(2, 3, 16, 16, dtype: ScalarType.Float64);
         using var sigma = tensor(new[] { 0.3, 7.0 });
         using var y = d.Denoise(x, sigma, Prompts("a", "b"));
-        using var expected = EDiffI.Edm.Edm.CSkip(sigma).view(-1, 1, 1, 1) * x;
+        using var expected = Edm.CSkip(sigma).view(-1, 1, 1, 1) * x;
         Assert.Equal(ScalarType.Float64, y.dtype);
         Assert.True(y.allclose(expected, 1e-6, 1e-6));
     }

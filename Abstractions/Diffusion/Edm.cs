@@ -2,7 +2,7 @@ using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using static TorchSharp.torch;
 
-namespace EDiffI.Edm;
+namespace EDiffI.Diffusion;
 
 /// <summary>
 /// Every equation of EDM (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based

@@ -1,0 +1,27 @@
+namespace EDiffI.Extensibility;
+
+/// <summary>The version of the contracts in this assembly, which every plugin records when it is built.</summary>
+public static class PluginContract
+{
+    /// <summary>Breaking changes raise the major version: a plugin built for another major is refused.</summary>
+    public const int Major = 1;
+
+    /// <summary>Additions raise the minor version: a plugin built for a newer minor than the host's is refused.</summary>
+    public const int Minor = 0;
+
+    /// <summary>"major.minor"; pass this constant to <see cref="EDiffIPluginAttribute"/> so it is baked into the plugin.</summary>
+    public const string Version = "1.0";
+
+    /// <summary>Why a plugin built against <paramref name="pluginContract"/> cannot run here, or null when it can.</summary>
+    public static string? Incompatibility(string pluginContract)
+    {
+        var parts = pluginContract.Split('.');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out int major) || !int.TryParse(parts[1], out int minor))
+            return $"its contract version '{pluginContract}' is not of the form major.minor";
+        if (major != Major)
+            return $"it was built against contract {pluginContract}; this host implements {Version} (a different major version)";
+        if (minor > Minor)
+            return $"it was built against contract {pluginContract}, newer than this host's {Version}; update the host";
+        return null;
+    }
+}

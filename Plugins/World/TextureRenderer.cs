@@ -1,0 +1,181 @@
+namespace EDiffI.Plugins.World;
+
+/// <summary>Draws textures: each family is one function from image coordinates to colour.</summary>
+public static class TextureRenderer
+{
+    /// <summary>Draws <paramref name="spec"/> into <paramref name="rgb"/> (H×W×3 bytes, row-major).</summary>
+    public static void Render(TextureSpec spec, int size, Span<byte> rgb)
+    {
+        var a = Palette.Colors[spec.Color];
+        var b = Palette.Colors[spec.SecondColor];
+        for (int y = 0; y < size; y++)
+        {
+            for (int x = 0; x < size; x++)
+            {
+                var (t, shade) = Sample(spec, (x + 0.5) / size, (y + 0.5) / size);
+                int i = (y * size + x) * 3;
+                rgb[i] = Mix(a.R, b.R, t, shade);
+                rgb[i + 1] = Mix(a.G, b.G, t, shade);
+                rgb[i + 2] = Mix(a.B, b.B, t, shade);
+            }
+        }
+    }
+
+    private static byte Mix(byte a, byte b, double t, double shade) =>
+        (byte)Math.Clamp((a + (b - a) * t) * shade, 0, 255);
+
+    private static double Frac(double x) => x - Math.Floor(x);
+
+    /// <summary>
+    /// The texture at (u, v) in [0, 1)²: t mixes the main colour (0) with the second (1), shade scales
+    /// brightness. Coordinates are first turned to the texture's orientation.
+    /// </summary>
+    public static (double T, double Shade) Sample(TextureSpec s, double u0, double v0)
+    {
+        // Orientation: vertical swaps the axes; diagonal rotates by 45° (then the pattern does not tile).
+        (double u, double v) = s.Orientation switch
+        {
+            TextureOrientation.Vertical => (v0, u0),
+            TextureOrientation.Diagonal => ((u0 + v0) * 0.7071, (v0 - u0) * 0.7071),
+            _ => (u0, v0),
+        };
+        int f = s.Frequency;
+        double line = s.Thick ? 0.16 : 0.07;
+        switch (s.Family)
+        {
+            case TextureFamily.Bricks:
+            {
+                double row = Math.Floor(v * f);
+                double bx = u * f / 2 + (row % 2 == 0 ? 0 : 0.5);
+                double fx = Frac(bx), fy = Frac(v * f);
+                bool mortar = fx < line / 2 || fx > 1 - line / 2 || fy < line || fy > 1 - line;
+                int perRow = Math.Max(1, f / 2);
+                int brickIndex = Noise.Wrap((int)Math.Floor(bx), perRow), rowIndex = Noise.Wrap((int)row, f);
+                double brick = 0.85 + 0.15 * Noise.Random(brickIndex, rowIndex, s.Seed);
+                double grain = 0.92 + 0.08 * Noise.Value(u0, v0, 16, s.Seed);
+                return mortar ? (1, grain) : (0, brick * grain);
+            }
+            case TextureFamily.Tiles:
+            {
+                double fx = Frac(u * f), fy = Frac(v * f);
+                bool gap = Math.Min(Math.Min(fx, 1 - fx), Math.Min(fy, 1 - fy)) < line / 2;
+                return gap ? (1, 1) : (0, 0.95 + 0.05 * Noise.Value(u0, v0, 16, s.Seed));
+            }
+            case TextureFamily.Planks:
+            {
+                double plank = ((Math.Floor(u * f) % f) + f) % f;
+                double fx = Frac(u * f);
+                if (fx < line / 2 || fx > 1 - line / 2) return (1, 1);
+                double rings = Math.Sin(2 * Math.PI * (v * 3 + 4 * Noise.Fbm(u, v, 4, 2, s.Seed + (uint)plank)) + plank * 2.1);
+                return (0, 0.78 + 0.22 * (0.5 + 0.5 * rings));
+            }
+            case TextureFamily.Stripes:
+                return (Frac(v * f) < (s.Thick ? 0.6 : 0.35) ? 0 : 1, 1);
+            case TextureFamily.Checkerboard:
+                return ((Math.Floor(u * f) + Math.Floor(v * f)) % 2 == 0 ? 0 : 1, 1);
+            case TextureFamily.PolkaDots:
+            {
+                // Density is the dots' coverage, not their count (the count is the scale's).
+                double fx = Frac(u * f) - 0.5, fy = Frac(v * f) - 0.5;
+                return (Math.Sqrt(fx * fx + fy * fy) < (s.Dense ? 0.38 : 0.2) ? 0 : 1, 1);
+            }
+            case TextureFamily.Hexagons:
+            {
+                double d = HexEdgeDistance(u * f * 1.5, v * f * 1.5);
+                return (d < line * 0.6 ? 1 : 0, 1);
+            }
+            case TextureFamily.Waves:
+            {
+                double w = Frac(v * f + 0.12 * Math.Sin(2 * Math.PI * u * 2));
+                return (w < (s.Thick ? 0.6 : 0.4) ? 0 : 1, 1);
+            }
+            case TextureFamily.Marble:
+            {
+                double n = Noise.Fbm(u, v, 4, 3, s.Seed);
+                double vein = Math.Abs(Math.Sin(Math.PI * (u * f + 4 * n)));
+                return (vein < (s.Thick ? 0.25 : 0.1) ? 1 : 0, 0.93 + 0.07 * n);
+            }
+            case TextureFamily.Clouds:
+            {
+                double n = Noise.Fbm(u0, v0, f, 4, s.Seed);
+                return (Math.Clamp((n - 0.3) * 2.5, 0, 1), 1);
+            }
+            case TextureFamily.Cobblestones:
+            {
+                var (d1, d2, id) = Voronoi(u0, v0, f, s.Seed);
+                bool border = d2 - d1 < (s.Thick ? 0.12 : 0.05) * 2;
+                return border ? (1, 1) : (0, 0.8 + 0.2 * Noise.Random(id, 7, s.Seed));
+            }
+            case TextureFamily.Grass:
+            {
+                int blades = 3 * f;
+                double n = Noise.Value(u, v, blades * 2, 2, s.Seed);
+                double stroke = Frac(u * blades * 2 + 0.3 * Noise.Value(u, v, 4, s.Seed + 9));
+                return (stroke < 0.25 ? 1 : 0, 0.75 + 0.35 * n);
+            }
+            case TextureFamily.MetalPlates:
+            {
+                double fx = Frac(u * f), fy = Frac(v * f);
+                if (Math.Min(Math.Min(fx, 1 - fx), Math.Min(fy, 1 - fy)) < line / 3) return (1, 0.8);
+                // Rivets near the four corners of each plate.
+                double r = s.Dense ? 0.12 : 0.18;
+                double rx = Math.Min(Math.Abs(fx - r), Math.Abs(fx - 1 + r)), ry = Math.Min(Math.Abs(fy - r), Math.Abs(fy - 1 + r));
+                if (rx * rx + ry * ry < 0.004 * (s.Thick ? 2 : 1)) return (1, 1.1);
+                return (0, 0.88 + 0.12 * Noise.Value(u0, v0, 2, 32, s.Seed));
+            }
+            case TextureFamily.Fabric:
+            {
+                int g = 2 * f;
+                int i = (int)Math.Floor(u * g), j = (int)Math.Floor(v * g);
+                bool weft = (i + j) % 2 == 0;
+                double thread = weft ? Math.Sin(Math.PI * Frac(v * g * 3)) : Math.Sin(Math.PI * Frac(u * g * 3));
+                return (weft ? 0 : 1, 0.75 + 0.25 * thread);
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(s), s.Family, "unknown texture family");
+        }
+    }
+
+    // Distance to the nearest edge of a pointy hexagonal grid (hexagons of unit circumradius).
+    private static double HexEdgeDistance(double x, double y)
+    {
+        const double sqrt3 = 1.7320508075688772;
+        double bestD = double.MaxValue, secondD = double.MaxValue;
+        double row = Math.Round(y / 1.5);
+        for (double r = row - 1; r <= row + 1; r++)
+        {
+            double offset = ((int)r & 1) == 0 ? 0 : sqrt3 / 2;
+            double col = Math.Round((x - offset) / sqrt3);
+            for (double c = col - 1; c <= col + 1; c++)
+            {
+                double cx = c * sqrt3 + offset, cy = r * 1.5;
+                double d = (x - cx) * (x - cx) + (y - cy) * (y - cy);
+                if (d < bestD) { secondD = bestD; bestD = d; }
+                else if (d < secondD) secondD = d;
+            }
+        }
+        return (Math.Sqrt(secondD) - Math.Sqrt(bestD)) / 2;
+    }
+
+    // Distances to the nearest and second-nearest feature points of a periodic Voronoi diagram, and the nearest cell's id.
+    private static (double D1, double D2, int Id) Voronoi(double u, double v, int cells, uint seed)
+    {
+        double x = u * cells, y = v * cells;
+        int cx = (int)Math.Floor(x), cy = (int)Math.Floor(y);
+        double d1 = double.MaxValue, d2 = double.MaxValue;
+        int id = 0;
+        for (int j = -1; j <= 1; j++)
+        {
+            for (int i = -1; i <= 1; i++)
+            {
+                int gx = cx + i, gy = cy + j;
+                int wx = Noise.Wrap(gx, cells), wy = Noise.Wrap(gy, cells);
+                double px = gx + 0.15 + 0.7 * Noise.Random(wx, wy, seed), py = gy + 0.15 + 0.7 * Noise.Random(wy, wx, seed + 1);
+                double d = (x - px) * (x - px) + (y - py) * (y - py);
+                if (d < d1) { d2 = d1; d1 = d; id = wy * cells + wx; }
+                else if (d < d2) d2 = d;
+            }
+        }
+        return (Math.Sqrt(d1), Math.Sqrt(d2), id);
+    }
+}
