@@ -4,6 +4,7 @@ using EDiffI.Conditioning;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
+using EDiffI.IO;
 using EDiffI.Sampling;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
@@ -98,16 +99,20 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         var legend = s.Legend is null ? null : Scribble.ReadLegend(s.Legend, out legendWeights);
         var painter = s.Paint is null ? null : painters.FirstOrDefault()
             ?? throw new UserException("No plugin provides paint-with-words (the PaintWithWords plugin is missing or faulted; `plugins` lists them).");
+        // Image files are checked (their headers only) before the model loads: a refusal costs nothing.
+        var imageLimits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
+        if (s.Style is not null) ImageFiles.OpenChecked(s.Style, imageLimits, StyleWhat).Dispose();
+        if (s.Paint is not null) ImageFiles.OpenChecked(s.Paint, imageLimits, ScribbleWhat).Dispose();
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ResolveDefaultModel();
         using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         foreach (var warning in pipeline.PromptWarnings(s.Prompt)) Console.WriteLine($"warning: {warning}");
         var extra = new ConditioningInputs();
-        if (painter is not null) extra = Paint(pipeline, painter, s, legend!, legendWeights);
+        if (painter is not null) extra = Paint(pipeline, painter, s, legend!, legendWeights, imageLimits);
         if (s.Style is not null)
         {
-            using var reference = ImageFiles.LoadSquare(s.Style, StyleSize);
+            using var reference = ImageFiles.LoadSquare(s.Style, StyleSize, imageLimits, StyleWhat);
             using var signed = reference.to(TorchSharp.torch.ScalarType.Float32) / 127.5 - 1;
             extra = extra with { ClipImage = pipeline.EncodeStyle(signed, s.StyleStrength) };
         }
@@ -145,11 +150,13 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
     /// <summary>Side the style reference is read at; the CLIP image encoder resizes it to its own input.</summary>
     private const int StyleSize = 224;
 
+    private const string StyleWhat = "The style reference", ScribbleWhat = "The scribble";
+
     /// <summary>Reads the scribble, locates the legend's phrases and swaps paint-with-words into every network.</summary>
     private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s,
-        IReadOnlyDictionary<uint, string> legend, IReadOnlyDictionary<uint, double> weights)
+        IReadOnlyDictionary<uint, string> legend, IReadOnlyDictionary<uint, double> weights, ImageLimits limits)
     {
-        var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine, weights);
+        var regions = Scribble.ReadRegions(s.Paint!, legend, pipeline.Network.Resolution, Console.WriteLine, weights, limits);
         return pipeline.Paint(painter, new PaintRequest(s.Prompt, regions, s.PaintWeight));
     }
 
