@@ -102,7 +102,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         // Image files are checked (their headers only) before the model loads: a refusal costs nothing.
         var imageLimits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
         if (s.Style is not null) ImageFiles.OpenChecked(s.Style, imageLimits, StyleWhat).Dispose();
-        if (s.Paint is not null) ImageFiles.OpenChecked(s.Paint, imageLimits, ScribbleWhat).Dispose();
+        if (s.Paint is not null) ImageFiles.OpenChecked(s.Paint, imageLimits, Scribble.What).Dispose();
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ResolveDefaultModel();
@@ -150,7 +150,7 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
     /// <summary>Side the style reference is read at; the CLIP image encoder resizes it to its own input.</summary>
     private const int StyleSize = 224;
 
-    private const string StyleWhat = "The style reference", ScribbleWhat = "The scribble";
+    private const string StyleWhat = "The style reference";
 
     /// <summary>Reads the scribble, locates the legend's phrases and swaps paint-with-words into every network.</summary>
     private static ConditioningInputs Paint(TextToImagePipeline pipeline, IPaintWithWords painter, GenerateSettings s,

@@ -15,6 +15,9 @@ namespace EDiffI.Host.Imaging;
 /// </summary>
 public static class Scribble
 {
+    /// <summary>How messages name a scribble file.</summary>
+    internal const string What = "The scribble";
+
     /// <summary>Reads a legend: colour (#rrggbb) to phrase. Throws a <see cref="UserException"/> when unreadable.</summary>
     public static IReadOnlyDictionary<uint, string> ReadLegend(string path) => ReadLegend(path, out _);
 
@@ -71,7 +74,7 @@ public static class Scribble
     public static IReadOnlyList<PaintRegion> ReadRegions(string path, IReadOnlyDictionary<uint, string> legend, int resolution, Action<string> note,
         IReadOnlyDictionary<uint, double>? weights = null, ImageLimits? limits = null)
     {
-        using var codec = ImageFiles.OpenChecked(path, limits, "The scribble");
+        using var codec = ImageFiles.OpenChecked(path, limits, What);
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = SKBitmap.Decode(codec, info) ?? throw new UserException($"The scribble '{path}' is not a readable image.");
         var bytes = new byte[bitmap.Width * bitmap.Height * 4];
