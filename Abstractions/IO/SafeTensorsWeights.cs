@@ -27,11 +27,16 @@ public static class SafeTensorsWeights
         WriteAtomically(path, stream => Safetensors.SaveStateDict(stream, state, leaveOpen: true));
     }
 
-    /// <summary>Reads every tensor of a safetensors file onto the CPU.</summary>
-    /// <exception cref="InvalidDataException">When the file is missing, truncated or not safetensors.</exception>
+    /// <summary>
+    /// Reads every tensor of a safetensors file onto the CPU, after <see cref="SafeTensorsHeader.Read"/>
+    /// has checked its header (nothing is read from a file it refuses).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">When there is no such file.</exception>
+    /// <exception cref="InvalidDataException">When the file is truncated, not safetensors, or its header breaks the format's rules.</exception>
     public static Dictionary<string, Tensor> Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No weights file at '{path}'.", path);
+        SafeTensorsHeader.Read(path);
         try
         {
             return Safetensors.LoadStateDict(path);

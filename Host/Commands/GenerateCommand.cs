@@ -4,7 +4,9 @@ using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Pipeline.Conditioners;
 using EDiffI.Host.Runtime;
+using EDiffI.IO;
 using EDiffI.Sampling;
+using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -79,7 +81,7 @@ public sealed class GenerateSettings : DeviceSettings
 }
 
 /// <summary><c>generate</c>: text to image. Maps options to a <see cref="GenerationRequest"/> and the result to PNG files.</summary>
-public sealed class GenerateCommand(GenerationServiceFactory services) : Command<GenerateSettings>
+public sealed class GenerateCommand(GenerationServiceFactory services, IConfiguration configuration) : Command<GenerateSettings>
 {
     /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
     public const string DefaultModel = "models/default";
@@ -88,7 +90,8 @@ public sealed class GenerateCommand(GenerationServiceFactory services) : Command
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
-        var request = Request(s); // reads the input files before any slow work
+        var limits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
+        var request = Request(s, limits); // reads the input files (headers checked first) before any slow work
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         using var service = services.Open(s.Model ?? ResolveDefaultModel(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
@@ -124,13 +127,13 @@ public sealed class GenerateCommand(GenerationServiceFactory services) : Command
     }
 
     /// <summary>The request the options describe; reads the style, scribble, legend and @FILE inputs.</summary>
-    internal static GenerationRequest Request(GenerateSettings s)
+    internal static GenerationRequest Request(GenerateSettings s, ImageLimits? limits = null)
     {
         var request = new GenerationRequest(s.Prompt, s.Seed, s.Steps, s.Guidance, s.Batch) { Sampler = s.Sampler, Schedule = s.Schedule };
         if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
         if (s.Paint is not null)
         {
-            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Paint, "scribble");
+            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Paint, Scribble.What, limits);
             string legend;
             try
             {
@@ -145,7 +148,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services) : Command
         else if (s.PaintWeight is not null) throw new UserException("--paint-weight needs --paint and --legend.");
         if (s.Style is not null)
         {
-            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Style, "style reference");
+            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Style, "The style reference", limits);
             request = request.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(Image: new ConditionerImage(rgba, width, height), Weight: s.StyleStrength));
         }
         else if (s.StyleStrength is not null) throw new UserException("--style-strength needs --style.");

@@ -31,11 +31,17 @@ public sealed class EmbeddingCacheSource : IDatasetSource, IDisposable
         {
             throw new UserException($"'{path}' is not a valid cache index: {e.Message}", e);
         }
-        var parts = new Dictionary<string, List<Tensor>>();
         foreach (var shard in Index.Shards)
         {
             string file = Path.Combine(folder, shard);
             if (!File.Exists(file)) throw new UserException($"The embedding cache '{folder}' is incomplete: {shard} is missing.");
+            try { SafeTensorsHeader.Read(file); } // every shard checked before any is read
+            catch (InvalidDataException e) { throw new UserException($"The embedding cache '{folder}' is damaged: {e.Message}", e); }
+        }
+        var parts = new Dictionary<string, List<Tensor>>();
+        foreach (var shard in Index.Shards)
+        {
+            string file = Path.Combine(folder, shard);
             foreach (var (key, t) in SafeTensorsWeights.Read(file))
             {
                 if (!parts.TryGetValue(key, out var list)) parts[key] = list = [];

@@ -1,4 +1,5 @@
 using EDiffI.Host.Runtime;
+using EDiffI.IO;
 using SkiaSharp;
 using static TorchSharp.torch;
 
@@ -52,12 +53,36 @@ public static class ImageFiles
     }
 
     /// <summary>
-    /// Reads an image file, centre-crops it to a square and resizes it to <paramref name="size"/>
-    /// (high-quality filtering); returns [3, size, size] uint8.
+    /// Opens an image file for decoding after checking the size its header declares against
+    /// <paramref name="limits"/> (default <see cref="ImageLimits.Default"/>): nothing is decoded yet.
+    /// <paramref name="what"/> names the file in messages ("The scribble").
     /// </summary>
-    public static Tensor LoadSquare(string path, int size)
+    /// <exception cref="UserException">When the file is missing, not an image, or over the limits.</exception>
+    public static SKCodec OpenChecked(string path, ImageLimits? limits = null, string what = "The file")
     {
-        using var decoded = (File.Exists(path) ? SKBitmap.Decode(path) : null) ?? throw new UserException($"'{path}' is not a readable image.");
+        var codec = (File.Exists(path) ? SKCodec.Create(path) : null) ?? throw new UserException($"{what} '{path}' is not a readable image.");
+        try
+        {
+            (limits ?? ImageLimits.Default).Check(path, codec.Info.Width, codec.Info.Height);
+            return codec;
+        }
+        catch (InvalidDataException e)
+        {
+            codec.Dispose();
+            throw new UserException($"{what}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Reads an image file, centre-crops it to a square and resizes it to <paramref name="size"/>
+    /// (high-quality filtering); returns [3, size, size] uint8. A file whose header declares a side over
+    /// <paramref name="limits"/> is refused before it is decoded; <paramref name="what"/> names the file in messages.
+    /// </summary>
+    /// <exception cref="UserException">When the file is missing, not an image, or over the limits.</exception>
+    public static Tensor LoadSquare(string path, int size, ImageLimits? limits = null, string what = "The file")
+    {
+        using var codec = OpenChecked(path, limits, what);
+        using var decoded = SKBitmap.Decode(codec) ?? throw new UserException($"{what} '{path}' is not a readable image.");
         int side = Math.Min(decoded.Width, decoded.Height);
         var crop = new SKRectI((decoded.Width - side) / 2, (decoded.Height - side) / 2, (decoded.Width + side) / 2, (decoded.Height + side) / 2);
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -76,15 +101,15 @@ public static class ImageFiles
     }
 
     /// <summary>
-    /// Decodes an image file given by the user to RGBA8 at its own size (row-major, top row first). Throws a
-    /// <see cref="UserException"/> naming <paramref name="what"/> when it is missing or not an image.
+    /// Decodes an image file given by the user to RGBA8 at its own size (row-major, top row first), after its
+    /// header passed <paramref name="limits"/>. Throws a <see cref="UserException"/> naming <paramref name="what"/>
+    /// ("The scribble") when it is missing, not an image or over the limits.
     /// </summary>
-    public static (byte[] Rgba, int Width, int Height) ReadRgba8(string path, string what)
+    public static (byte[] Rgba, int Width, int Height) ReadRgba8(string path, string what, ImageLimits? limits = null)
     {
-        using var codec = File.Exists(path) ? SKCodec.Create(path) : null;
-        if (codec is null) throw new UserException($"The {what} '{path}' is not a readable image.");
+        using var codec = OpenChecked(path, limits, what);
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bitmap = SKBitmap.Decode(codec, info) ?? throw new UserException($"The {what} '{path}' is not a readable image.");
+        using var bitmap = SKBitmap.Decode(codec, info) ?? throw new UserException($"{what} '{path}' is not a readable image.");
         var bytes = new byte[bitmap.Width * bitmap.Height * 4];
         System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), bytes, 0, bytes.Length);
         return (bytes, bitmap.Width, bitmap.Height);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using EDiffI.Attention;
 using EDiffI.Host.Runtime;
+using EDiffI.IO;
 using SkiaSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -14,6 +15,9 @@ namespace EDiffI.Host.Imaging;
 /// </summary>
 public static class Scribble
 {
+    /// <summary>How messages name a scribble file.</summary>
+    internal const string What = "The scribble";
+
     /// <summary>Reads a legend: colour (#rrggbb) to phrase. Throws a <see cref="UserException"/> when unreadable.</summary>
     public static IReadOnlyDictionary<uint, string> ReadLegend(string path) => ReadLegend(path, out _);
 
@@ -107,15 +111,15 @@ public static class Scribble
 
     /// <summary>
     /// One region per legend colour present in the scribble file, masks [resolution, resolution] in [0, 1]
-    /// (see <see cref="Regions"/>). Throws a <see cref="UserException"/> when the file is not a readable image.
+    /// (see <see cref="Regions"/>). Throws a <see cref="UserException"/> when the file is not a readable image
+    /// or its header declares a side over <paramref name="limits"/> (checked before decoding).
     /// </summary>
     public static IReadOnlyList<PaintRegion> ReadRegions(string path, IReadOnlyDictionary<uint, string> legend, int resolution, Action<string> note,
-        IReadOnlyDictionary<uint, double>? weights = null)
+        IReadOnlyDictionary<uint, double>? weights = null, ImageLimits? limits = null)
     {
-        using var codec = File.Exists(path) ? SKCodec.Create(path) : null;
-        var info = codec is null ? default : new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bitmap = (codec is null ? null : SKBitmap.Decode(codec, info))
-            ?? throw new UserException($"The scribble '{path}' is not a readable image.");
+        using var codec = ImageFiles.OpenChecked(path, limits, What);
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = SKBitmap.Decode(codec, info) ?? throw new UserException($"The scribble '{path}' is not a readable image.");
         var bytes = new byte[bitmap.Width * bitmap.Height * 4];
         System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), bytes, 0, bytes.Length);
         return Regions(bytes, bitmap.Width, bitmap.Height, legend, resolution, note, $"'{path}'", weights);

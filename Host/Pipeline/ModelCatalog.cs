@@ -23,7 +23,7 @@ public sealed class ModelCatalog(IEnumerable<INetworkFamily> families, IEnumerab
     {
         var factory = _imageEncoders.FirstOrDefault(f => string.Equals(f.Kind, spec.Kind, StringComparison.OrdinalIgnoreCase))
             ?? throw new UserException($"No plugin provides the image encoder '{spec.Kind}' (available: {Names(_imageEncoders.Select(f => f.Kind))}; see `plugins`).");
-        return factory.Create(spec, modelFolder);
+        return Loading($"image encoder '{spec.Kind}'", () => factory.Create(spec, modelFolder));
     }
 
     /// <summary>The router an ensemble names, built over its experts.</summary>
@@ -51,7 +51,20 @@ public sealed class ModelCatalog(IEnumerable<INetworkFamily> families, IEnumerab
     {
         var factory = _encoders.FirstOrDefault(f => string.Equals(f.Kind, spec.Kind, StringComparison.OrdinalIgnoreCase))
             ?? throw new UserException($"No plugin provides the text encoder '{spec.Kind}' (available: {Names(_encoders.Select(f => f.Kind))}; see `plugins`).");
-        return factory.Create(spec, modelFolder);
+        return Loading($"text encoder '{spec.Kind}'", () => factory.Create(spec, modelFolder));
+    }
+
+    // A plugin reports files the user gave that it cannot read as these; the user sees them as messages.
+    private static T Loading<T>(string what, Func<T> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
+        {
+            throw new UserException($"The model's {what} cannot be loaded: {e.Message}", e);
+        }
     }
 
     private static string Names(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "none";

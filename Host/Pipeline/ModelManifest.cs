@@ -2,6 +2,7 @@ using System.Text.Json;
 using EDiffI.Encoders;
 using EDiffI.Experts;
 using EDiffI.Host.Runtime;
+using EDiffI.IO;
 
 namespace EDiffI.Host.Pipeline;
 
@@ -36,14 +37,23 @@ public sealed record ModelManifest
     /// <summary>Training steps the weights have seen.</summary>
     public long TrainedSteps { get; init; }
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    /// <summary>How <c>model.json</c> keeps its version: <see cref="Format"/>, <c>"ediffi-model/1"</c>.</summary>
+    public static JsonFileKind Kind { get; } = new("model manifest", "format", 1, "ediffi-model/");
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, RespectNullableAnnotations = true,
+    };
 
     /// <summary>Writes the manifest into <paramref name="folder"/>.</summary>
     public void Save(string folder) =>
-        EDiffI.IO.SafeTensorsWeights.WriteAtomically(Path.Combine(folder, FileName),
-            s => JsonSerializer.Serialize(s, this, Json));
+        SafeTensorsWeights.WriteAtomically(Path.Combine(folder, FileName), s => JsonSerializer.Serialize(s, this, Json));
 
-    /// <summary>Reads the manifest of <paramref name="folder"/>, with a clear message when it is not a model folder.</summary>
+    /// <summary>
+    /// Reads the manifest of <paramref name="folder"/>; a folder without one, malformed JSON, a field of
+    /// the wrong type or a version from a newer EDiffI is refused with a message naming the file and the field.
+    /// </summary>
+    /// <exception cref="UserException">Naming what is wrong.</exception>
     public static ModelManifest Load(string folder)
     {
         string path = Path.Combine(folder, FileName);
@@ -52,11 +62,11 @@ public sealed record ModelManifest
                 "`dotnet run --project Host -- train --data <folder> --out <dir>` and pass --model <dir>/model.");
         try
         {
-            return JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
+            return JsonFiles.Read<ModelManifest>(path, Kind, Json);
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new UserException($"'{path}' is not a valid model manifest: {e.Message}", e);
+            throw new UserException(e.Message, e);
         }
     }
 }

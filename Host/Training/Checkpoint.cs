@@ -115,6 +115,14 @@ public static class Checkpoint
                 throw new UserException($"Checkpoint '{dir}' is corrupt: the checksum of {name} does not match. Nothing was changed.");
             checkedFiles.Add(path);
         }
+        try
+        {
+            foreach (var path in checkedFiles) SafeTensorsHeader.Read(path); // every file checked before any is read
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UserException($"Checkpoint '{dir}' is corrupt: {e.Message}", e);
+        }
         var tensors = new Dictionary<string, Tensor>();
         foreach (var path in checkedFiles)
             foreach (var (name, t) in SafeTensorsWeights.Read(path)) tensors[name] = t;

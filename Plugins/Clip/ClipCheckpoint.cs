@@ -86,8 +86,10 @@ public static class ClipCheckpoint
             throw new FileNotFoundException($"'{folder}' has only pytorch_model.bin; the CLIP plugin reads safetensors (save the model with safe_serialization=True).");
         else throw new FileNotFoundException($"No {WeightsFile} or {IndexFile} in '{folder}'.");
 
+        var list = files.ToList();
+        foreach (string file in list) SafeTensorsHeader.Read(file); // every file checked before any is read
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (string file in files)
+        foreach (string file in list)
         {
             foreach (var (name, t) in SafeTensorsWeights.Read(file))
             {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EDiffI.IO;
 using SkiaSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -131,12 +132,16 @@ public static class ClipImageFiles
 {
     /// <summary>Decodes an image file (PNG, JPEG, WebP, GIF, BMP...) to RGB [1, 3, H, W] in [−1, 1]; alpha is dropped, as CLIP's convert-to-RGB does.</summary>
     /// <exception cref="FileNotFoundException">When there is no such file.</exception>
-    /// <exception cref="InvalidDataException">When the file is not an image SkiaSharp can decode.</exception>
-    public static Tensor Load(string path)
+    /// <exception cref="InvalidDataException">
+    /// When the file is not an image SkiaSharp can decode, or its header declares a side over
+    /// <paramref name="limits"/> (default <see cref="ImageLimits.Default"/>; checked before decoding).
+    /// </exception>
+    public static Tensor Load(string path, ImageLimits? limits = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No image file at '{path}'.", path);
         using var codec = SKCodec.Create(path)
             ?? throw new InvalidDataException($"'{path}' is not a readable image (PNG, JPEG, WebP, GIF or BMP expected).");
+        (limits ?? ImageLimits.Default).Check(path, codec.Info.Width, codec.Info.Height);
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());

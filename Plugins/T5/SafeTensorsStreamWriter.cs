@@ -1,3 +1,4 @@
+using EDiffI.IO;
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
@@ -22,10 +23,10 @@ public sealed class SafeTensorsStreamWriter : IDisposable
         long offset = 0;
         foreach (var (name, dtype, shape) in _layout)
         {
-            long bytes = shape.Aggregate(1L, (a, b) => a * b) * SafeTensorsCheckpoint.ElementSize(dtype);
+            long bytes = shape.Aggregate(1L, (a, b) => a * b) * SafeTensorsHeader.ElementSize(dtype);
             header[name] = new JsonObject
             {
-                ["dtype"] = SafeTensorsCheckpoint.NameOf(dtype),
+                ["dtype"] = SafeTensorsHeader.NameOf(dtype),
                 ["shape"] = new JsonArray(shape.Select(s => (JsonNode)s).ToArray()),
                 ["data_offsets"] = new JsonArray(offset, offset + bytes),
             };

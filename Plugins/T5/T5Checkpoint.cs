@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EDiffI.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -65,38 +66,13 @@ public sealed class SafeTensorsCheckpoint
         throw new InvalidDataException($"'{folder}' holds no model.safetensors or model.safetensors.index.json.{hint}");
     }
 
-    /// <summary>Reads the JSON header of one safetensors file.</summary>
+    /// <summary>Where each tensor of one safetensors file lies, after <see cref="SafeTensorsHeader.Read"/> has checked its header.</summary>
+    /// <exception cref="InvalidDataException">Naming the file and what is wrong with its header.</exception>
     public static Dictionary<string, StoredTensor> ReadHeader(string path)
     {
-        using var stream = File.OpenRead(path);
-        Span<byte> prefix = stackalloc byte[8];
-        if (stream.Read(prefix) != 8) throw new InvalidDataException($"'{path}' is too short to be a safetensors file.");
-        long headerLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-        if (headerLength <= 0 || headerLength > 100_000_000 || 8 + headerLength > stream.Length)
-            throw new InvalidDataException($"'{path}' is not a safetensors file (header length {headerLength}).");
-        var header = new byte[headerLength];
-        stream.ReadExactly(header);
-        JsonObject json;
-        try { json = JsonNode.Parse(header) as JsonObject ?? throw new InvalidDataException("header is not an object"); }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
-        {
-            throw new InvalidDataException($"'{path}' has a broken safetensors header ({e.Message}).", e);
-        }
-        long dataStart = 8 + headerLength, fileLength = stream.Length;
-        var tensors = new Dictionary<string, StoredTensor>(StringComparer.Ordinal);
-        foreach (var (name, node) in json)
-        {
-            if (name == "__metadata__" || node is not JsonObject entry) continue;
-            string dtypeName = entry["dtype"]?.GetValue<string>() ?? "";
-            var dtype = DTypeOf(dtypeName) ?? throw new InvalidDataException($"'{path}': tensor {name} has unsupported dtype '{dtypeName}'.");
-            var shape = entry["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-            var offsets = entry["data_offsets"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-            long expected = shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype);
-            if (offsets.Length != 2 || offsets[1] - offsets[0] != expected || dataStart + offsets[1] > fileLength)
-                throw new InvalidDataException($"'{path}': tensor {name} does not fit the file (offsets [{string.Join(", ", offsets)}], {expected} bytes needed; the file may be truncated).");
-            tensors[name] = new StoredTensor(path, dtype, shape, dataStart + offsets[0], expected);
-        }
-        return tensors;
+        var header = SafeTensorsHeader.Read(path);
+        return header.Tensors.ToDictionary(t => t.Name,
+            t => new StoredTensor(path, t.DType, t.Shape, header.DataStart + t.Offset, t.Length), StringComparer.Ordinal);
     }
 
     /// <summary>
@@ -162,41 +138,4 @@ public sealed class SafeTensorsCheckpoint
             done += read;
         }
     }
-
-    /// <summary>The dtype a safetensors dtype name stands for, or null when unsupported.</summary>
-    public static ScalarType? DTypeOf(string name) => name switch
-    {
-        "F32" => ScalarType.Float32,
-        "F16" => ScalarType.Float16,
-        "BF16" => ScalarType.BFloat16,
-        "F64" => ScalarType.Float64,
-        "I64" => ScalarType.Int64,
-        "I32" => ScalarType.Int32,
-        "I16" => ScalarType.Int16,
-        "I8" => ScalarType.Int8,
-        "U8" => ScalarType.Byte,
-        "BOOL" => ScalarType.Bool,
-        _ => null,
-    };
-
-    /// <summary>The safetensors name of a dtype.</summary>
-    public static string NameOf(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => "F32",
-        ScalarType.Float16 => "F16",
-        ScalarType.BFloat16 => "BF16",
-        ScalarType.Float64 => "F64",
-        ScalarType.Int64 => "I64",
-        ScalarType.Int32 => "I32",
-        _ => throw new ArgumentException($"dtype {dtype} is not written by this tool"),
-    };
-
-    /// <summary>Bytes per element.</summary>
-    public static int ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        _ => 1,
-    };
 }

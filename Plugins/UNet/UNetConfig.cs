@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EDiffI.IO;
 
 namespace EDiffI.Plugins.UNet;
 
@@ -10,6 +11,15 @@ namespace EDiffI.Plugins.UNet;
 /// </summary>
 public sealed record UNetConfig
 {
+    /// <summary>Version of the <c>unet.json</c> format this build writes and reads at most.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>How <c>unet.json</c> keeps its version (a file without one is version 1).</summary>
+    public static JsonFileKind Kind { get; } = new("U-Net configuration", "version", CurrentVersion);
+
+    /// <summary>Version of the format the configuration is written in (see <see cref="CurrentVersion"/>).</summary>
+    [JsonPropertyOrder(-1)]
+    public int Version { get; init; } = CurrentVersion;
     /// <summary>Side of the square images.</summary>
     public int Resolution { get; init; } = 64;
     /// <summary>Image channels in and out.</summary>
@@ -111,8 +121,12 @@ public sealed record UNetConfig
         if (Resolution % (1 << Math.Max(0, ChannelMultipliers.Length - 1)) != 0)
             problems.Add($"resolution {Resolution} is not divisible by 2^{ChannelMultipliers.Length - 1} (one halving per level)");
         if (ModelChannels <= 0 || BlocksPerLevel <= 0) problems.Add("model channels and blocks per level must be positive");
+        if (Channels <= 0 || EmbeddingMultiplier <= 0) problems.Add("image channels and the embedding multiplier must be positive");
+        if (HeadChannels <= 0) problems.Add($"head channels must be positive (got {HeadChannels})");
+        if (new[] { T5Dimension, ClipTextDimension, ClipPooledDimension, ClipImageDimension, ContextDimension }.Any(d => d < 0))
+            problems.Add("conditioning widths must be 0 (none) or positive");
         foreach (int m in ChannelMultipliers)
-            if ((ModelChannels * m) % HeadChannels != 0 && AttentionResolutions.Length > 0)
+            if (HeadChannels > 0 && (ModelChannels * m) % HeadChannels != 0 && AttentionResolutions.Length > 0)
                 problems.Add($"width {ModelChannels * m} is not a multiple of the head width {HeadChannels}");
         var names = new HashSet<string>();
         foreach (var slot in Streams ?? [])
@@ -126,12 +140,18 @@ public sealed record UNetConfig
         if (problems.Count > 0) throw new InvalidDataException("Invalid U-Net configuration: " + string.Join("; ", problems));
     }
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, RespectNullableAnnotations = true,
+    };
 
     /// <summary>Serialises to JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>Parses JSON written by <see cref="ToJson"/>.</summary>
-    public static UNetConfig FromJson(string json) =>
-        JsonSerializer.Deserialize<UNetConfig>(json, Json) ?? throw new InvalidDataException("empty U-Net configuration");
+    /// <summary>
+    /// Parses JSON written by <see cref="ToJson"/>; <paramref name="source"/> names it in messages (the file it came from).
+    /// </summary>
+    /// <exception cref="InvalidDataException">For malformed JSON, a field of the wrong type, or a version newer than <see cref="CurrentVersion"/>.</exception>
+    public static UNetConfig FromJson(string json, string source = "the U-Net configuration") =>
+        JsonFiles.Parse<UNetConfig>(json, source, Kind, Json);
 }

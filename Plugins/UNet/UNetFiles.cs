@@ -21,19 +21,23 @@ public static class UNetFiles
         SafeTensorsWeights.Save(model, Path.Combine(folder, WeightsFile), dtype);
     }
 
-    /// <summary>Reads the configuration of the U-Net in <paramref name="folder"/>.</summary>
+    /// <summary>Reads and checks the configuration of the U-Net in <paramref name="folder"/>.</summary>
+    /// <exception cref="FileNotFoundException">When there is no <c>unet.json</c>.</exception>
+    /// <exception cref="InvalidDataException">Naming the file and what is wrong with it.</exception>
     public static UNetConfig ReadConfig(string folder)
     {
         string path = Path.Combine(folder, ConfigFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"No U-Net configuration at '{path}'.", path);
+        var config = UNetConfig.FromJson(File.ReadAllText(path), path);
         try
         {
-            return UNetConfig.FromJson(File.ReadAllText(path));
+            config.Validate();
         }
-        catch (System.Text.Json.JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"'{path}' is not a valid U-Net configuration: {e.Message}", e);
+            throw new InvalidDataException($"'{path}': {e.Message}", e);
         }
+        return config;
     }
 
     /// <summary>

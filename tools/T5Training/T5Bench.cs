@@ -66,7 +66,7 @@ internal static class T5Bench
         var layout = new List<(string, ScalarType, long[])>();
         using (var meta = new T5EncoderModel(config, new T5Placement(dtype, new Device(DeviceType.META))))
             layout.AddRange(meta.state_dict().Select(kv => (kv.Key, dtype, kv.Value.shape)));
-        long bytes = layout.Sum(l => l.Item3.Aggregate(1L, (a, b) => a * b)) * SafeTensorsCheckpoint.ElementSize(dtype);
+        long bytes = layout.Sum(l => l.Item3.Aggregate(1L, (a, b) => a * b)) * EDiffI.IO.SafeTensorsHeader.ElementSize(dtype);
         Console.WriteLine($"writing {layout.Count} tensors, {bytes / 1e9:0.00} GB of {dtype}, to {folder}");
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(folder);
@@ -96,7 +96,7 @@ internal static class T5Bench
         var clock = Stopwatch.StartNew();
         using var model = T5Loader.LoadEncoder(folder, at: new T5Placement(dtype, device));
         double seconds = clock.Elapsed.TotalSeconds;
-        double weights = model.parameters().Sum(p => p.numel() * (double)SafeTensorsCheckpoint.ElementSize(p.dtype)) / 1e9;
+        double weights = model.parameters().Sum(p => p.numel() * (double)EDiffI.IO.SafeTensorsHeader.ElementSize(p.dtype)) / 1e9;
         double peak = PeakRssGb();
         Console.WriteLine($"loaded {model.ParameterCount:N0} parameters ({weights:0.00} GB of {dtype}) on {device} in {seconds:0.0} s");
         Console.WriteLine($"peak RSS (VmHWM) {peak:0.00} GB, of which {baseline:0.00} GB before loading (runtime + libtorch): " +
