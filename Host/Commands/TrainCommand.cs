@@ -90,15 +90,30 @@ public sealed class TrainSettings : DeviceSettings
     [CommandOption("--resume <CHECKPOINT>")]
     [Description("checkpoint folder to resume from (default: the run folder's latest)")]
     public string? Resume { get; init; }
+
+    [CommandOption("--base <MODEL>")]
+    [Description("with --adapter: the frozen model whose conditioner slot is trained (for example models/default)")]
+    public string? Base { get; init; }
+
+    [CommandOption("--adapter <CONDITIONER>")]
+    [Description("train only this conditioner's adapter (its U-Net slot) on --base; --out gets a small model folder naming the base")]
+    public string? Adapter { get; init; }
+
+    [CommandOption("--seconds <S>")]
+    [Description("with --adapter: stop after this many seconds, writing the folder (0 = run all --steps)")]
+    public double Seconds { get; init; }
 }
 
 /// <summary><c>train</c>: EDM training of the U-Net on a folder of captioned images.</summary>
-public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.IDatasetSourceFactory> sources) : Command<TrainSettings>
+public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.IDatasetSourceFactory> sources,
+    IEnumerable<EDiffI.Conditioning.IConditioner> conditioners) : Command<TrainSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
+        if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
+        if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
         if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
@@ -257,5 +272,23 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         {
             throw new UserException(e.Message + " Or pass the path of a saved configuration.", e);
         }
+    }
+
+    private int TrainAdapter(TrainSettings s, CancellationToken cancellationToken)
+    {
+        var found = conditioners.FirstOrDefault(c => string.Equals(c.Name, s.Adapter, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"No plugin provides the conditioner '{s.Adapter}' (available: {string.Join(", ", conditioners.Select(c => c.Name))}; `plugins` lists them).");
+        if (found is not EDiffI.Conditioning.ITrainableConditioner trainable)
+            throw new UserException($"The conditioner '{found.Name}' cannot read its input off a training image (it is not trainable), so it has no adapter to train.");
+        if (s.Batch < 1 || s.Steps < 1 || !(s.LearningRate > 0) || !(s.Drop >= 0 && s.Drop < 1) || s.CheckpointEvery < 1)
+            throw new UserException("--batch, --steps and --checkpoint-every must be positive, --lr positive and --drop in [0, 1).");
+        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        var device = TorchRuntime.ParseDevice(s.Device);
+        using var cancel = new ConsoleCancellation();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        AdapterTrainer.Run(s.Base!, s.Out, trainable, resolution => DatasetSources.Open(s.Data, s.Resolution ?? resolution, sources), catalog, device, TorchRuntime.ComputeType(device, s.Precision),
+            new AdapterTrainingOptions(s.Batch, s.Steps, s.LearningRate, s.Drop, s.CheckpointEvery, s.Seed, s.Seconds),
+            line => Console.WriteLine(line), linked.Token);
+        return 0;
     }
 }

@@ -84,6 +84,7 @@ public sealed class GenerationService : IDisposable
     /// <summary>The first rule <paramref name="request"/> breaks, or null when it may run. Cheap: loads and encodes nothing.</summary>
     public RequestProblem? Check(GenerationRequest request)
     {
+        request = WithDefaults(request);
         static RequestProblem Invalid(string m) => new(ProblemKind.Invalid, m);
         static RequestProblem Unsupported(string m) => new(ProblemKind.Unsupported, m);
         var prompts = request.PromptOfEach();
@@ -132,6 +133,7 @@ public sealed class GenerationService : IDisposable
     /// </summary>
     public GenerationResult Generate(GenerationRequest request, SamplerCallback? callback = null, CancellationToken cancellationToken = default)
     {
+        request = WithDefaults(request);
         Validate(request);
         using var scope = NewDisposeScope(); // everything the conditioners and the sampler make, but the images
         var sampler = SamplerFor(request);
@@ -174,6 +176,15 @@ public sealed class GenerationService : IDisposable
             extra.DisposeExtras();
             if (swapped) Pipeline.SetCrossAttentionProcessor(_ => null);
         }
+    }
+
+    // The model's default inputs (model.json's adapters) for conditioners the request does not name.
+    private GenerationRequest WithDefaults(GenerationRequest request)
+    {
+        foreach (var adapter in Pipeline.Manifest.Adapters)
+            if (adapter.Default is { } text && !request.Conditions.ContainsKey(adapter.Name))
+                request = request.WithCondition(adapter.Name, new ConditionerInput(Text: text));
+        return request;
     }
 
     // Adds one conditioner's output to the conditioning: its stream under its name, the CLIP image stream, its extras.

@@ -30,6 +30,13 @@ public sealed record ModelManifest
     /// noise levels it serves. Null for a single network stored in the model folder itself.
     /// </summary>
     public ExpertEnsembleSpec? Ensemble { get; init; }
+    /// <summary>
+    /// The model this one adapts, relative to this folder: its networks and encoders are loaded from there, and
+    /// this manifest adds <see cref="Adapters"/> (an adapter folder is small: only the slots' weights). Null for a full model.
+    /// </summary>
+    public string? Base { get; init; }
+    /// <summary>Conditioners whose generic slots (and trained weights) this model adds to its networks.</summary>
+    public IReadOnlyList<AdapterSpec> Adapters { get; init; } = [];
     /// <summary>Default number of sampler steps.</summary>
     public int DefaultSteps { get; init; } = 32;
     /// <summary>Default classifier-free guidance weight.</summary>

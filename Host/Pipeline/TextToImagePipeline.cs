@@ -93,6 +93,17 @@ public sealed class TextToImagePipeline : IDisposable
         string placement = "resident")
     {
         var manifest = ModelManifest.Load(folder);
+        var adapters = manifest.Adapters;
+        string adapterFolder = folder;
+        if (manifest.Base is { } baseName)
+        {
+            // An adapter folder: everything but the slots' weights comes from the base model.
+            string baseFolder = Path.GetFullPath(Path.Combine(folder, baseName));
+            var baseManifest = ModelManifest.Load(baseFolder);
+            if (baseManifest.Base is not null) throw new UserException($"The base '{baseFolder}' of '{folder}' is itself an adapter; a base must be a full model.");
+            manifest = baseManifest with { Adapters = [.. baseManifest.Adapters, .. adapters], DefaultSteps = manifest.DefaultSteps, DefaultGuidance = manifest.DefaultGuidance };
+            folder = baseFolder;
+        }
         var family = catalog.Family(manifest.Network);
         var networks = new List<INetwork>();
         ITextEncoder? t5 = null, clip = null;
@@ -103,11 +114,12 @@ public sealed class TextToImagePipeline : IDisposable
             if (manifest.Ensemble is { } ensemble)
             {
                 router = catalog.CreateRouter(ensemble);
-                foreach (var expert in ensemble.Experts) networks.Add(LoadNetwork(family, Path.Combine(folder, expert.Folder), $"expert '{expert.Name}'"));
+                foreach (var expert in ensemble.Experts) networks.Add(LoadNetwork(family, Path.Combine(folder, expert.Folder), $"expert '{expert.Name}'", manifest.Adapters));
                 if (networks.Skip(1).Any(n => n.ConfigJson != networks[0].ConfigJson))
                     throw new UserException($"The experts of '{folder}' have different network shapes; an ensemble's experts share one shape.");
             }
-            else networks.Add(LoadNetwork(family, folder, "network"));
+            else networks.Add(LoadNetwork(family, folder, "network", manifest.Adapters));
+            AdapterWeights.Load(adapterFolder, adapters, networks, manifest.Ensemble?.Experts.Select(e => e.Name).ToList());
             t5 = manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, folder);
             clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, folder);
             image = manifest.ClipImage is null ? null : catalog.CreateImageEncoder(manifest.ClipImage, folder);
@@ -131,11 +143,11 @@ public sealed class TextToImagePipeline : IDisposable
         }
     }
 
-    private static INetwork LoadNetwork(INetworkFamily family, string folder, string what)
+    private static INetwork LoadNetwork(INetworkFamily family, string folder, string what, IReadOnlyList<AdapterSpec> adapters)
     {
         try
         {
-            return family.Load(folder);
+            return adapters.Count == 0 ? family.Load(folder) : family.LoadWithSlots(folder, adapters.ToDictionary(a => a.Name, a => a.Slot));
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
         {
