@@ -153,16 +153,5 @@ public sealed class GenerateCommand(IEnumerable<ISampler> samplers, IEnumerable<
         return pipeline.Paint(painter, new PaintRequest(s.Prompt, regions, s.PaintWeight));
     }
 
-    internal static string ResolveDefaultModel()
-    {
-        foreach (string root in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            string candidate = Path.Combine(root, DefaultModel);
-            if (File.Exists(Path.Combine(candidate, ModelManifest.FileName))) return candidate;
-        }
-        throw new UserException(
-            $"No trained model was found ({DefaultModel} is absent) and this command never draws from random weights. " +
-            "Pass --model <folder> with a model trained by `dotnet run --project Host -- train --data <folder> --out <dir>` " +
-            "(it writes <dir>/model).");
-    }
+    internal static string ResolveDefaultModel() => ModelLocator.ResolveDefault();
 }

@@ -67,7 +67,7 @@ public sealed class ServeCommand(IEnumerable<ISampler> samplers, IEnumerable<ISi
 
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
-        string folder = s.Model ?? GenerateCommand.ResolveDefaultModel();
+        string folder = s.Model ?? ModelLocator.ResolveDefault();
         using var pipeline = TextToImagePipeline.Load(folder, catalog, device, TorchRuntime.ComputeType(device, s.Precision));
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
         var executor = new PipelineJobExecutor(pipeline, modelName, samplers, schedule, samplerName, painters.FirstOrDefault());
