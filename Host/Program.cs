@@ -45,4 +45,10 @@ app.Configure(config =>
         return exception is OperationCanceledException ? 130 : 1;
     });
 });
+// The parser fills an option given without its value with a placeholder; refuse that first.
+if (verbs.MissingValueMessage(args) is { } missing)
+{
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {missing}");
+    return 1;
+}
 return app.Run(args);

@@ -26,11 +26,7 @@ internal sealed partial class VerbOptions
         if (!_commands.TryGetValue(verb, out var command)) return null;
         var settings = SettingsType(command);
         if (settings is null) return [];
-        return [.. settings.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
-            .OfType<CommandOptionAttribute>()
-            .Where(o => !o.IsHidden)
-            .Select(Template)];
+        return [.. Attributes(settings).Where(o => !o.IsHidden).Select(Template)];
     }
 
     /// <summary>
@@ -59,6 +55,26 @@ internal sealed partial class VerbOptions
         return text.ToString();
     }
 
+    /// <summary>
+    /// The message for an option given without its value (last on the line, or followed by another of
+    /// the verb's options), which the parser would otherwise fill with a placeholder; null when there is none.
+    /// </summary>
+    /// <param name="args">The command line, without the <c>--set</c> pairs.</param>
+    public string? MissingValueMessage(IReadOnlyList<string> args)
+    {
+        string? verb = args.FirstOrDefault(a => !a.StartsWith('-'));
+        if (verb is null || !_commands.TryGetValue(verb, out var command) || SettingsType(command) is not { } settings) return null;
+        var options = Attributes(settings).ToList();
+        var names = options.SelectMany(Names).Append("-h").Append("--help").ToHashSet(StringComparer.Ordinal);
+        for (int i = 0; i < args.Count; i++)
+        {
+            var option = options.FirstOrDefault(o => o.ValueName is not null && !o.ValueIsOptional && Names(o).Contains(args[i]));
+            if (option is not null && (i + 1 == args.Count || names.Contains(args[i + 1])))
+                return $"{args[i]} needs a value: {Template(option)}.";
+        }
+        return null;
+    }
+
     // Spectre's words for it: "Unknown option 'tile'."
     [GeneratedRegex("^Unknown option '([^']+)'")]
     private static partial Regex UnknownOption();
@@ -75,9 +91,17 @@ internal sealed partial class VerbOptions
         return null;
     }
 
+    private static IEnumerable<CommandOptionAttribute> Attributes(Type settings) =>
+        settings.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
+            .OfType<CommandOptionAttribute>();
+
+    private static IEnumerable<string> Names(CommandOptionAttribute option) =>
+        option.LongNames.Select(n => "--" + n).Concat(option.ShortNames.Select(n => "-" + n));
+
     private static string Template(CommandOptionAttribute option)
     {
-        var names = option.LongNames.Select(n => "--" + n).Concat(option.ShortNames.Select(n => "-" + n));
+        var names = Names(option);
         string value = option.ValueName is null ? "" : option.ValueIsOptional ? $" [{option.ValueName}]" : $" <{option.ValueName}>";
         return string.Join(", ", names) + value;
     }

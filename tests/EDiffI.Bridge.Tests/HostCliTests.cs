@@ -39,6 +39,25 @@ public class HostCliTests
         }
     }
 
+    [Theory]
+    [InlineData("generate --out x.png --prompt", "--prompt needs a value: --prompt, -p <TEXT>")]
+    [InlineData("generate --steps --prompt bricks --out x.png", "--steps needs a value: --steps <N>")]
+    public async Task AnOptionWithoutItsValueIsAnError(string line, string message)
+    {
+        var folder = Directory.CreateTempSubdirectory("ediffi-cli-").FullName;
+        try
+        {
+            var (code, output) = await RunHostAsync(folder, null, line.Split(' '));
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze(message), Squeeze(output));
+            Assert.Empty(Directory.GetFiles(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task SetStillReachesTheConfiguration()
     {
