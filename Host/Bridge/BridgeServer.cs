@@ -61,6 +61,7 @@ public sealed class BridgeServer : IAsyncDisposable
     /// </summary>
     public Task WhenConnectionsAtMostAsync(int atMost, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(atMost);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_connections)
         {
