@@ -6,29 +6,49 @@ using Spectre.Console.Cli;
 
 // Composition root: configuration, then services (every plugin registers its own), then the CLI
 // that resolves its commands from those services.
-var configuration = HostComposition.BuildConfiguration(ref args);
+Microsoft.Extensions.Configuration.IConfiguration configuration;
+try
+{
+    configuration = HostComposition.BuildConfiguration(ref args);
+}
+catch (UserException e)
+{
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+    return 1;
+}
 var services = HostComposition.Services(configuration);
 
 var app = new CommandApp(new TypeRegistrar(services));
+var verbs = new VerbOptions();
 app.Configure(config =>
 {
     config.SetApplicationName("EDiffI.Host");
-    config.AddCommand<GenerateCommand>("generate").WithDescription("Draw images from a text prompt.")
+    // An unknown or misspelt option is an error that names the verb's options, never silently ignored.
+    config.UseStrictParsing();
+    verbs.Add<GenerateCommand>(config, "generate").WithDescription("Draw images from a text prompt.")
         .WithExample("generate", "--prompt", "red bricks with white mortar", "--out", "bricks.png");
-    config.AddCommand<TrainCommand>("train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
-    config.AddCommand<EncodeCommand>("encode").WithDescription("Precompute the T5 and CLIP embeddings of a data set into sharded files (train reads cache:<folder>).");
-    config.AddCommand<BenchCommand>("bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
-    config.AddCommand<DatasetCommand>("dataset").WithDescription("Write samples of a training source, or measure its throughput.");
-    config.AddCommand<ServeCommand>("serve").WithDescription("Serve images to game engines over the MessagePack bridge (Unix socket, optional TCP).");
-    config.AddCommand<PluginsCommand>("plugins").WithDescription("List the plugins found, what they provide and their status.");
+    verbs.Add<TrainCommand>(config, "train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
+    verbs.Add<EncodeCommand>(config, "encode").WithDescription("Precompute the T5 and CLIP embeddings of a data set into sharded files (train reads cache:<folder>).");
+    verbs.Add<BenchCommand>(config, "bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
+    verbs.Add<DatasetCommand>(config, "dataset").WithDescription("Write samples of a training source, or measure its throughput.");
+    verbs.Add<ServeCommand>(config, "serve").WithDescription("Serve images to game engines over the MessagePack bridge (Unix socket, optional TCP).");
+    verbs.Add<PluginsCommand>(config, "plugins").WithDescription("List the plugins found, what they provide and their status.");
     config.SetExceptionHandler((exception, _) =>
     {
         var user = exception as UserException ?? exception.InnerException as UserException;
         if (user is not null) AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {user.Message}");
+        else if (exception is CommandParseException parse && verbs.UnknownOptionMessage(parse, args) is { } unknown)
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {unknown}");
         else if (exception is OperationCanceledException) AnsiConsole.MarkupLine("[yellow]cancelled[/]");
         else if (exception is CommandAppException) AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
         else AnsiConsole.WriteException(exception);
         return exception is OperationCanceledException ? 130 : 1;
     });
 });
+// The parser fills an option given without its value with a placeholder; refuse that first.
+if (verbs.MissingValueMessage(args) is { } missing)
+{
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {missing}");
+    return 1;
+}
 return app.Run(args);

@@ -18,6 +18,7 @@ public sealed class BridgeServer : IAsyncDisposable
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly Dictionary<int, Task> _connections = [];
+    private readonly List<(int AtMost, TaskCompletionSource Done)> _drainWaiters = [];
     private readonly Action<string>? _log;
     private string? _socketPath;
     private string? _tokenPath;
@@ -53,6 +54,22 @@ public sealed class BridgeServer : IAsyncDisposable
 
     /// <summary>Connections open now.</summary>
     public int ConnectionCount { get { lock (_connections) return _connections.Count; } }
+
+    /// <summary>
+    /// Completes once at most <paramref name="atMost"/> connections are open (at once when that holds
+    /// already): a drain to wait on instead of polling <see cref="ConnectionCount"/>.
+    /// </summary>
+    public Task WhenConnectionsAtMostAsync(int atMost, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(atMost);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_connections)
+        {
+            if (_connections.Count <= atMost) return Task.CompletedTask;
+            _drainWaiters.Add((atMost, done));
+        }
+        return done.Task.WaitAsync(cancellationToken);
+    }
 
     /// <summary>
     /// Listens on the Unix socket at <paramref name="path"/>. Its folder must be the user's own and
@@ -175,7 +192,14 @@ public sealed class BridgeServer : IAsyncDisposable
         }
         finally
         {
-            lock (_connections) _connections.Remove(connection.Id);
+            List<TaskCompletionSource> drained = [];
+            lock (_connections)
+            {
+                _connections.Remove(connection.Id);
+                foreach (var waiter in _drainWaiters.Where(w => _connections.Count <= w.AtMost)) drained.Add(waiter.Done);
+                _drainWaiters.RemoveAll(w => _connections.Count <= w.AtMost);
+            }
+            foreach (var done in drained) done.TrySetResult();
         }
     }
 

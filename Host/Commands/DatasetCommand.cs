@@ -36,6 +36,10 @@ public sealed class DatasetSettings : CommandSettings
     [Description("measure how many images per second the source yields")]
     public bool Bench { get; init; }
 
+    [CommandOption("--floor <IMAGES_PER_S>")]
+    [Description("with --bench: the images per second to reach, else exit code 1 (default for world: at 64 px: 2000, the Release-build target of docs/world.md; else none; 0 = no check)")]
+    public double? Floor { get; init; }
+
     [CommandOption("--seed <SEED>")]
     public long Seed { get; init; } = 1;
 }
@@ -43,10 +47,16 @@ public sealed class DatasetSettings : CommandSettings
 /// <summary><c>dataset</c>: look at a training source (write samples) or measure its throughput.</summary>
 public sealed class DatasetCommand(IEnumerable<IDatasetSourceFactory> factories) : Command<DatasetSettings>
 {
+    /// <summary>Images per second a Release build must draw from <c>world:</c> at 64×64 on the 2-core build machine (docs/world.md).</summary>
+    public const double ThroughputFloor = 2000;
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, DatasetSettings s, CancellationToken cancellationToken)
     {
         if (s.Count < 1) throw new UserException("--count must be at least 1.");
+        if (s.Floor is { } f && !(f >= 0)) throw new UserException($"--floor must be 0 or more images per second (got {f}).");
+        double floor = s.Floor ?? (s.Source.StartsWith("world:", StringComparison.OrdinalIgnoreCase) && s.Resolution == 64 ? ThroughputFloor : 0);
+        int exitCode = 0;
         if (s.Out is null && !s.Bench && s.Captions is null)
             throw new UserException("Pass --out <folder> to write samples, --captions <file> to write a caption corpus, or --bench to measure throughput.");
         var source = DatasetSources.Open(s.Source, s.Resolution, factories);
@@ -64,6 +74,12 @@ public sealed class DatasetCommand(IEnumerable<IDatasetSourceFactory> factories)
             }
             double rate = done / clock.Elapsed.TotalSeconds;
             Console.WriteLine($"{s.Source}: {rate:0} images/s at {s.Resolution}×{s.Resolution} ({done} images, {Environment.ProcessorCount} cores)");
+            if (floor > 0)
+            {
+                bool met = rate >= floor;
+                Console.WriteLine($"floor {floor:0} images/s: {(met ? "met" : "NOT met")}{(IsDebugBuild ? " (a Debug build; the floor is for Release: dotnet run -c Release)" : "")}");
+                if (!met) exitCode = 1;
+            }
         }
         if (s.Out is not null)
         {
@@ -92,6 +108,12 @@ public sealed class DatasetCommand(IEnumerable<IDatasetSourceFactory> factories)
             AnsiConsole.MarkupLineInterpolated($"wrote {s.Count} captions to [green]{s.Captions}[/]");
         }
         (source as IDisposable)?.Dispose();
-        return 0;
+        return exitCode;
     }
+
+#if DEBUG
+    private const bool IsDebugBuild = true;
+#else
+    private const bool IsDebugBuild = false;
+#endif
 }

@@ -83,9 +83,6 @@ public sealed class GenerateSettings : DeviceSettings
 /// <summary><c>generate</c>: text to image. Maps options to a <see cref="GenerationRequest"/> and the result to PNG files.</summary>
 public sealed class GenerateCommand(GenerationServiceFactory services, IConfiguration configuration) : Command<GenerateSettings>
 {
-    /// <summary>Where the shipped default model lives, relative to the working folder or the app.</summary>
-    public const string DefaultModel = "models/default";
-
     /// <inheritdoc />
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
@@ -94,7 +91,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         var request = Request(s, limits); // reads the input files (headers checked first) before any slow work
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
-        using var service = services.Open(s.Model ?? ResolveDefaultModel(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
+        using var service = services.Open(s.Model ?? ModelLocator.ResolveDefault(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         service.Validate(request);
         var sampler = service.SamplerFor(request);
         int steps = request.Steps ?? service.Pipeline.Manifest.DefaultSteps;
@@ -174,18 +171,5 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             request = request.WithCondition(name, input);
         }
         return request;
-    }
-
-    internal static string ResolveDefaultModel()
-    {
-        foreach (string root in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            string candidate = Path.Combine(root, DefaultModel);
-            if (File.Exists(Path.Combine(candidate, ModelManifest.FileName))) return candidate;
-        }
-        throw new UserException(
-            $"No trained model was found ({DefaultModel} is absent) and this command never draws from random weights. " +
-            "Pass --model <folder> with a model trained by `dotnet run --project Host -- train --data <folder> --out <dir>` " +
-            "(it writes <dir>/model).");
     }
 }

@@ -61,7 +61,7 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
 
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
-        string folder = s.Model ?? GenerateCommand.ResolveDefaultModel();
+        string folder = s.Model ?? ModelLocator.ResolveDefault();
         using var service = services.Open(folder, device, TorchRuntime.ComputeType(device, s.Precision));
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
         var executor = new PipelineJobExecutor(service, modelName, s.Sampler);

@@ -9,7 +9,7 @@ public static class HostComposition
 {
     /// <summary>
     /// Configuration from appsettings.json beside the app (optional), EDIFFI_ environment variables
-    /// (EDIFFI_Sampling__Heun__SChurn=10), and <c>--set Key=Value</c> arguments, later ones winning.
+    /// (EDIFFI_Sampling__Heun__SChurn=10), and <c>--set Key=Value</c> (or <c>--set=Key=Value</c>) arguments, later ones winning.
     /// The <c>--set</c> pairs are taken out of <paramref name="args"/>.
     /// </summary>
     public static IConfiguration BuildConfiguration(ref string[] args)
@@ -18,9 +18,11 @@ public static class HostComposition
         var rest = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--set" && i + 1 < args.Length)
+            bool inline = args[i].StartsWith("--set=", StringComparison.Ordinal);
+            if (args[i] == "--set" || inline)
             {
-                string pair = args[++i];
+                if (!inline && i + 1 == args.Length) throw new Runtime.UserException("--set expects Key=Value after it (for example --set Sampling:Sampler=euler).");
+                string pair = inline ? args[i]["--set=".Length..] : args[++i];
                 int eq = pair.IndexOf('=', StringComparison.Ordinal);
                 if (eq <= 0) throw new Runtime.UserException($"--set expects Key=Value (got '{pair}').");
                 overrides[pair[..eq]] = pair[(eq + 1)..];

@@ -23,7 +23,7 @@ public class EndToEndTests
     private static ModelCatalog Catalog => new([new UNetFamily()], [new EDiffI.Plugins.TextHash.WordHashEncoderFactory()]);
 
     // A tiny U-Net with small random weights, as the generation tests make one (no training needed).
-    private static void MakeTinyModel(string folder)
+    internal static void MakeTinyModel(string folder)
     {
         manual_seed(21);
         using (var model = new EDiffIUNet(UNetConfig.Tiny(16) with { ClipImageDimension = 0 }))
@@ -36,7 +36,7 @@ public class EndToEndTests
     }
 
     // The host as built beside this repository: Host/bin/<configuration>/net10.0/EDiffI.Host.dll, with its plugins.
-    private static string HostDll()
+    internal static string HostDll()
     {
         string configuration = typeof(EndToEndTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -6,7 +6,9 @@ namespace EDiffI.Bridge.Tests;
 /// <summary>
 /// An executor without a model, for driving the queue: the image is a fixed function of prompt and
 /// seed; each step waits <see cref="StepDelay"/> and checks cancellation like a sampler between
-/// evaluations. It records the order jobs ran in and which were cancelled while running.
+/// evaluations. With <see cref="StepPermits"/> set, each step instead waits for the test to release
+/// one permit (or for the job's cancellation), so a test paces the steps itself. It records the order
+/// jobs ran in and which were cancelled while running, and signals <see cref="Cancelled"/>.
 /// </summary>
 internal sealed class FakeExecutor : IJobExecutor
 {
@@ -18,6 +20,12 @@ internal sealed class FakeExecutor : IJobExecutor
     public int CancelledWhileRunning;
     public ManualResetEventSlim? Gate { get; set; }
     public ManualResetEventSlim Started { get; } = new(false);
+
+    /// <summary>When set, every step takes one permit first; the job waits for it, or for its cancellation.</summary>
+    public SemaphoreSlim? StepPermits { get; set; }
+
+    /// <summary>Completes when a running job has seen its cancellation and stopped.</summary>
+    public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ModelInfo Model { get; } = new() { Name = "fake", Resolution = Side, DefaultSteps = 4, DefaultGuidance = 1, DefaultSampler = "fake" };
     public IReadOnlyList<string> Samplers { get; } = ["fake"];
@@ -32,13 +40,17 @@ internal sealed class FakeExecutor : IJobExecutor
     {
         lock (_ran) _ran.Add(request.Prompt);
         Started.Set();
-        Gate?.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
+        Gate?.Wait(TimeSpan.FromSeconds(60), CancellationToken.None);
         try
         {
             for (int i = 0; i < StepsPerJob; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (StepDelay > TimeSpan.Zero) Thread.Sleep(StepDelay);
+                if (StepPermits is { } permits)
+                {
+                    if (!permits.Wait(TimeSpan.FromSeconds(60), cancellationToken)) throw new TimeoutException("the test released no step permit for 60 s");
+                }
+                else if (StepDelay > TimeSpan.Zero) Thread.Sleep(StepDelay);
                 progress(new Progress { RequestId = request.RequestId, Stage = Stages.Sampling, Step = i, Steps = StepsPerJob, Sigma = 80.0 / (i + 1) });
             }
             cancellationToken.ThrowIfCancellationRequested();
@@ -46,6 +58,7 @@ internal sealed class FakeExecutor : IJobExecutor
         catch (OperationCanceledException)
         {
             Interlocked.Increment(ref CancelledWhileRunning);
+            Cancelled.TrySetResult();
             throw;
         }
         long seed = request.Seed ?? 7;

@@ -7,7 +7,13 @@ namespace EDiffI.Bridge.Tests;
 
 public class ServerTests
 {
+    // What every wait on an event allows: far more than any step takes, even on a loaded 2-core machine.
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
     private static GenerateRequest Request(string prompt, long seed = 1) => new() { Prompt = prompt, Seed = seed };
+
+    // Set by the client's Accepted callback: the host has put the job in its queue.
+    private static TaskCompletionSource<Accepted> AcceptedSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     [Fact]
     public async Task HandshakeListAndGenerate()
@@ -39,39 +45,50 @@ public class ServerTests
         using var a = await host.ConnectAsync();
         using var b = await host.ConnectAsync();
         var first = a.GenerateAsync(Request("a0"));
-        Assert.True(executor.Started.Wait(TimeSpan.FromSeconds(10))); // a0 runs and holds the device
-        var queuedA = Enumerable.Range(1, 3).Select(i => a.GenerateAsync(Request("a" + i))).ToList();
-        await Task.Delay(100); // a1..a3 are queued before b0
-        var queuedB = b.GenerateAsync(Request("b0"));
-        await Task.Delay(100);
+        Assert.True(executor.Started.Wait(Deadline)); // a0 runs and holds the device
+        var acceptedA = Enumerable.Range(1, 3).Select(_ => AcceptedSignal()).ToList();
+        var queuedA = Enumerable.Range(1, 3).Select(i => a.GenerateAsync(Request("a" + i), accepted: x => acceptedA[i - 1].TrySetResult(x))).ToList();
+        await Task.WhenAll(acceptedA.Select(t => t.Task)).WaitAsync(Deadline); // a1..a3 are queued before b0
+        var acceptedB = AcceptedSignal();
+        var queuedB = b.GenerateAsync(Request("b0"), accepted: x => acceptedB.TrySetResult(x));
+        await acceptedB.Task.WaitAsync(Deadline); // b0 is queued before a0 finishes
         executor.Gate.Set();
-        await Task.WhenAll([first, .. queuedA, queuedB]);
+        await Task.WhenAll([first, .. queuedA, queuedB]).WaitAsync(Deadline);
         Assert.Equal(["a0", "a1", "b0", "a2", "a3"], executor.Ran);
     }
 
     [Fact]
     public async Task CancelRemovesAQueuedJobAndStopsARunningOne()
     {
-        var executor = new FakeExecutor { StepsPerJob = 1000, StepDelay = TimeSpan.FromMilliseconds(5) };
+        // The test hands out the running job's steps one permit at a time, so what ran before and
+        // after each cancel is exact rather than a matter of timing.
+        var executor = new FakeExecutor { StepsPerJob = 1000, StepPermits = new SemaphoreSlim(0) };
         await using var host = new TestServer(executor);
         using var client = await host.ConnectAsync();
         using var stopRunning = new CancellationTokenSource();
         using var stopQueued = new CancellationTokenSource();
-        int progressOfRunning = 0, progressAtCancel = 0;
-        var running = client.GenerateAsync(Request("long"), _ => Interlocked.Increment(ref progressOfRunning), cancellationToken: stopRunning.Token);
-        Assert.True(executor.Started.Wait(TimeSpan.FromSeconds(10)));
-        var queued = client.GenerateAsync(Request("never"), cancellationToken: stopQueued.Token);
-        await Task.Delay(50);
+        const int stepsBeforeCancel = 3;
+        int progressOfRunning = 0;
+        var progressed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = client.GenerateAsync(Request("long"),
+            _ => { if (Interlocked.Increment(ref progressOfRunning) == stepsBeforeCancel) progressed.TrySetResult(); },
+            cancellationToken: stopRunning.Token);
+        executor.StepPermits.Release(stepsBeforeCancel);
+        await progressed.Task.WaitAsync(Deadline); // the job runs and reports its steps
+        var acceptedQueued = AcceptedSignal();
+        var queued = client.GenerateAsync(Request("never"), accepted: x => acceptedQueued.TrySetResult(x), cancellationToken: stopQueued.Token);
+        await acceptedQueued.Task.WaitAsync(Deadline); // queued behind the running job
         stopQueued.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
-        progressAtCancel = Volatile.Read(ref progressOfRunning);
         stopRunning.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        await executor.Cancelled.Task.WaitAsync(Deadline); // the cancel reached the job while it waited for its next step
         Assert.Equal(["long"], executor.Ran); // the queued job never started
         Assert.Equal(1, executor.CancelledWhileRunning);
-        Assert.True(progressOfRunning - progressAtCancel < 20, $"the running job went on for {progressOfRunning - progressAtCancel} steps after cancel");
+        Assert.Equal(stepsBeforeCancel, Volatile.Read(ref progressOfRunning));
         // The connection is fine afterwards.
-        var after = await client.GenerateAsync(Request("after") , cancellationToken: CancellationToken.None);
+        executor.StepPermits = null;
+        var after = await client.GenerateAsync(Request("after"), cancellationToken: CancellationToken.None).WaitAsync(Deadline);
         Assert.Equal(FakeExecutor.Image("after", 1), after.Rgba);
     }
 
@@ -88,15 +105,18 @@ public class ServerTests
     [Fact]
     public async Task DisconnectCancelsTheClientsJobs()
     {
-        var executor = new FakeExecutor { StepsPerJob = 1000, StepDelay = TimeSpan.FromMilliseconds(5) };
+        // No step permit is ever released: the running job waits at its first step until its cancellation.
+        var executor = new FakeExecutor { StepsPerJob = 1000, StepPermits = new SemaphoreSlim(0) };
         await using var host = new TestServer(executor);
         var leaving = await host.ConnectAsync();
         var jobs = Enumerable.Range(0, 3).Select(i => leaving.GenerateAsync(Request("left" + i))).ToList();
-        Assert.True(executor.Started.Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(executor.Started.Wait(Deadline));
         leaving.Dispose();
         foreach (var job in jobs) await Assert.ThrowsAsync<BridgeException>(() => job);
-        // The running job stops between steps, the queued ones never run, and the next client is served at once.
-        for (int i = 0; i < 200 && host.Server.ConnectionCount > 0; i++) await Task.Delay(25);
+        // The running job stops at its cancellation, the queued ones never run, and the next client is served at once.
+        await host.Server.WhenConnectionsAtMostAsync(0).WaitAsync(Deadline);
+        await executor.Cancelled.Task.WaitAsync(Deadline);
+        executor.StepPermits = null;
         executor.StepsPerJob = 2;
         using var next = await host.ConnectAsync();
         var result = await next.GenerateAsync(Request("next")).WaitAsync(TimeSpan.FromSeconds(10));

@@ -1,5 +1,6 @@
 using EDiffI.Conditioning;
 using EDiffI.Encoders;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EDiffI.Plugins.World;
 using static TorchSharp.torch;
 
@@ -105,21 +104,17 @@ public class WorldTests
     }
 
     [Fact]
-    public void DatasetSourceYieldsImagesAndCaptionsQuickly()
+    public void DatasetSourceYieldsImagesAndCaptions()
     {
+        // Its throughput is checked by `dataset --bench` against the floor in docs/world.md, not here:
+        // a timing in a test fails on a loaded machine.
         var world = new ProceduralWorld(64);
         using var g = new Generator(1);
-        using (var warm = world.NextBatch(64, g)) { }
-        var clock = Stopwatch.StartNew();
         using var batch = world.NextBatch(256, g);
-        double rate = 256 / clock.Elapsed.TotalSeconds;
         Assert.Equal(new long[] { 256, 3, 64, 64 }, batch.Images.shape);
         Assert.InRange(batch.Images.min().item<float>(), -1f, 1f);
         Assert.InRange(batch.Images.max().item<float>(), -1f, 1f);
         Assert.All(batch.Captions, c => Assert.False(string.IsNullOrWhiteSpace(c)));
-        // The 2,000 images/s target is measured on a Release build (docs/world.md); this Debug-build
-        // floor only catches a large regression.
-        Assert.True(rate > 200, $"{rate:0} images/s");
     }
 }
 
