@@ -57,7 +57,7 @@ public sealed class PaletteConditioner : ITrainableConditioner
         var cells = (rgb / 256.0 * 6).floor().clamp(0, 5).to(ScalarType.Int64);
         var index = cells[.., 0] * 36 + cells[.., 1] * 6 + cells[.., 2];
         var counts = bincount(index, minlength: 216).to(ScalarType.Float32);
-        var sums = zeros(216, 3).index_add(0, index, rgb);
+        var sums = zeros(216, 3).index_add(0, index, rgb, 1.0);
         float[] count = counts.data<float>().ToArray();
         float[] sum = sums.reshape(-1).data<float>().ToArray();
         long pixels = rgb.shape[0];

@@ -1,0 +1,121 @@
+using EDiffI.Bridge;
+using EDiffI.Bridge.Protocol;
+using EDiffI.Conditioning;
+using EDiffI.Host.Bridge;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Pipeline.Conditioners;
+using EDiffI.Plugins.PaintWithWords;
+using EDiffI.Plugins.Sampling;
+using EDiffI.Plugins.UNet;
+using EDiffI.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EDiffI.Bridge.Tests;
+
+/// <summary>The bridge over the real generation service: its rules answer with their codes, and a failing job loses nothing.</summary>
+public sealed class GenerationServiceBridgeTests
+{
+    private static ModelCatalog Catalog => new([new UNetFamily()], [new EDiffI.Plugins.TextHash.WordHashEncoderFactory()]);
+
+    /// <summary>Fails the job in the middle of conditioning, after allocating tensors, as an out-of-memory would.</summary>
+    private sealed class FailingConditioner : IConditioner
+    {
+        public int Calls;
+        public string Name => "failing";
+        public string InputHelp => "anything; the job fails";
+        public ConditionerSlot Slot => ConditionerSlot.None;
+        public ConditionerOutput Condition(ConditionerInput input, ConditionerContext context)
+        {
+            Calls++;
+            _ = randn(64, 64); // a tensor the job made before it failed, freed by the service's scope
+#pragma warning disable CA2201 // the exception libtorch's CUDA out-of-memory reaches .NET as
+            throw new System.Runtime.InteropServices.ExternalException("CUDA out of memory (injected, as libtorch reports it through TorchSharp)");
+#pragma warning restore CA2201
+        }
+    }
+
+    private static (GenerationService Service, FailingConditioner Failing, ScratchFolder Folder) Serve()
+    {
+        var folder = new ScratchFolder();
+        EndToEndTests.MakeTinyModel(folder.Path);
+        var pipeline = TextToImagePipeline.Load(folder.Path, Catalog, CPU, ScalarType.Float32);
+        var failing = new FailingConditioner();
+        var service = new GenerationService(pipeline, [new HeunSampler()], [new KarrasSchedule()],
+            [new StyleConditioner(), new PaintConditioner([new PaintWithWords()]), failing]);
+        return (service, failing, folder);
+    }
+
+    [Theory]
+    [InlineData("negative steps", ErrorCodes.InvalidRequest, "Steps must be between 1")]
+    [InlineData("empty prompt", ErrorCodes.InvalidRequest, "The prompt is empty")]
+    [InlineData("unknown sampler", ErrorCodes.InvalidRequest, "Unknown sampler 'nope'")]
+    [InlineData("tiling", ErrorCodes.Unsupported, "seamless tiling")]
+    [InlineData("size", ErrorCodes.Unsupported, "16×16 images only")]
+    [InlineData("style", ErrorCodes.Unsupported, "no CLIP image encoder")]
+    [InlineData("scribble without legend", ErrorCodes.InvalidRequest, "needs both a scribble and a legend")]
+    [InlineData("phrase not in prompt", ErrorCodes.InvalidRequest, "'green grass'")]
+    [InlineData("duplicate legend colour", ErrorCodes.InvalidRequest, "names colour #ff0000 twice")]
+    [InlineData("unknown conditioner", ErrorCodes.InvalidRequest, "Unknown conditioner 'nope'")]
+    public async Task TheServicesRulesAnswerWithTheirCodeAndTheSameMessageAsTheCli(string what, string code, string message)
+    {
+        var (service, _, folder) = Serve();
+        using var _s = service;
+        using var _f = folder;
+        var executor = new PipelineJobExecutor(service, "tiny");
+        await using var host = new TestServer(executor);
+        using var client = await host.ConnectAsync();
+        var scribble = new ImageData { Width = 1, Height = 1, Rgba = [255, 0, 0, 255] };
+        var request = what switch
+        {
+            "negative steps" => new GenerateRequest { Prompt = "p", Steps = -1 },
+            "empty prompt" => new GenerateRequest { Prompt = "  " },
+            "unknown sampler" => new GenerateRequest { Prompt = "p", Sampler = "nope" },
+            "tiling" => new GenerateRequest { Prompt = "p", Tiling = true },
+            "size" => new GenerateRequest { Prompt = "p", Width = 256, Height = 256 },
+            "style" => new GenerateRequest { Prompt = "p", StyleImage = scribble },
+            "scribble without legend" => new GenerateRequest { Prompt = "p", Scribble = scribble },
+            "phrase not in prompt" => new GenerateRequest { Prompt = "red bricks", Scribble = scribble, Legend = [new LegendEntry { Rgb = 0xFF0000, Phrase = "green grass" }] },
+            "duplicate legend colour" => new GenerateRequest { Prompt = "red bricks", Scribble = scribble,
+                Legend = [new LegendEntry { Rgb = 0xFF0000, Phrase = "red" }, new LegendEntry { Rgb = 0xFF0000, Phrase = "bricks" }] },
+            "unknown conditioner" => new GenerateRequest { Prompt = "p", Conditions = [new ConditionEntry { Name = "nope", Text = "x" }] },
+            _ => throw new ArgumentException(what),
+        };
+        var e = await Assert.ThrowsAsync<BridgeException>(() => client.GenerateAsync(request));
+        Assert.Equal(code, e.Code);
+        Assert.Contains(message, e.Message);
+        // One rule, one message: the CLI's request gets the very same text from the service.
+        Assert.Equal(service.Check(executor.ToRequest(request))!.Message, e.Message);
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task AFailingJobAnswersWithAnErrorFreesItsTensorsAndTheNextJobSucceeds()
+    {
+        var (service, failing, folder) = Serve();
+        using var _s = service;
+        using var _f = folder;
+        var executor = new PipelineJobExecutor(service, "tiny");
+        await using var host = new TestServer(executor);
+        using var client = await host.ConnectAsync();
+        var good = new GenerateRequest { Prompt = "red stripes", Seed = 5, Steps = 3, Guidance = 2 };
+        var before = await client.GenerateAsync(good);
+        var e = await Assert.ThrowsAsync<BridgeException>(() => client.GenerateAsync(new GenerateRequest
+        {
+            Prompt = "red stripes", Seed = 5, Steps = 3, Conditions = [new ConditionEntry { Name = "failing", Text = "x" }],
+        }));
+        Assert.Equal(ErrorCodes.Internal, e.Code);
+        Assert.Contains("out of memory", e.Message);
+        Assert.Equal(1, failing.Calls);
+        var after = await client.GenerateAsync(good);
+        Assert.Equal(before.Rgba, after.Rgba); // the model is still loaded and unchanged
+        Assert.True(client.IsConnected);
+
+        // On this thread, where the statistics count: the failed generation leaves no tensor alive.
+        var failingRequest = new GenerationRequest("red stripes", 5, 3, 2).WithCondition("failing", new ConditionerInput("x"));
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => service.Generate(failingRequest));
+        DisposeScopeManager.Statistics.Reset();
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => service.Generate(failingRequest));
+        Assert.Equal(0, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+}
