@@ -164,7 +164,8 @@ public static class Scribble
                 continue;
             }
             using var full = tensor(pixels, [1, 1, height, width]);
-            var mask = F.adaptive_avg_pool2d(full, [resolution, resolution]).view(resolution, resolution);
+            using var pooled = F.adaptive_avg_pool2d(full, [resolution, resolution]);
+            var mask = pooled.view(resolution, resolution);
             regions.Add(new PaintRegion(legend[colour], mask, weights is not null && weights.TryGetValue(colour, out double w) ? w : null));
         }
         if (regions.Count == 0) throw new UserException($"No colour of the legend occurs in {name}.");
