@@ -7,6 +7,7 @@
 set -euo pipefail
 [ -d .gpu/app ] || { echo "no .gpu/app: run ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj first" >&2; exit 2; }
 rm -f .gpu/app/libSkiaSharp.so
+rm -rf .gpu/app/models # the publish copies the shipped model; it travels with the working tree already
 rm -rf .gpuc && mkdir .gpuc
 cp .gpu/run.sh .gpu/dotnet-rt.tar.xz .gpuc/
 tar cJf .gpuc/app.tar.xz -C .gpu app

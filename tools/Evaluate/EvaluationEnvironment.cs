@@ -55,8 +55,8 @@ internal sealed class EvaluationEnvironment : IDisposable
     public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
 
     /// <summary>Loads a model folder as a generation service with the evaluation's sampler and schedule.</summary>
-    public GenerationService Open(string model, Device device, ScalarType computeType) =>
-        new(TextToImagePipeline.Load(model, Catalog, device, computeType), [Sampler], [Schedule]);
+    public GenerationService Open(string model, Device device, ScalarType computeType, IEnumerable<EDiffI.Conditioning.IConditioner>? conditioners = null) =>
+        new(TextToImagePipeline.Load(model, Catalog, device, computeType), [Sampler], [Schedule], conditioners);
 
     public void Dispose()
     {

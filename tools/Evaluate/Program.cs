@@ -18,6 +18,12 @@ using static TorchSharp.torch;
 // Prompts: scenes with seeds 1,000,000 + i of the split (never the training stream's seeds), their
 // short or long captions. Real images of the same scenes are the reference of the Fréchet distance.
 //   Evaluate paint ... / Evaluate style ...: the paint-with-words and style measurements (ControlEvaluation.cs).
+if (args.Length > 0 && args[0] == "palette")
+{
+    var paletteOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(paletteOptions.Get("torch-lib"));
+    return PaletteEvaluation.Run(paletteOptions);
+}
 if (args.Length > 0 && args[0] is "paint" or "style")
 {
     var controlOptions = Args.Parse(args[1..]);
