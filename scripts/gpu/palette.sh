@@ -11,6 +11,6 @@ seconds=${1:-420}
 nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 app EDiffI.Host.dll train --base models/default --adapter palette --data world:train --device cuda --batch 256 --lr 1e-3 \
   --steps 1000000 --seconds "$seconds" --checkpoint-every 500 --out runs/palette \
-  --set Plugins:Folders:0=.gpu/app/extra-plugins 2>&1 | tee "$OUT/train.log" | tail -25
+  --set Plugins:Folders:0="$PWD/.gpu/app/extra-plugins" 2>&1 | tee "$OUT/train.log" | tail -25
 cp runs/palette/model.json runs/palette/palette.safetensors "$OUT/"
 app Evaluate.dll palette --model runs/palette --device cuda --count 128 --seeds 2 --out "$OUT/palette.json" 2>&1 | tail -8
