@@ -23,5 +23,6 @@ public sealed record AdapterSpec
     public string? Default { get; init; }
 
     /// <summary>The slot as the conditioner contract describes it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public Conditioning.ConditionerSlot Slot => new(Tokens, Pooled, Channels);
 }

@@ -13,4 +13,4 @@ app EDiffI.Host.dll train --base models/default --adapter palette --data world:t
   --steps 1000000 --seconds "$seconds" --checkpoint-every 500 --out runs/palette \
   --set Plugins:Folders:0="$PWD/.gpu/app/extra-plugins" 2>&1 | tee "$OUT/train.log" | tail -25
 cp runs/palette/model.json runs/palette/palette.safetensors "$OUT/"
-app Evaluate.dll palette --model runs/palette --device cuda --count 128 --seeds 2 --out "$OUT/palette.json" 2>&1 | tail -8
+app Evaluate.dll palette --model runs/palette --device cuda --count ${EVAL_COUNT:-128} --seeds 2 --out "$OUT/palette.json" 2>&1 | tail -8
