@@ -72,7 +72,15 @@ public sealed record ConditionerSlot(int TokenWidth = 0, int PooledWidth = 0, in
 /// <param name="Rgba">Width × height × 4 bytes.</param>
 /// <param name="Width">Pixels per row.</param>
 /// <param name="Height">Rows.</param>
-public sealed record ConditionerImage(byte[] Rgba, int Width, int Height);
+public sealed record ConditionerImage(byte[] Rgba, int Width, int Height)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="what"/> unless the size and byte count agree.</summary>
+    public void CheckWellFormed(string what)
+    {
+        if (Width <= 0 || Height <= 0 || Rgba is null || Rgba.Length != (long)Width * Height * 4)
+            throw new ArgumentException($"{what} is malformed: {Width}×{Height} needs {(long)Width * Height * 4} RGBA bytes, it has {Rgba?.Length ?? 0}.");
+    }
+}
 
 /// <summary>One conditioner's input in a request: any of text, raw bytes, an image and a weight.</summary>
 /// <param name="Text">Text value (CLI <c>--cond name=text</c>, a bridge entry's text).</param>

@@ -66,12 +66,19 @@ public static class SafeTensorsWeights
     }
 
     /// <summary>Copies <paramref name="tensors"/> into <paramref name="module"/> after checking names and shapes.</summary>
-    public static void LoadInto(nn.Module module, IReadOnlyDictionary<string, Tensor> tensors, string source)
+    public static void LoadInto(nn.Module module, IReadOnlyDictionary<string, Tensor> tensors, string source) =>
+        CopyInto(module.state_dict(), tensors, source, "this model");
+
+    /// <summary>
+    /// Copies <paramref name="tensors"/> into the <paramref name="expected"/> targets by name after checking that
+    /// names and shapes match exactly; nothing is copied otherwise. <paramref name="what"/> names the targets in the message.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Listing every missing, extra and wrongly shaped tensor.</exception>
+    public static void CopyInto(IReadOnlyDictionary<string, Tensor> expected, IReadOnlyDictionary<string, Tensor> tensors, string source, string what)
     {
-        var expected = module.state_dict();
         var problems = Compare(expected, tensors);
         if (problems.Count > 0)
-            throw new InvalidDataException($"'{source}' does not fit this model: " + string.Join("; ", problems) + ".");
+            throw new InvalidDataException($"'{source}' does not fit {what}: " + string.Join("; ", problems) + ".");
         using var noGrad = no_grad();
         foreach (var (name, target) in expected)
             target.copy_(tensors[name]);

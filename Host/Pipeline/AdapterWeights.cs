@@ -47,10 +47,11 @@ public static class AdapterWeights
                 var expected = new Dictionary<string, Tensor>();
                 for (int i = 0; i < networks.Count; i++)
                     foreach (var (name, p) in networks[i].StreamParameters(adapter.Name)) expected[Key(experts?[i], name)] = p;
-                var problems = SafeTensorsWeights.Compare(expected, file);
-                if (problems.Count > 0) throw new UserException($"'{path}' does not fit this model's '{adapter.Name}' slots: {string.Join("; ", problems)}.");
-                using var noGrad = no_grad();
-                foreach (var (key, target) in expected) target.copy_(file[key]);
+                SafeTensorsWeights.CopyInto(expected, file, path, $"this model's '{adapter.Name}' slots");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new UserException(e.Message, e);
             }
             finally
             {

@@ -41,8 +41,7 @@ public sealed class PaintConditioner(IEnumerable<IPaintWithWords> painters) : IC
     {
         if (input.Image is not { } scribble || string.IsNullOrWhiteSpace(input.Text))
             throw new ArgumentException("Paint-with-words needs both a scribble and a legend naming a phrase for each colour.");
-        if (scribble.Width <= 0 || scribble.Height <= 0 || scribble.Rgba is null || scribble.Rgba.Length != (long)scribble.Width * scribble.Height * 4)
-            throw new ArgumentException($"The scribble is malformed: {scribble.Width}×{scribble.Height} needs {(long)scribble.Width * scribble.Height * 4} RGBA bytes, it has {scribble.Rgba?.Length ?? 0}.");
+        scribble.CheckWellFormed("The scribble");
         var legend = Scribble.ParseLegend(input.Text, "The legend", out _);
         // Each phrase must be in the prompt: probed with empty masks, before any slow work.
         using var scope = NewDisposeScope();
@@ -53,10 +52,13 @@ public sealed class PaintConditioner(IEnumerable<IPaintWithWords> painters) : IC
     /// <inheritdoc />
     public ConditionerOutput Condition(ConditionerInput input, ConditionerContext context)
     {
-        Check(input, context.Prompt, context.Model);
+        // The phrase probe of Check is not repeated: Attach below refuses a phrase missing from the prompt itself.
+        if (input.Image is not { } image || string.IsNullOrWhiteSpace(input.Text))
+            throw new ArgumentException("Paint-with-words needs both a scribble and a legend naming a phrase for each colour.");
+        image.CheckWellFormed("The scribble");
         var painter = Painter(context.Model);
         var legend = Scribble.ParseLegend(input.Text!, "The legend", out var weights);
-        var scribble = input.Image!;
+        var scribble = image;
         var regions = Scribble.Regions(scribble.Rgba, scribble.Width, scribble.Height, legend, context.Model.Resolution, context.Note, weights: weights);
         double weight = input.Weight ?? DefaultWeight;
         try

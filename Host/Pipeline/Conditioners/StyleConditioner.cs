@@ -35,8 +35,7 @@ public sealed class StyleConditioner : IConditioner
     public void Check(ConditionerInput input, string prompt, ConditionerModel model)
     {
         if (input.Image is not { } image) throw new ArgumentException("The style reference needs an image.");
-        if (image.Width <= 0 || image.Height <= 0 || image.Rgba is null || image.Rgba.Length != (long)image.Width * image.Height * 4)
-            throw new ArgumentException($"The style reference is malformed: {image.Width}×{image.Height} needs {(long)image.Width * image.Height * 4} RGBA bytes, it has {image.Rgba?.Length ?? 0}.");
+        image.CheckWellFormed("The style reference");
         if (input.Weight is { } w && (!(w >= 0) || double.IsInfinity(w)))
             throw new ArgumentException($"The style strength must be 0 or more (got {input.Weight}).");
     }
