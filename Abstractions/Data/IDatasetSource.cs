@@ -9,10 +9,19 @@ namespace EDiffI.Data;
 /// Precomputed encoder outputs (an embedding cache, as eDiff-I trains): when present, training uses
 /// them instead of running the encoders.
 /// </param>
-public sealed record TrainingBatch(Tensor Images, IReadOnlyList<string> Captions, Conditioning.ConditioningInputs? Conditioning = null) : IDisposable
+/// <param name="LowResolution">
+/// The same images drawn by the source at a lower resolution ([B, 3, h, w], for a super-resolution stage), when
+/// the source can draw a scene at several sizes (the procedural world); null otherwise.
+/// </param>
+public sealed record TrainingBatch(Tensor Images, IReadOnlyList<string> Captions, Conditioning.ConditioningInputs? Conditioning = null,
+    Tensor? LowResolution = null) : IDisposable
 {
     /// <inheritdoc />
-    public void Dispose() => Images.Dispose();
+    public void Dispose()
+    {
+        Images.Dispose();
+        LowResolution?.Dispose();
+    }
 }
 
 /// <summary>

@@ -84,6 +84,7 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
         conv_in = new Conv2dLayer("conv_in", config.Channels, mc, 3);
         enc = new BlockSequence("enc");
         dec = new BlockSequence("dec");
+        var shape = new BlockShape(config.SelfAttention, config.SkipScale);
         var skips = new List<int> { mc };
         int cout = mc;
         int levels = config.ChannelMultipliers.Length;
@@ -92,16 +93,16 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
             int res = config.Resolution >> level;
             if (level > 0)
             {
-                enc.Add($"{res}x{res}_down", new UNetBlock($"enc.{res}x{res}_down", cout, cout, emb, res * 2, down: true, dropout: config.Dropout));
+                enc.Add($"{res}x{res}_down", new UNetBlock($"enc.{res}x{res}_down", cout, cout, emb, res * 2, down: true, dropout: config.Dropout, shape: shape));
                 skips.Add(cout);
             }
-            for (int i = 0; i < config.BlocksPerLevel; i++)
+            for (int i = 0; i < config.BlocksAt(level); i++)
             {
                 int cin = cout;
                 cout = mc * config.ChannelMultipliers[level];
                 bool attn = config.AttentionResolutions.Contains(res);
                 enc.Add($"{res}x{res}_block{i}", new UNetBlock($"enc.{res}x{res}_block{i}", cin, cout, emb, res,
-                    attention: attn, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout));
+                    attention: attn, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout, shape: shape));
                 skips.Add(cout);
             }
         }
@@ -111,23 +112,23 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
             if (level == levels - 1)
             {
                 dec.Add($"{res}x{res}_in0", new UNetBlock($"dec.{res}x{res}_in0", cout, cout, emb, res,
-                    attention: true, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout));
-                dec.Add($"{res}x{res}_in1", new UNetBlock($"dec.{res}x{res}_in1", cout, cout, emb, res, dropout: config.Dropout));
+                    attention: true, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout, shape: shape));
+                dec.Add($"{res}x{res}_in1", new UNetBlock($"dec.{res}x{res}_in1", cout, cout, emb, res, dropout: config.Dropout, shape: shape));
                 _decoderTakesSkip.AddRange([false, false]);
             }
             else
             {
-                dec.Add($"{res}x{res}_up", new UNetBlock($"dec.{res}x{res}_up", cout, cout, emb, res / 2, up: true, dropout: config.Dropout));
+                dec.Add($"{res}x{res}_up", new UNetBlock($"dec.{res}x{res}_up", cout, cout, emb, res / 2, up: true, dropout: config.Dropout, shape: shape));
                 _decoderTakesSkip.Add(false);
             }
-            for (int i = 0; i <= config.BlocksPerLevel; i++)
+            for (int i = 0; i <= config.BlocksAt(level); i++)
             {
                 int cin = cout + skips[^1];
                 skips.RemoveAt(skips.Count - 1);
                 cout = mc * config.ChannelMultipliers[level];
                 bool attn = config.AttentionResolutions.Contains(res);
                 dec.Add($"{res}x{res}_block{i}", new UNetBlock($"dec.{res}x{res}_block{i}", cin, cout, emb, res,
-                    attention: attn, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout));
+                    attention: attn, headChannels: config.HeadChannels, contextChannels: ctx, dropout: config.Dropout, shape: shape));
                 _decoderTakesSkip.Add(true);
             }
         }

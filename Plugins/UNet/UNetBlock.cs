@@ -11,6 +11,9 @@ namespace EDiffI.Plugins.UNet;
 internal sealed record BlockContext(
     Tensor Embedding, Tensor? Context, Tensor? ContextMask, ContextLayout? Layout, Tensor Sigma, ConditioningInputs Conditioning);
 
+/// <summary>Choices every block of a network shares: self-attention at attention resolutions, and the scale of residual sums.</summary>
+internal sealed record BlockShape(bool SelfAttention = true, double SkipScale = 1);
+
 /// <summary>
 /// One block of the ADM U-Net (Dhariwal and Nichol 2021): a residual block with scale-shift
 /// normalisation by the time embedding, optional down- or up-sampling inside the block, optional
@@ -36,6 +39,7 @@ internal sealed class UNetBlock : nn.Module
     private readonly int _heads;
     private readonly bool _up, _down;
     private readonly double _dropout;
+    private readonly double _skipScale;
 
     /// <summary>The cross-attention layer this block owns, or null.</summary>
     public CrossAttentionLayer? CrossLayer { get; }
@@ -45,8 +49,10 @@ internal sealed class UNetBlock : nn.Module
 
     public UNetBlock(string name, int inChannels, int outChannels, int embChannels, int resolution,
         bool up = false, bool down = false, bool attention = false, int headChannels = 64,
-        int contextChannels = 0, double dropout = 0) : base(name)
+        int contextChannels = 0, double dropout = 0, BlockShape? shape = null) : base(name)
     {
+        shape ??= new BlockShape();
+        _skipScale = shape.SkipScale;
         _outChannels = outChannels;
         _up = up;
         _down = down;
@@ -60,9 +66,12 @@ internal sealed class UNetBlock : nn.Module
         if (inChannels != outChannels) skip = new Conv2dLayer("skip", inChannels, outChannels, 1);
         if (attention)
         {
-            norm2 = new GroupNormLayer("norm2", outChannels);
-            qkv = new LinearLayer("qkv", outChannels, 3 * outChannels);
-            proj = new LinearLayer("proj", outChannels, outChannels, Init.Zero);
+            if (shape.SelfAttention)
+            {
+                norm2 = new GroupNormLayer("norm2", outChannels);
+                qkv = new LinearLayer("qkv", outChannels, 3 * outChannels);
+                proj = new LinearLayer("proj", outChannels, outChannels, Init.Zero);
+            }
             if (contextChannels > 0)
             {
                 norm3 = new GroupNormLayer("norm3", outChannels);
@@ -92,11 +101,14 @@ internal sealed class UNetBlock : nn.Module
         if (_dropout > 0 && training) h = F.dropout(h, _dropout, training);
         h = conv1.forward(h);
         x = h + (skip is null ? orig : skip.forward(orig));
+        if (_skipScale != 1) x = x * _skipScale;
 
-        if (qkv is not null) x = x + SelfAttention(x);
-        if (xq is not null && c.Context is not null) x = x + CrossAttention(x, c);
+        if (qkv is not null) x = Residual(x, SelfAttention(x));
+        if (xq is not null && c.Context is not null) x = Residual(x, CrossAttention(x, c));
         return x.MoveToOuterDisposeScope();
     }
+
+    private Tensor Residual(Tensor x, Tensor update) => _skipScale == 1 ? x + update : (x + update) * _skipScale;
 
     private static Tensor Upsample(Tensor x) => F.upsample_nearest2d(x, [x.shape[2] * 2, x.shape[3] * 2], null);
 

@@ -30,6 +30,22 @@ public sealed record UNetConfig
     public int[] ChannelMultipliers { get; init; } = [1, 2, 3, 4];
     /// <summary>Residual blocks per level in the encoder (the decoder has one more).</summary>
     public int BlocksPerLevel { get; init; } = 3;
+    /// <summary>
+    /// Residual blocks of each level, overriding <see cref="BlocksPerLevel"/> (the Efficient U-Net of Saharia et al.
+    /// 2022 puts more blocks at the low resolutions, few at the high ones); null for the same count everywhere.
+    /// </summary>
+    public int[]? LevelBlocks { get; init; }
+    /// <summary>
+    /// Whether blocks at <see cref="AttentionResolutions"/> carry self-attention. False keeps only their
+    /// cross-attention to the text, so the network is convolutional and runs on any image size (the
+    /// super-resolution stages train on crops and run on the whole image).
+    /// </summary>
+    public bool SelfAttention { get; init; } = true;
+    /// <summary>
+    /// Scale of each residual sum, (h + skip)·s: 1 for ADM; √½ keeps the variance of the sum at that of its
+    /// inputs, as the Efficient U-Net and EDM's SongUNet do.
+    /// </summary>
+    public double SkipScale { get; init; } = 1;
     /// <summary>Resolutions at which blocks carry self-attention (and cross-attention).</summary>
     public int[] AttentionResolutions { get; init; } = [32, 16, 8];
     /// <summary>Channels per attention head.</summary>
@@ -77,7 +93,20 @@ public sealed record UNetConfig
     };
 
     /// <summary>Names of the built-in shapes <see cref="Preset"/> knows.</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "compact", "small", "adm64", "ediffi64"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "compact", "small", "adm64", "ediffi64", "sr256", "sr1024", "sr-tiny"];
+
+    /// <summary>The blocks of level <paramref name="level"/>.</summary>
+    public int BlocksAt(int level) => LevelBlocks is { } blocks ? blocks[level] : BlocksPerLevel;
+
+    /// <summary>Side a preset is built at when no resolution is given.</summary>
+    public static int DefaultResolution(string name) => name switch
+    {
+        "tiny" => 16,
+        "sr256" => 256,
+        "sr1024" => 1024,
+        "sr-tiny" => 32,
+        _ => 64,
+    };
 
     /// <summary>
     /// A named shape: "tiny" (CPU tests), "compact" (the shipped experts, about 2M parameters), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
@@ -108,6 +137,27 @@ public sealed record UNetConfig
                 Resolution = resolution ?? 64, CrossAttention = true, ContextDimension = 768,
                 T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
             },
+            // Efficient U-Nets for the cascade (Saharia et al. 2022, Appendix B): few channels at full resolution,
+            // more blocks low down, residual sums scaled by √½, cross-attention to the text at the lowest level
+            // only and no self-attention, so they train on crops and run convolutionally on the whole image.
+            "sr256" => new UNetConfig
+            {
+                Resolution = resolution ?? 256, ModelChannels = 16, ChannelMultipliers = [1, 2, 4, 8], LevelBlocks = [1, 1, 2, 2],
+                AttentionResolutions = [(resolution ?? 256) / 8], SelfAttention = false, HeadChannels = 32, ContextDimension = 96,
+                EmbeddingMultiplier = 4, SkipScale = Math.Sqrt(0.5), T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
+            "sr1024" => new UNetConfig
+            {
+                Resolution = resolution ?? 1024, ModelChannels = 12, ChannelMultipliers = [1, 2, 4, 8], LevelBlocks = [1, 1, 1, 2],
+                AttentionResolutions = [(resolution ?? 1024) / 8], SelfAttention = false, HeadChannels = 32, ContextDimension = 96,
+                EmbeddingMultiplier = 4, SkipScale = Math.Sqrt(0.5), T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
+            "sr-tiny" => new UNetConfig
+            {
+                Resolution = resolution ?? 32, ModelChannels = 8, ChannelMultipliers = [1, 2], LevelBlocks = [1, 1],
+                AttentionResolutions = [(resolution ?? 32) / 2], SelfAttention = false, HeadChannels = 16, ContextDimension = 32,
+                EmbeddingMultiplier = 2, SkipScale = Math.Sqrt(0.5), T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
             _ => throw new ArgumentException($"Unknown U-Net shape '{name}' (known: {string.Join(", ", PresetNames)})."),
         };
     }
@@ -121,6 +171,9 @@ public sealed record UNetConfig
         if (Resolution % (1 << Math.Max(0, ChannelMultipliers.Length - 1)) != 0)
             problems.Add($"resolution {Resolution} is not divisible by 2^{ChannelMultipliers.Length - 1} (one halving per level)");
         if (ModelChannels <= 0 || BlocksPerLevel <= 0) problems.Add("model channels and blocks per level must be positive");
+        if (LevelBlocks is { } levelBlocks && (levelBlocks.Length != ChannelMultipliers.Length || levelBlocks.Any(b => b <= 0)))
+            problems.Add($"levelBlocks needs one positive count per level ({ChannelMultipliers.Length}), got [{string.Join(", ", levelBlocks)}]");
+        if (!(SkipScale > 0 && SkipScale <= 1)) problems.Add($"skipScale must be in (0, 1] (got {SkipScale})");
         if (Channels <= 0 || EmbeddingMultiplier <= 0) problems.Add("image channels and the embedding multiplier must be positive");
         if (HeadChannels <= 0) problems.Add($"head channels must be positive (got {HeadChannels})");
         if (new[] { T5Dimension, ClipTextDimension, ClipPooledDimension, ClipImageDimension, ContextDimension }.Any(d => d < 0))

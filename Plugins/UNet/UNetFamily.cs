@@ -24,6 +24,7 @@ public sealed class UNetFamily : INetworkFamily
         {
             T5Dimension = widths.T5, ClipTextDimension = widths.ClipText, ClipPooledDimension = widths.ClipPooled,
             ClipImageDimension = widths.ClipImage,
+            Streams = widths.Streams?.Select(kv => new StreamSlotConfig(kv.Key, kv.Value.TokenWidth, kv.Value.PooledWidth, kv.Value.SpatialChannels)).ToArray() ?? [],
         });
 
     /// <inheritdoc />

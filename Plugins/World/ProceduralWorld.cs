@@ -7,13 +7,36 @@ namespace EDiffI.Plugins.World;
 public enum CaptionStyle { Short, Long, Mixed }
 
 /// <summary>
-/// The procedural world as a training source: an unlimited stream of captioned scenes, each drawn
-/// from a seed the generator supplies, rendered in parallel.
+/// Random crops for a super-resolution stage: a <paramref name="Crop"/>-pixel window of each scene at the source's
+/// resolution, and the same window of the scene drawn at <paramref name="LowResolution"/>.
 /// </summary>
-public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSplit.Train, CaptionStyle captions = CaptionStyle.Mixed) : IDatasetSource
+public sealed record WorldCrops(int LowResolution, int Crop);
+
+/// <summary>
+/// The procedural world as a training source: an unlimited stream of captioned scenes, each drawn
+/// from a seed the generator supplies, rendered in parallel. With <paramref name="crops"/> it yields
+/// random windows of each scene at two resolutions (the ground truth of a super-resolution stage): only
+/// the windows are drawn, so a 1024-pixel stage trains at the cost of its crops.
+/// </summary>
+public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSplit.Train, CaptionStyle captions = CaptionStyle.Mixed,
+    WorldCrops? crops = null) : IDatasetSource
 {
     /// <inheritdoc />
-    public int Resolution { get; } = resolution;
+    public int Resolution { get; } = crops?.Crop ?? resolution;
+
+    /// <summary>Side of the whole scene the crops are cut from.</summary>
+    public int SceneResolution { get; } = Check(resolution, crops);
+
+    private static int Check(int resolution, WorldCrops? crops)
+    {
+        if (crops is null) return resolution;
+        int factor = crops.LowResolution > 0 ? resolution / crops.LowResolution : 0;
+        if (factor < 2 || resolution % crops.LowResolution != 0)
+            throw new ArgumentException($"the low resolution {crops.LowResolution} must divide {resolution} at least twice");
+        if (crops.Crop <= 0 || crops.Crop > resolution || crops.Crop % factor != 0)
+            throw new ArgumentException($"the crop {crops.Crop} must be at most {resolution} and a multiple of {factor}");
+        return resolution;
+    }
 
     /// <inheritdoc />
     public long? Count => null;
@@ -27,6 +50,7 @@ public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSpli
         long[] seeds;
         using (var drawn = randint(0, long.MaxValue, [batchSize], dtype: ScalarType.Int64, generator: generator))
             seeds = drawn.data<long>().ToArray();
+        if (crops is not null) return NextCrops(seeds);
         int plane = Resolution * Resolution, n = plane * 3;
         var images = new float[batchSize * n];
         var texts = new string[batchSize];
@@ -47,5 +71,43 @@ public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSpli
             return rgb;
         }, rgb => { });
         return new TrainingBatch(tensor(images, [batchSize, 3, Resolution, Resolution]), texts);
+    }
+
+    // Each scene's window: a corner on the low-resolution grid drawn from the scene's seed, so batches stay
+    // reproducible from the generator alone.
+    private TrainingBatch NextCrops(long[] seeds)
+    {
+        int size = SceneResolution, crop = crops!.Crop, low = crops.LowResolution, factor = size / low, lowCrop = crop / factor;
+        int batch = seeds.Length, n = crop * crop * 3, nLow = lowCrop * lowCrop * 3;
+        var high = new float[batch * n];
+        var lowImages = new float[batch * nLow];
+        var texts = new string[batch];
+        Parallel.For(0, batch, i =>
+        {
+            var scene = SceneSampler.Sample(seeds[i], Split);
+            var random = new Random(unchecked((int)(seeds[i] ^ (seeds[i] >> 32))));
+            int cells = (size - crop) / factor + 1;
+            int x = random.Next(cells) * factor, y = random.Next(cells) * factor;
+            var rgb = new byte[n];
+            SceneRenderer.Render(scene, size, new PixelWindow(x, y, crop, crop), rgb, out _);
+            ToPlanes(rgb, high.AsSpan(i * n, n), crop * crop);
+            var rgbLow = new byte[nLow];
+            SceneRenderer.Render(scene, low, new PixelWindow(x / factor, y / factor, lowCrop, lowCrop), rgbLow, out _);
+            ToPlanes(rgbLow, lowImages.AsSpan(i * nLow, nLow), lowCrop * lowCrop);
+            bool useLong = captions == CaptionStyle.Long || (captions == CaptionStyle.Mixed && (seeds[i] & 1) == 1);
+            texts[i] = (useLong ? Captions.Long(scene, seeds[i]) : Captions.Short(scene, seeds[i])).Text;
+        });
+        return new TrainingBatch(tensor(high, [batch, 3, crop, crop]), texts, LowResolution: tensor(lowImages, [batch, 3, lowCrop, lowCrop]));
+    }
+
+    // HWC bytes to CHW floats in [−1, 1].
+    private static void ToPlanes(byte[] rgb, Span<float> chw, int plane)
+    {
+        for (int p = 0; p < plane; p++)
+        {
+            chw[p] = rgb[p * 3] / 127.5f - 1;
+            chw[plane + p] = rgb[p * 3 + 1] / 127.5f - 1;
+            chw[2 * plane + p] = rgb[p * 3 + 2] / 127.5f - 1;
+        }
     }
 }

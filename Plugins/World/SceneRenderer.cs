@@ -41,14 +41,21 @@ public static class SceneRenderer
     }
 
     /// <summary>Draws <paramref name="scene"/> into <paramref name="rgb"/> (H×W×3) and returns each object's mask (later objects on top).</summary>
-    public static void Render(Scene scene, int size, Span<byte> rgb, out bool[][] masks)
+    public static void Render(Scene scene, int size, Span<byte> rgb, out bool[][] masks) =>
+        Render(scene, size, new PixelWindow(0, 0, size, size), rgb, out masks);
+
+    /// <summary>
+    /// Draws the <paramref name="window"/> of <paramref name="scene"/> at <paramref name="size"/> pixels into <paramref name="rgb"/>
+    /// (window-sized, H×W×3), exactly the pixels the whole image has there, and returns each object's mask over the window.
+    /// </summary>
+    public static void Render(Scene scene, int size, PixelWindow window, Span<byte> rgb, out bool[][] masks)
     {
-        TextureRenderer.Render(scene.Background, size, rgb);
+        TextureRenderer.Render(scene.Background, size, window, rgb);
         masks = new bool[scene.Objects.Count][];
         for (int k = 0; k < scene.Objects.Count; k++)
         {
             var o = scene.Objects[k];
-            var mask = masks[k] = new bool[size * size];
+            var mask = masks[k] = new bool[window.Width * window.Height];
             var color = Palette.Colors[o.Color];
             int contrast = Palette.IndexOf(color.R + color.G + color.B > 380 ? "black" : "white");
             var fill = o.Texture is TextureFamily f
@@ -56,15 +63,15 @@ public static class SceneRenderer
                 : null;
             // Only the object's bounding box can be covered.
             double cx = (o.Column + 0.5) / 3 + o.DX, cy = (o.Row + 0.5) / 3 + o.DY;
-            int x0 = Math.Max(0, (int)((cx - o.Size) * size) - 1), x1 = Math.Min(size - 1, (int)((cx + o.Size) * size) + 1);
-            int y0 = Math.Max(0, (int)((cy - o.Size) * size) - 1), y1 = Math.Min(size - 1, (int)((cy + o.Size) * size) + 1);
+            int x0 = Math.Max(window.X, (int)((cx - o.Size) * size) - 1), x1 = Math.Min(window.X + window.Width - 1, (int)((cx + o.Size) * size) + 1);
+            int y0 = Math.Max(window.Y, (int)((cy - o.Size) * size) - 1), y1 = Math.Min(window.Y + window.Height - 1, (int)((cy + o.Size) * size) + 1);
             for (int y = y0; y <= y1; y++)
             {
                 for (int x = x0; x <= x1; x++)
                 {
                     double u = (x + 0.5) / size, v = (y + 0.5) / size;
                     if (!o.Covers(u, v)) continue;
-                    int p = y * size + x;
+                    int p = (y - window.Y) * window.Width + (x - window.X);
                     mask[p] = true;
                     for (int j = 0; j < k; j++) masks[j][p] = false; // occluded
                     var c = color;
@@ -81,3 +88,10 @@ public static class SceneRenderer
         }
     }
 }
+
+/// <summary>A rectangle of pixels of a <c>size</c>-pixel image: its top-left corner and its extent.</summary>
+/// <param name="X">First column.</param>
+/// <param name="Y">First row.</param>
+/// <param name="Width">Columns.</param>
+/// <param name="Height">Rows.</param>
+public readonly record struct PixelWindow(int X, int Y, int Width, int Height);

@@ -4,16 +4,19 @@ namespace EDiffI.Plugins.World;
 public static class TextureRenderer
 {
     /// <summary>Draws <paramref name="spec"/> into <paramref name="rgb"/> (H×W×3 bytes, row-major).</summary>
-    public static void Render(TextureSpec spec, int size, Span<byte> rgb)
+    public static void Render(TextureSpec spec, int size, Span<byte> rgb) => Render(spec, size, new PixelWindow(0, 0, size, size), rgb);
+
+    /// <summary>Draws the <paramref name="window"/> of the <paramref name="size"/>-pixel texture into <paramref name="rgb"/> (window-sized, H×W×3).</summary>
+    public static void Render(TextureSpec spec, int size, PixelWindow window, Span<byte> rgb)
     {
         var a = Palette.Colors[spec.Color];
         var b = Palette.Colors[spec.SecondColor];
-        for (int y = 0; y < size; y++)
+        for (int y = 0; y < window.Height; y++)
         {
-            for (int x = 0; x < size; x++)
+            for (int x = 0; x < window.Width; x++)
             {
-                var (t, shade) = Sample(spec, (x + 0.5) / size, (y + 0.5) / size);
-                int i = (y * size + x) * 3;
+                var (t, shade) = Sample(spec, (window.X + x + 0.5) / size, (window.Y + y + 0.5) / size);
+                int i = (y * window.Width + x) * 3;
                 rgb[i] = Mix(a.R, b.R, t, shade);
                 rgb[i + 1] = Mix(a.G, b.G, t, shade);
                 rgb[i + 2] = Mix(a.B, b.B, t, shade);

@@ -1,0 +1,23 @@
+namespace EDiffI.SuperResolution;
+
+/// <summary>
+/// One super-resolution stage as <c>model.json</c>'s <c>cascade</c> lists it, in order: the base draws at its
+/// own resolution, then each stage takes the previous output to <see cref="Resolution"/>.
+/// </summary>
+public sealed record CascadeStageSpec
+{
+    /// <summary>The stage's name (<c>--size</c> and progress name it by resolution; messages by this name).</summary>
+    public string Name { get; init; } = "";
+    /// <summary>The kind of stage, provided by a plugin (<see cref="ISuperResolutionFamily"/>).</summary>
+    public string Kind { get; init; } = "ediffi-sr";
+    /// <summary>The stage's folder, relative to the model folder.</summary>
+    public string Folder { get; init; } = "";
+    /// <summary>Side of the images the stage produces.</summary>
+    public int Resolution { get; init; }
+    /// <summary>Default sampler steps of the stage.</summary>
+    public int DefaultSteps { get; init; } = 8;
+    /// <summary>Default guidance weight of the stage (1: no classifier-free guidance, one evaluation per step).</summary>
+    public double DefaultGuidance { get; init; } = 1;
+    /// <summary>Default σ_aug: the noise level the low-resolution input is corrupted with at inference.</summary>
+    public double AugmentationSigma { get; init; } = 0.1;
+}

@@ -1,0 +1,103 @@
+using EDiffI.Conditioning;
+using EDiffI.Networks;
+using EDiffI.SuperResolution;
+using static TorchSharp.torch;
+
+namespace EDiffI.Plugins.SuperResolution;
+
+/// <summary>
+/// Builds, loads and trains "ediffi-sr" stages. The network is a U-Net of a network family another plugin provides
+/// (by default "ediffi-unet", whose sr256 and sr1024 shapes follow the Efficient U-Net), with the stage's
+/// <see cref="SuperResolutionStage.StreamName"/> slot.
+/// </summary>
+public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) : ISuperResolutionFamily
+{
+    /// <summary>The kind model.json's cascade entries name.</summary>
+    public const string FamilyKind = "ediffi-sr";
+
+    /// <summary>The network family stages are built with unless their stage.json names another.</summary>
+    public const string DefaultNetwork = "ediffi-unet";
+
+    private readonly List<INetworkFamily> _networks = networks.ToList();
+
+    /// <inheritdoc />
+    public string Kind => FamilyKind;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Presets => NetworkFamily(DefaultNetwork).Presets.Where(p => p.StartsWith("sr", StringComparison.Ordinal)).ToList();
+
+    /// <inheritdoc />
+    public ISuperResolutionStage Create(string name, string preset, int inputResolution, int outputResolution, ConditioningWidths text)
+    {
+        var widths = text with { Streams = new Dictionary<string, ConditionerSlot> { [SuperResolutionStage.StreamName] = SuperResolutionStage.Slot } };
+        var network = NetworkFamily(DefaultNetwork).Create(preset, outputResolution, widths);
+        try
+        {
+            return new SuperResolutionStage(name, network, inputResolution);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public ISuperResolutionStage Load(CascadeStageSpec spec, string folder)
+    {
+        var file = StageFile.Load(folder);
+        if (file.OutputResolution != spec.Resolution)
+            throw new InvalidDataException($"stage '{spec.Name}' in '{folder}' draws {file.OutputResolution}-pixel images, model.json says {spec.Resolution}");
+        var network = NetworkFamily(file.Network).Load(folder);
+        try
+        {
+            if (network.Resolution != file.OutputResolution)
+                throw new InvalidDataException($"the network of stage '{spec.Name}' is built for {network.Resolution} pixels, {StageFile.FileName} says {file.OutputResolution}");
+            return new SuperResolutionStage(spec.Name, network, file.InputResolution);
+        }
+        catch (ArgumentException e)
+        {
+            network.Dispose();
+            throw new InvalidDataException(e.Message, e);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype = null) => Save(stage, folder, dtype, null);
+
+    /// <summary>Writes the stage with what it was trained on.</summary>
+    public static void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype, StageFile? training)
+    {
+        Directory.CreateDirectory(folder);
+        stage.Network.Save(folder, dtype);
+        var file = (training ?? new StageFile()) with
+        {
+            Network = stage.Network.Kind, InputResolution = stage.InputResolution, OutputResolution = stage.OutputResolution,
+        };
+        file.Save(folder);
+    }
+
+    /// <inheritdoc />
+    public ConditioningStream TrainingStream(ISuperResolutionStage stage, Tensor highResolution, Tensor? lowResolution, Generator generator,
+        DegradationOptions degradation)
+    {
+        using var scope = NewDisposeScope();
+        int factor = stage.OutputResolution / stage.InputResolution;
+        var low = Degradation.Apply(highResolution, lowResolution, factor, generator, degradation);
+        long b = highResolution.shape[0];
+        var sigma = rand(b, generator: generator) * degradation.AugmentationMax;
+        var zero = rand(b, generator: generator) < degradation.AugmentationZero;
+        sigma = where(zero, zeros_like(sigma), sigma);
+        var stream = stage.LowResolutionStream(low, sigma, highResolution.shape[2], highResolution.shape[3], generator);
+        return new ConditioningStream(Pooled: stream.Pooled!.MoveToOuterDisposeScope(), Spatial: stream.Spatial!.MoveToOuterDisposeScope());
+    }
+
+    private INetworkFamily NetworkFamily(string kind) =>
+        _networks.FirstOrDefault(f => string.Equals(f.Kind, kind, StringComparison.OrdinalIgnoreCase))
+        ?? throw new InvalidDataException($"no plugin provides the network '{kind}' a super-resolution stage needs (see `plugins`)");
+}
