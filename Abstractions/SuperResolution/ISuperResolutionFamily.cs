@@ -26,8 +26,13 @@ public interface ISuperResolutionFamily
     /// <exception cref="InvalidDataException">When they are unreadable or do not match.</exception>
     ISuperResolutionStage Load(CascadeStageSpec spec, string folder);
 
-    /// <summary>Writes <paramref name="stage"/> (its network, cast to <paramref name="dtype"/> when given, and its description) into <paramref name="folder"/>.</summary>
-    void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype = null);
+    /// <summary>
+    /// Writes <paramref name="stage"/> into <paramref name="folder"/>: its network (with <paramref name="weights"/> instead of
+    /// its own when given, such as the EMA; cast to <paramref name="dtype"/> when given) and its description, with what it
+    /// was trained on.
+    /// </summary>
+    void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype = null, IReadOnlyDictionary<string, Tensor>? weights = null,
+        StageTraining? training = null);
 
     /// <summary>
     /// The training input of a stage for one batch of high-resolution images (crops): the low-resolution image is
@@ -38,3 +43,9 @@ public interface ISuperResolutionFamily
     ConditioningStream TrainingStream(ISuperResolutionStage stage, Tensor highResolution, Tensor? lowResolution, Generator generator,
         DegradationOptions degradation);
 }
+
+/// <summary>What a stage was trained on, kept in its folder for the record.</summary>
+/// <param name="Steps">Training steps.</param>
+/// <param name="Crop">Side of the training crops.</param>
+/// <param name="Degradation">The degradation of the low-resolution input.</param>
+public sealed record StageTraining(long Steps, int Crop, DegradationOptions Degradation);

@@ -23,27 +23,29 @@ public interface ISuperResolutionStage : IDisposable
     /// <summary>Side of the images the stage produces.</summary>
     int OutputResolution { get; }
 
+    /// <summary>The conditioning stream (the network's generic slot) that carries the low-resolution image and σ_aug.</summary>
+    string StreamName { get; }
+
     /// <summary>The trainable network (it runs convolutionally, on crops in training and on the whole image at inference).</summary>
     INetwork Network { get; }
 
     /// <summary>
-    /// The low-resolution conditioning for the network at <paramref name="height"/>×<paramref name="width"/>:
-    /// spatial = bicubic(lowResolution → height×width) + σ_aug·ε, ε ~ N(0, I) drawn from <paramref name="generator"/>,
-    /// and pooled = the augmentation embedding of σ_aug (<see cref="AugmentationEmbedding"/>).
+    /// The low-resolution conditioning for a network input the size of <paramref name="noise"/>:
+    /// spatial = bicubic(lowResolution → H×W) + σ_aug·ε with ε = <paramref name="noise"/>, and pooled = the
+    /// augmentation embedding of σ_aug (<see cref="AugmentationEmbedding"/>).
     /// </summary>
     /// <param name="lowResolution">[B, 3, h, w] in [−1, 1].</param>
     /// <param name="sigmaAug">σ_aug per image, [B].</param>
-    /// <param name="height">Rows of the network's input.</param>
-    /// <param name="width">Columns of the network's input.</param>
-    /// <param name="generator">Source of ε; null for the global generator.</param>
-    ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, long height, long width, Generator? generator);
+    /// <param name="noise">ε, unit Gaussian noise [B, 3, H, W] (the caller draws it, so each image's depends only on its own seed).</param>
+    ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise);
 
     /// <summary>The embedding of σ_aug added to the time embedding, [B, W].</summary>
     Tensor AugmentationEmbedding(Tensor sigmaAug);
 
     /// <summary>
     /// A denoiser over [B, 3, OutputResolution, OutputResolution] conditioned on <paramref name="lowResolution"/>
-    /// (values in [−1, 1]) noised at <paramref name="sigmaAug"/>; the caller's conditioning (text) is passed through.
+    /// (values in [−1, 1]) noised at <paramref name="sigmaAug"/> by <paramref name="noise"/> (see <see cref="LowResolutionStream"/>);
+    /// the caller's conditioning (text) is passed through.
     /// </summary>
-    IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Generator? generator = null);
+    IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise);
 }

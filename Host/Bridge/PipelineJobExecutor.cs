@@ -37,6 +37,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
             DefaultSampler = sampler.Name,
         };
         var capabilities = new HashSet<string> { EDiffI.Bridge.Protocol.Capabilities.Generate, EDiffI.Bridge.Protocol.Capabilities.Preview };
+        foreach (int size in service.Sizes) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.SizePrefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (string name in service.Conditioners)
             capabilities.Add(name switch
             {
@@ -107,10 +108,10 @@ public sealed class PipelineJobExecutor : IJobExecutor
     {
         var clock = Stopwatch.StartNew();
         int preview = Math.Min(request.PreviewSize, Model.Resolution);
-        using var result = _service.Generate(ToRequest(request), (in SamplerStep step) => progress(new Progress
+        using var result = _service.Generate(ToRequest(request), (string stage, in SamplerStep step) => progress(new Progress
         {
             RequestId = request.RequestId,
-            Stage = Stages.Sampling,
+            Stage = stage,
             Step = step.Index,
             Steps = step.Count,
             Sigma = step.Sigma,

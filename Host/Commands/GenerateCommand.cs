@@ -75,6 +75,22 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("sigma schedule (default: configuration Sampling:Schedule, else karras)")]
     public string? Schedule { get; init; }
 
+    [CommandOption("--size <PX>")]
+    [Description("side of the square output: the base's (64) or a cascade stage's (256, 1024); the cascade runs as far as that (default: the model's largest)")]
+    public int? Size { get; init; }
+
+    [CommandOption("--stage-steps <STAGE=N>")]
+    [Description("sampler steps of super-resolution stages, e.g. --stage-steps sr256=12,sr1024=6, or one number for every stage (default: model.json's)")]
+    public string? StageSteps { get; init; }
+
+    [CommandOption("--stage-guidance <STAGE=W>")]
+    [Description("guidance weight of super-resolution stages, e.g. sr256=1.5, or one number for every stage (default: model.json's, usually 1 = none)")]
+    public string? StageGuidance { get; init; }
+
+    [CommandOption("--sigma-aug <STAGE=S>")]
+    [Description("σ_aug of super-resolution stages: the noise the low-resolution input is corrupted with, e.g. sr256=0.2, or one number for every stage")]
+    public string? SigmaAug { get; init; }
+
     [CommandOption("--model <FOLDER>")]
     [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
     public string? Model { get; init; }
@@ -94,7 +110,6 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         using var service = services.Open(s.Model ?? ModelLocator.ResolveDefault(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         service.Validate(request);
         var sampler = service.SamplerFor(request);
-        int steps = request.Steps ?? service.Pipeline.Manifest.DefaultSteps;
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
         GenerationResult result = null!;
@@ -102,11 +117,16 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask($"{sampler.Name}, {steps} steps ({sampler.Evaluations(steps)} evaluations)", maxValue: steps);
-                result = service.Generate(request,
-                    (in SamplerStep step) => { task.Value = step.Index + 1; task.Description = $"{sampler.Name} σ={step.Sigma:0.###}"; },
-                    linked.Token);
-                task.Value = steps;
+                // One bar per stage, named as progress names it: base, then each super-resolution stage.
+                var tasks = new Dictionary<string, ProgressTask>();
+                result = service.Generate(request, (string stage, in SamplerStep step) =>
+                {
+                    if (!tasks.TryGetValue(stage, out var task))
+                        tasks[stage] = task = ctx.AddTask(stage, maxValue: step.Count);
+                    task.Value = step.Index + 1;
+                    task.Description = $"{stage}: {sampler.Name} step {step.Index + 1}/{step.Count} σ={step.Sigma:0.###}";
+                }, linked.Token);
+                foreach (var task in tasks.Values) task.Value = task.MaxValue;
             });
         using (result)
         {
@@ -126,7 +146,11 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
     /// <summary>The request the options describe; reads the style, scribble, legend and @FILE inputs.</summary>
     internal static GenerationRequest Request(GenerateSettings s, ImageLimits? limits = null)
     {
-        var request = new GenerationRequest(s.Prompt, s.Seed, s.Steps, s.Guidance, s.Batch) { Sampler = s.Sampler, Schedule = s.Schedule };
+        var request = new GenerationRequest(s.Prompt, s.Seed, s.Steps, s.Guidance, s.Batch)
+        {
+            Sampler = s.Sampler, Schedule = s.Schedule, Width = s.Size ?? 0, Height = s.Size ?? 0,
+            Stages = StageOptions.Parse(s.StageSteps, s.StageGuidance, s.SigmaAug),
+        };
         if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
         if (s.Paint is not null)
         {

@@ -99,19 +99,40 @@ public sealed class TrainSettings : DeviceSettings
     [Description("train only this conditioner's adapter (its U-Net slot) on --base; --out gets a small model folder naming the base")]
     public string? Adapter { get; init; }
 
+    [CommandOption("--stage <STAGE>")]
+    [Description("train a super-resolution stage of the cascade instead of the base: sr256 (64 → 256) or sr1024 (256 → 1024), sharing the text encoders of --base (default models/default)")]
+    public string? Stage { get; init; }
+
+    [CommandOption("--crop <PX>")]
+    [Description("with --stage: side of the training crops (default half the stage's output, at most 256)")]
+    public int? Crop { get; init; }
+
+    [CommandOption("--low <PX>")]
+    [Description("with --stage: side of the images the stage takes (default a quarter of its output)")]
+    public int? Low { get; init; }
+
+    [CommandOption("--aug-max <S>")]
+    [Description("with --stage: largest σ_aug of the noise augmentation (default 0.5; 0 trains without it)")]
+    public double? AugMax { get; init; }
+
+    [CommandOption("--no-degradation")]
+    [Description("with --stage: no blur, JPEG-like quantisation or synthetic downsampling of the low-resolution input (the real render only)")]
+    public bool NoDegradation { get; init; }
+
     [CommandOption("--seconds <S>")]
-    [Description("with --adapter: stop after this many seconds, writing the folder (0 = run all --steps)")]
+    [Description("with --adapter or --stage: stop after this many seconds, writing a checkpoint and the folder (0 = run all --steps)")]
     public double Seconds { get; init; }
 }
 
 /// <summary><c>train</c>: EDM training of the U-Net on a folder of captioned images.</summary>
 public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.IDatasetSourceFactory> sources,
-    IEnumerable<EDiffI.Conditioning.IConditioner> conditioners) : Command<TrainSettings>
+    IEnumerable<EDiffI.Conditioning.IConditioner> conditioners, IEnumerable<EDiffI.SuperResolution.ISuperResolutionFamily> stages) : Command<TrainSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
+        if (s.Stage is not null) return TrainStage(s, cancellationToken);
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
         if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
         if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
@@ -272,6 +293,37 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         {
             throw new UserException(e.Message + " Or pass the path of a saved configuration.", e);
         }
+    }
+
+    private int TrainStage(TrainSettings s, CancellationToken cancellationToken)
+    {
+        if (s.Adapter is not null || s.Schedule is not null) throw new UserException("--stage trains one super-resolution stage; it does not go with --adapter or --schedule.");
+        if (s.Batch < 1 || s.Steps < 1 || !(s.LearningRate > 0) || s.CheckpointEvery < 1)
+            throw new UserException("--batch, --steps and --checkpoint-every must be positive and --lr positive.");
+        if (s.AugMax is { } aug && !(aug >= 0 && aug <= GenerationService.MaxAugmentationSigma))
+            throw new UserException($"--aug-max must lie between 0 and {GenerationService.MaxAugmentationSigma} (got {aug}).");
+        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        var device = TorchRuntime.ParseDevice(s.Device);
+        var degradation = s.NoDegradation ? EDiffI.SuperResolution.DegradationOptions.None : new EDiffI.SuperResolution.DegradationOptions();
+        if (s.AugMax is { } max) degradation = degradation with { AugmentationMax = max, AugmentationZero = max == 0 ? 1 : degradation.AugmentationZero };
+        var run = new StageRun(s.Stage!, s.Base ?? ModelLocator.ResolveDefault(), s.UNet == "small" ? null : s.UNet, s.Low, s.Crop, degradation);
+        var options = new TrainingOptions
+        {
+            BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
+            DropProbability = s.Drop, Seed = s.Seed,
+        };
+        string? resume = s.Resume ?? Checkpoint.FindLatest(Path.Combine(s.Out, "checkpoints"));
+        using var cancel = new ConsoleCancellation();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        if (s.Seconds > 0) linked.CancelAfter(TimeSpan.FromSeconds(s.Seconds));
+        using var trainer = SuperResolutionTrainer.Create(run, options, s.Data, s.Out, resume, catalog, stages, sources, device,
+            TorchRuntime.ComputeType(device, s.Precision), out var data, out int crop);
+        using var disposeData = data as IDisposable;
+        AnsiConsole.MarkupLineInterpolated(
+            $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")} stage {run.Stage}: {crop}px crops, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
+        if (!RunWithProgress(trainer, run.Stage, s.Steps, linked.Token)) return s.Seconds > 0 && !cancel.Token.IsCancellationRequested && !cancellationToken.IsCancellationRequested ? 0 : 130;
+        AnsiConsole.MarkupLineInterpolated($"done: stage in [green]{trainer.ModelFolder}[/]; list it in the model's cascade (model.json) to use it");
+        return 0;
     }
 
     private int TrainAdapter(TrainSettings s, CancellationToken cancellationToken)

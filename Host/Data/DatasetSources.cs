@@ -24,7 +24,18 @@ public static class DatasetSources
     }
 
     /// <summary>The source <paramref name="name"/> names, at <paramref name="resolution"/> pixels.</summary>
-    public static IDatasetSource Open(string name, int resolution, IEnumerable<IDatasetSourceFactory> factories)
+    public static IDatasetSource Open(string name, int resolution, IEnumerable<IDatasetSourceFactory> factories) =>
+        Open(name, resolution, factories, (factory, argument) => factory.Create(argument, resolution));
+
+    /// <summary>
+    /// The source <paramref name="name"/> names as crops of <paramref name="crop"/> pixels of <paramref name="resolution"/>-pixel
+    /// images with the same crops at <paramref name="lowResolution"/> (a super-resolution stage's training data).
+    /// </summary>
+    public static IDatasetSource OpenPaired(string name, int resolution, int lowResolution, int crop, IEnumerable<IDatasetSourceFactory> factories) =>
+        Open(name, resolution, factories, (factory, argument) => factory.CreatePaired(argument, resolution, lowResolution, crop)
+            ?? throw new UserException($"The data source '{name}' cannot give a super-resolution stage its crops at two resolutions yet; train stages on world:train."));
+
+    private static IDatasetSource Open(string name, int resolution, IEnumerable<IDatasetSourceFactory> factories, Func<IDatasetSourceFactory, string, IDatasetSource> create)
     {
         if (resolution < 8 || resolution > 4096) throw new UserException($"The resolution must be between 8 and 4096 pixels (got {resolution}).");
         if (string.IsNullOrWhiteSpace(name)) throw new UserException("Name a data source: a folder of captioned images, or for example world:train.");
@@ -38,7 +49,7 @@ public static class DatasetSources
                 $"{string.Join(", ", factories.Select(f => f.Scheme + ":").DefaultIfEmpty("none"))}; a plain path is a folder; `plugins` lists the plugins).");
         try
         {
-            return factory.Create(argument, resolution);
+            return create(factory, argument);
         }
         catch (ArgumentException e)
         {

@@ -23,11 +23,17 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
     /// <summary>σ schedule by name; null for configuration <c>Sampling:Schedule</c>, else karras.</summary>
     public string? Schedule { get; init; }
 
-    /// <summary>Output width in pixels; 0 for the model's.</summary>
+    /// <summary>
+    /// Output width in pixels: the base's resolution or a cascade stage's (64, 256, 1024); the cascade runs as far as
+    /// that. 0 for the model's default size (the largest its cascade draws, unless model.json says otherwise).
+    /// </summary>
     public int Width { get; init; }
 
-    /// <summary>Output height in pixels; 0 for the model's.</summary>
+    /// <summary>Output height in pixels (equal to the width: the stages draw squares); 0 for the model's default.</summary>
     public int Height { get; init; }
+
+    /// <summary>Settings of the cascade's super-resolution stages by stage name ("sr256", "sr1024"); a stage not named takes model.json's defaults.</summary>
+    public IReadOnlyDictionary<string, StageSettings> Stages { get; init; } = new Dictionary<string, StageSettings>();
 
     /// <summary>Seamless tiling of the output (refused until a stage supports it).</summary>
     public bool Tiling { get; init; }
@@ -49,6 +55,23 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
     }
 }
 
+/// <summary>What a request sets for one super-resolution stage; null fields take the stage's defaults from model.json.</summary>
+/// <param name="Steps">Sampler steps of the stage.</param>
+/// <param name="Guidance">Guidance weight of the stage (1: none, one evaluation per step).</param>
+/// <param name="AugmentationSigma">σ_aug: the noise the low-resolution input is corrupted with (0: none).</param>
+public sealed record StageSettings(int? Steps = null, double? Guidance = null, double? AugmentationSigma = null);
+
+/// <summary>What one super-resolution stage of a generation used.</summary>
+/// <param name="Name">The stage ("sr256").</param>
+/// <param name="Resolution">Side of its output.</param>
+/// <param name="Steps">Sampler steps.</param>
+/// <param name="Guidance">Guidance weight.</param>
+/// <param name="AugmentationSigma">σ_aug.</param>
+public sealed record StageUsed(string Name, int Resolution, int Steps, double Guidance, double AugmentationSigma);
+
+/// <summary>Reports one sampler step of one stage of a generation ("base", then each super-resolution stage by name).</summary>
+public delegate void GenerationProgress(string stage, in EDiffI.Sampling.SamplerStep step);
+
 /// <summary>What kind of problem a request has; the bridge maps each to its stable error code.</summary>
 public enum ProblemKind
 {
@@ -66,15 +89,19 @@ public sealed record RequestProblem(ProblemKind Kind, string Message);
 /// <summary>The settings a generation used, after defaults: what a user needs to reproduce it.</summary>
 /// <param name="Prompt">The prompt (the first image's, when each image had its own).</param>
 /// <param name="Seeds">Each image's seed.</param>
-/// <param name="Steps">Sampler steps.</param>
-/// <param name="Guidance">Guidance weight.</param>
+/// <param name="Steps">Sampler steps of the base.</param>
+/// <param name="Guidance">Guidance weight of the base.</param>
 /// <param name="Sampler">Sampler name.</param>
 /// <param name="Schedule">σ schedule name.</param>
 /// <param name="Width">Output width.</param>
 /// <param name="Height">Output height.</param>
 /// <param name="Conditions">For each conditioner used, what it reports it used (strength, regions...).</param>
 public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> Seeds, int Steps, double Guidance, string Sampler, string Schedule,
-    int Width, int Height, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Conditions);
+    int Width, int Height, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Conditions)
+{
+    /// <summary>The super-resolution stages that ran after the base, in order (empty when the base's size was asked for).</summary>
+    public IReadOnlyList<StageUsed> Stages { get; init; } = [];
+}
 
 /// <summary>The images of a generation with what was used and what the user should know.</summary>
 /// <param name="Images">[B, 3, H, W] in [−1, 1], float32, on the CPU; owned by the result.</param>

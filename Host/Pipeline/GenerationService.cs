@@ -27,6 +27,10 @@ public sealed class GenerationService : IDisposable
     private readonly Dictionary<string, IConditioner> _conditioners;
     private readonly Dictionary<string, string> _unavailable;
     private readonly bool _ownsPipeline;
+    private readonly Cascade _cascade;
+
+    /// <summary>Largest σ_aug a request may ask for.</summary>
+    public const double MaxAugmentationSigma = 10;
 
     /// <summary>The loaded model.</summary>
     public TextToImagePipeline Pipeline { get; }
@@ -44,10 +48,11 @@ public sealed class GenerationService : IDisposable
     /// configured default does not exist.
     /// </summary>
     public GenerationService(TextToImagePipeline pipeline, IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules,
-        IEnumerable<IConditioner>? conditioners = null, IConfiguration? configuration = null, bool ownsPipeline = true)
+        IEnumerable<IConditioner>? conditioners = null, IConfiguration? configuration = null, bool ownsPipeline = true, Cascade? cascade = null)
     {
         Pipeline = pipeline;
         _ownsPipeline = ownsPipeline;
+        _cascade = cascade ?? Cascade.Empty;
         _samplers = samplers.ToList();
         _schedules = schedules.ToList();
         DefaultSampler = configuration?["Sampling:Sampler"] ?? "heun";
@@ -70,6 +75,15 @@ public sealed class GenerationService : IDisposable
             else _unavailable.TryAdd(conditioner.Name, reason);
         }
     }
+
+    /// <summary>The super-resolution stages after the base, in order (owned with the pipeline).</summary>
+    public Cascade Cascade => _cascade;
+
+    /// <summary>The sizes a request may ask for: the base's resolution, then each stage's.</summary>
+    public IReadOnlyList<int> Sizes => [Model.Resolution, .. _cascade.Stages.Select(s => s.Spec.Resolution)];
+
+    /// <summary>The size a request that names none gets: model.json's default, else the largest.</summary>
+    public int DefaultSize => Pipeline.Manifest.DefaultSize is > 0 and var size && Sizes.Contains(size) ? size : Sizes[^1];
 
     /// <summary>The samplers by name.</summary>
     public IReadOnlyList<string> Samplers => _samplers.Select(s => s.Name).ToList();
@@ -96,9 +110,23 @@ public sealed class GenerationService : IDisposable
         if (request.Sampler is { } sampler && FindSampler(sampler) is null) return Invalid(UnknownSampler(sampler));
         if (request.Schedule is { } schedule && FindSchedule(schedule) is null) return Invalid(UnknownSchedule(schedule));
         if (request.Width < 0 || request.Height < 0) return Invalid($"The size {request.Width}×{request.Height} is negative.");
-        int size = Model.Resolution;
-        if ((request.Width != 0 && request.Width != size) || (request.Height != 0 && request.Height != size))
-            return Unsupported($"This model draws {size}×{size} images only (asked for {request.Width}×{request.Height}); use 0 or {size} (no super-resolution stage is loaded).");
+        if (request.Width != 0 && request.Height != 0 && request.Width != request.Height)
+            return Unsupported($"The cascade draws squares only (asked for {request.Width}×{request.Height}); ask for one of {SizeList()}.");
+        int size = Math.Max(request.Width, request.Height);
+        if (size != 0 && !Sizes.Contains(size))
+            return Unsupported(_cascade.Stages.Count == 0
+                ? $"This model draws {Model.Resolution}×{Model.Resolution} images only (asked for {request.Width}×{request.Height}); it has no super-resolution stage."
+                : $"This model draws {SizeList()} squares (asked for {request.Width}×{request.Height}).");
+        foreach (var (name, stage) in request.Stages)
+        {
+            if (stage is null) return Invalid($"The settings of stage '{name}' are missing.");
+            if (name != EveryStage && !_cascade.Stages.Any(s => string.Equals(s.Spec.Name, name, StringComparison.OrdinalIgnoreCase)))
+                return Invalid($"Unknown stage '{name}' (this model's super-resolution stages: {Names(_cascade.Stages.Select(s => s.Spec.Name))}).");
+            if (stage.Steps is { } st && (st < 1 || st > MaxSteps)) return Invalid($"Steps of stage '{name}' must be between 1 and {MaxSteps} (got {st}).");
+            if (stage.Guidance is { } g && !(g >= 0 && g <= MaxGuidance)) return Invalid($"Guidance of stage '{name}' must be between 0 and {MaxGuidance} (got {g}); 1 is no guidance.");
+            if (stage.AugmentationSigma is { } a && !(a >= 0 && a <= MaxAugmentationSigma))
+                return Invalid($"σ_aug of stage '{name}' must be between 0 and {MaxAugmentationSigma} (got {a}); 0 is no augmentation.");
+        }
         if (request.Tiling) return Unsupported("This model cannot draw seamless tiling textures yet; turn tiling off.");
         foreach (var (name, input) in request.Conditions)
         {
@@ -131,7 +159,14 @@ public sealed class GenerationService : IDisposable
     /// breaks a rule (nothing is run), <see cref="OperationCanceledException"/> when cancelled between two
     /// evaluations. Every tensor but the result's images is disposed, whatever happens.
     /// </summary>
-    public GenerationResult Generate(GenerationRequest request, SamplerCallback? callback = null, CancellationToken cancellationToken = default)
+    public GenerationResult Generate(GenerationRequest request, SamplerCallback? callback = null, CancellationToken cancellationToken = default) =>
+        Generate(request, callback is null ? null : (string _, in SamplerStep step) => callback(step), cancellationToken);
+
+    /// <summary>
+    /// Draws the images of <paramref name="request"/> through the base and as many super-resolution stages as its size
+    /// asks for; <paramref name="progress"/> names the stage of each step ("base", "sr256", "sr1024").
+    /// </summary>
+    public GenerationResult Generate(GenerationRequest request, GenerationProgress? progress, CancellationToken cancellationToken = default)
     {
         request = WithDefaults(request);
         Validate(request);
@@ -166,9 +201,23 @@ public sealed class GenerationService : IDisposable
                 if (output.Processor is { } processor) swapped |= Pipeline.SetCrossAttentionProcessor(processor);
                 used[conditioner.Name] = output.Used ?? new Dictionary<string, double>();
             }
-            var images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, callback, cancellationToken);
+            SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
+            var images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, baseProgress, cancellationToken);
+            int size = Math.Max(request.Width, request.Height) is > 0 and var asked ? asked : DefaultSize;
+            var stagesUsed = new List<StageUsed>();
+            foreach (var (spec, stage) in _cascade.Stages)
+            {
+                if (stage.OutputResolution > size) break;
+                var set = SettingsOf(request, spec.Name);
+                var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, set.Guidance ?? spec.DefaultGuidance,
+                    set.AugmentationSigma ?? spec.AugmentationSigma);
+                var low = images;
+                images = SuperResolve(stage, usedStage, low, prompts, seed, sampler, schedule, progress, cancellationToken);
+                low.Dispose();
+                stagesUsed.Add(usedStage);
+            }
             var settings = new GenerationSettingsUsed(prompts[0], Enumerable.Range(0, request.Batch).Select(i => seed + i).ToList(), steps, guidance,
-                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used);
+                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) { Stages = stagesUsed };
             return new GenerationResult(images.MoveToOuterDisposeScope(), settings, notes);
         }
         finally
@@ -176,6 +225,65 @@ public sealed class GenerationService : IDisposable
             extra.DisposeExtras();
             if (swapped) Pipeline.SetCrossAttentionProcessor(_ => null);
         }
+    }
+
+    /// <summary>The key of <see cref="GenerationRequest.Stages"/> whose settings apply to every stage the request does not name.</summary>
+    public const string EveryStage = "*";
+
+    // A stage's settings: its own entry's fields, else the every-stage entry's.
+    private static StageSettings SettingsOf(GenerationRequest request, string stage)
+    {
+        StageSettings? own = null, every = null;
+        foreach (var (name, settings) in request.Stages)
+        {
+            if (string.Equals(name, stage, StringComparison.OrdinalIgnoreCase)) own = settings;
+            else if (name == EveryStage) every = settings;
+        }
+        return new StageSettings(own?.Steps ?? every?.Steps, own?.Guidance ?? every?.Guidance, own?.AugmentationSigma ?? every?.AugmentationSigma);
+    }
+
+    /// <summary>The name progress gives the base's steps.</summary>
+    public const string BaseStage = "base";
+
+    // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
+    // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
+    private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, Tensor low, IReadOnlyList<string> prompts,
+        long seed, ISampler sampler, ISigmaSchedule schedule, GenerationProgress? progress, CancellationToken cancellationToken)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var device = Pipeline.Device;
+        int batch = prompts.Count, side = stage.OutputResolution;
+        var noise = StageNoise(seed, batch, side, used.Name, 0).to(device);
+        var augmentation = StageNoise(seed, batch, side, used.Name, 1).to(device);
+        var conditioning = Pipeline.Encode(prompts);
+        var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation), used.Guidance);
+        SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
+        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(used.Steps), conditioning,
+            Callback: callback, CancellationToken: cancellationToken));
+        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+    }
+
+    // Unit Gaussian noise of a stage for seeds seed … seed+B−1: each image's depends only on its own seed, the stage and
+    // the use (0: the sampler's starting noise, 1: σ_aug's ε), never on the batch.
+    private static Tensor StageNoise(long seed, int batch, int side, string stage, int use)
+    {
+        ulong salt = (ulong)(stage.Aggregate(17, (h, c) => unchecked(h * 31 + c)) * 2 + use) * 0x9E3779B97F4A7C15UL;
+        var images = new Tensor[batch];
+        for (int i = 0; i < batch; i++)
+        {
+            using var generator = new Generator(unchecked((ulong)(seed + i) ^ salt));
+            images[i] = randn([1, 3, side, side], ScalarType.Float64, generator: generator);
+        }
+        var stacked = cat(images, 0);
+        foreach (var t in images) t.Dispose();
+        return stacked;
+    }
+
+    private string SizeList()
+    {
+        var sizes = Sizes.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return sizes.Count == 1 ? sizes[0] : string.Join(", ", sizes.Take(sizes.Count - 1)) + " or " + sizes[^1];
     }
 
     // The model's default inputs (model.json's adapters) for conditioners the request does not name.
@@ -218,6 +326,8 @@ public sealed class GenerationService : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_ownsPipeline) Pipeline.Dispose();
+        if (!_ownsPipeline) return;
+        _cascade.Dispose();
+        Pipeline.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using EDiffI.Conditioning;
 using EDiffI.Sampling;
+using EDiffI.SuperResolution;
 using Microsoft.Extensions.Configuration;
 using static TorchSharp.torch;
 
@@ -7,7 +8,7 @@ namespace EDiffI.Host.Pipeline;
 
 /// <summary>Opens a model folder as a <see cref="GenerationService"/> with the samplers, schedules and conditioners the plugins provide.</summary>
 public sealed class GenerationServiceFactory(ModelCatalog catalog, IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules,
-    IEnumerable<IConditioner> conditioners, IConfiguration configuration)
+    IEnumerable<IConditioner> conditioners, IConfiguration configuration, IEnumerable<ISuperResolutionFamily>? stages = null)
 {
     /// <summary>The model catalog models load through.</summary>
     public ModelCatalog Catalog => catalog;
@@ -19,18 +20,28 @@ public sealed class GenerationServiceFactory(ModelCatalog catalog, IEnumerable<I
     public GenerationService Open(string folder, Device device, ScalarType computeType, string placement = "resident")
     {
         var pipeline = TextToImagePipeline.Load(folder, catalog, device, computeType, placement);
+        Cascade? cascade = null;
         try
         {
-            return Serve(pipeline, ownsPipeline: true);
+            cascade = Cascade.Load(pipeline.Manifest, ModelFolderOf(folder), pipeline.Network.Resolution, stages ?? [], device, computeType);
+            return Serve(pipeline, ownsPipeline: true, cascade);
         }
         catch
         {
+            cascade?.Dispose();
             pipeline.Dispose();
             throw;
         }
     }
 
-    /// <summary>Serves an already loaded <paramref name="pipeline"/>.</summary>
-    public GenerationService Serve(TextToImagePipeline pipeline, bool ownsPipeline = false) =>
-        new(pipeline, samplers, schedules, conditioners, configuration, ownsPipeline);
+    /// <summary>Serves an already loaded <paramref name="pipeline"/> (with its cascade, owned with it when <paramref name="ownsPipeline"/>).</summary>
+    public GenerationService Serve(TextToImagePipeline pipeline, bool ownsPipeline = false, Cascade? cascade = null) =>
+        new(pipeline, samplers, schedules, conditioners, configuration, ownsPipeline, cascade);
+
+    // The folder the cascade's stage folders are relative to: an adapter's base, whose manifest the pipeline carries.
+    private static string ModelFolderOf(string folder)
+    {
+        var manifest = ModelManifest.Load(folder);
+        return manifest.Base is { } baseName ? Path.GetFullPath(Path.Combine(folder, baseName)) : folder;
+    }
 }

@@ -37,6 +37,13 @@ public sealed record ModelManifest
     public string? Base { get; init; }
     /// <summary>Conditioners whose generic slots (and trained weights) this model adds to its networks.</summary>
     public IReadOnlyList<AdapterSpec> Adapters { get; init; } = [];
+    /// <summary>
+    /// The super-resolution cascade after the base (eDiff-I, Section 4.2), in order: each stage takes the previous
+    /// output to its resolution. Empty for a base-only model.
+    /// </summary>
+    public IReadOnlyList<EDiffI.SuperResolution.CascadeStageSpec> Cascade { get; init; } = [];
+    /// <summary>Side of the images a request that names no size gets; 0 for the largest the cascade draws.</summary>
+    public int DefaultSize { get; init; }
     /// <summary>Default number of sampler steps.</summary>
     public int DefaultSteps { get; init; } = 32;
     /// <summary>Default classifier-free guidance weight.</summary>

@@ -41,6 +41,7 @@ public sealed class Trainer : IDisposable
     private readonly IDenoiser _denoiser;
     private readonly string _outputFolder;
     private readonly INetworkFamily _family;
+    private readonly TrainerExtension? _extension;
 
     /// <summary>The network being trained (float32 master weights).</summary>
     public INetwork Model { get; }
@@ -63,8 +64,9 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public Trainer(TrainingOptions options, INetworkFamily family, Func<INetwork> createNetwork, ModelManifest manifest,
         ITextEncoder? t5, ITextEncoder? clip, IDatasetSource data, Device device, ScalarType computeType,
-        string outputFolder, string? resumeFrom = null, IImageEncoder? image = null, TrainerState? initial = null)
+        string outputFolder, string? resumeFrom = null, IImageEncoder? image = null, TrainerState? initial = null, TrainerExtension? extension = null)
     {
+        _extension = extension;
         if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
         _options = options;
         _data = data;
@@ -75,7 +77,7 @@ public sealed class Trainer : IDisposable
         _generator = new Generator((ulong)options.Seed);
         manual_seed(options.Seed);
         Model = createNetwork();
-        if (data.Resolution != Model.Resolution)
+        if (data.Resolution != Model.Resolution && !(extension is { Crops: true } && data.Resolution <= Model.Resolution))
         {
             Model.Dispose();
             throw new UserException($"The data is {data.Resolution}px but the model is {Model.Resolution}px.");
@@ -130,6 +132,8 @@ public sealed class Trainer : IDisposable
         var keep = rand(3, b, generator: _generator) >= p;
         var keepImage = _image is null ? keep[2] : keep[2].logical_and(rand(b, generator: _generator) >= _options.ImageDropProbability);
         conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
+        // What the run adds beyond the text (a super-resolution stage's low-resolution image), never dropped.
+        if (_extension is not null) conditioning = _extension.Condition(batch, images, _generator, conditioning);
         var sigma = _options.SigmaQuantiles is { } ranges
             ? Edm.SampleTrainingSigma(b, ranges.Select(r => (r.Low, r.High)).ToList(), _options.PMean, _options.PStd, _generator, _device)
             : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
@@ -207,6 +211,11 @@ public sealed class Trainer : IDisposable
     /// <summary>Writes the EMA weights as a model folder that `generate --model` reads.</summary>
     public void ExportModel(string folder)
     {
+        if (_extension is not null)
+        {
+            _extension.Export(_ema, folder, Step);
+            return;
+        }
         using var exported = _family.FromConfig(Model.ConfigJson);
         SafeTensorsWeights.LoadInto(exported.Module, _ema, "EMA weights");
         exported.Save(folder);
@@ -294,3 +303,16 @@ public sealed record TrainerState(IReadOnlyDictionary<string, Tensor> Weights, I
         foreach (var t in Ema.Values) t.Dispose();
     }
 }
+
+/// <summary>
+/// What a run trains beyond the base recipe: a super-resolution stage adds its low-resolution stream to every batch
+/// (after the text streams' dropout, never dropped itself), trains on crops smaller than the network's resolution,
+/// and exports a stage folder instead of a model folder.
+/// </summary>
+/// <param name="Condition">Adds to a batch's conditioning: (batch, its images on the device, the run's generator, conditioning) → conditioning.</param>
+/// <param name="Export">Writes the exported folder from the EMA weights at a step.</param>
+/// <param name="Crops">Whether the data may be crops smaller than the network's resolution (a convolutional network).</param>
+public sealed record TrainerExtension(
+    Func<TrainingBatch, Tensor, Generator, ConditioningInputs, ConditioningInputs> Condition,
+    Action<IReadOnlyDictionary<string, Tensor>, string, long> Export,
+    bool Crops);

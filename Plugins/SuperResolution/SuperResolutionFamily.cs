@@ -68,18 +68,22 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
     }
 
     /// <inheritdoc />
-    public void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype = null) => Save(stage, folder, dtype, null);
-
-    /// <summary>Writes the stage with what it was trained on.</summary>
-    public static void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype, StageFile? training)
+    public void Save(ISuperResolutionStage stage, string folder, ScalarType? dtype = null, IReadOnlyDictionary<string, Tensor>? weights = null,
+        StageTraining? training = null)
     {
         Directory.CreateDirectory(folder);
-        stage.Network.Save(folder, dtype);
-        var file = (training ?? new StageFile()) with
+        if (weights is null) stage.Network.Save(folder, dtype);
+        else
+        {
+            using var copy = NetworkFamily(stage.Network.Kind).FromConfig(stage.Network.ConfigJson);
+            EDiffI.IO.SafeTensorsWeights.LoadInto(copy.Module, weights, "the stage's weights");
+            copy.Save(folder, dtype);
+        }
+        new StageFile
         {
             Network = stage.Network.Kind, InputResolution = stage.InputResolution, OutputResolution = stage.OutputResolution,
-        };
-        file.Save(folder);
+            TrainingCrop = training?.Crop ?? 0, TrainedSteps = training?.Steps ?? 0, Degradation = training?.Degradation,
+        }.Save(folder);
     }
 
     /// <inheritdoc />
@@ -93,7 +97,8 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
         var sigma = rand(b, generator: generator) * degradation.AugmentationMax;
         var zero = rand(b, generator: generator) < degradation.AugmentationZero;
         sigma = where(zero, zeros_like(sigma), sigma);
-        var stream = stage.LowResolutionStream(low, sigma, highResolution.shape[2], highResolution.shape[3], generator);
+        var noise = randn(highResolution.shape, dtype: ScalarType.Float32, generator: generator).to(highResolution.device);
+        var stream = stage.LowResolutionStream(low, sigma, noise);
         return new ConditioningStream(Pooled: stream.Pooled!.MoveToOuterDisposeScope(), Spatial: stream.Spatial!.MoveToOuterDisposeScope());
     }
 

@@ -42,6 +42,8 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     /// <inheritdoc />
     public string Name { get; }
     /// <inheritdoc />
+    string ISuperResolutionStage.StreamName => StreamName;
+    /// <inheritdoc />
     public int InputResolution { get; }
     /// <inheritdoc />
     public int OutputResolution => Network.Resolution;
@@ -49,16 +51,17 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     public INetwork Network { get; }
 
     /// <inheritdoc />
-    public ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, long height, long width, Generator? generator)
+    public ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise)
     {
         using var scope = NewDisposeScope();
         if (lowResolution.dim() != 4 || lowResolution.shape[1] != 3)
             throw new ArgumentException($"the low-resolution image must be [B, 3, h, w], got [{string.Join(", ", lowResolution.shape)}]");
+        if (noise.dim() != 4 || noise.shape[0] != lowResolution.shape[0] || noise.shape[1] != 3)
+            throw new ArgumentException($"the augmentation noise must be [{lowResolution.shape[0]}, 3, H, W], got [{string.Join(", ", noise.shape)}]");
         var low = lowResolution.to(ScalarType.Float32);
-        var up = F.interpolate(low, [height, width], mode: InterpolationMode.Bicubic, align_corners: false);
+        var up = F.interpolate(low, [noise.shape[2], noise.shape[3]], mode: InterpolationMode.Bicubic, align_corners: false);
         var sigma = sigmaAug.to(ScalarType.Float32, up.device).view(-1, 1, 1, 1);
-        var noise = randn(up.shape, dtype: ScalarType.Float32, generator: generator).to(up.device);
-        var spatial = up + sigma * noise;
+        var spatial = up + sigma * noise.to(ScalarType.Float32, up.device);
         var pooled = AugmentationEmbedding(sigmaAug).to(up.device);
         return new ConditioningStream(Pooled: pooled.MoveToOuterDisposeScope(), Spatial: spatial.MoveToOuterDisposeScope());
     }
@@ -75,11 +78,11 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     }
 
     /// <inheritdoc />
-    public IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Generator? generator = null)
+    public IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise)
     {
         if (!(sigmaAug >= 0)) throw new ArgumentException($"σ_aug must be at least 0 (got {sigmaAug})");
         using var sigma = full(lowResolution.shape[0], sigmaAug, dtype: ScalarType.Float32);
-        var stream = LowResolutionStream(lowResolution, sigma, OutputResolution, OutputResolution, generator);
+        var stream = LowResolutionStream(lowResolution, sigma, noise);
         return new LowResolutionDenoiser(new PreconditionedDenoiser(Network), stream);
     }
 

@@ -142,7 +142,7 @@ public sealed record UNetConfig
             // only and no self-attention, so they train on crops and run convolutionally on the whole image.
             "sr256" => new UNetConfig
             {
-                Resolution = resolution ?? 256, ModelChannels = 16, ChannelMultipliers = [1, 2, 4, 8], LevelBlocks = [1, 1, 2, 2],
+                Resolution = resolution ?? 256, ModelChannels = 16, ChannelMultipliers = [1, 2, 4, 6], LevelBlocks = [1, 1, 2, 2],
                 AttentionResolutions = [(resolution ?? 256) / 8], SelfAttention = false, HeadChannels = 32, ContextDimension = 96,
                 EmbeddingMultiplier = 4, SkipScale = Math.Sqrt(0.5), T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
             },
@@ -178,9 +178,14 @@ public sealed record UNetConfig
         if (HeadChannels <= 0) problems.Add($"head channels must be positive (got {HeadChannels})");
         if (new[] { T5Dimension, ClipTextDimension, ClipPooledDimension, ClipImageDimension, ContextDimension }.Any(d => d < 0))
             problems.Add("conditioning widths must be 0 (none) or positive");
-        foreach (int m in ChannelMultipliers)
-            if (HeadChannels > 0 && (ModelChannels * m) % HeadChannels != 0 && AttentionResolutions.Length > 0)
-                problems.Add($"width {ModelChannels * m} is not a multiple of the head width {HeadChannels}");
+        for (int level = 0; level < ChannelMultipliers.Length; level++)
+        {
+            // Levels with attention (and the middle, which always has it) split their width into heads.
+            bool attends = AttentionResolutions.Contains(Resolution >> level) || level == ChannelMultipliers.Length - 1;
+            int width = ModelChannels * ChannelMultipliers[level];
+            if (attends && HeadChannels > 0 && width % HeadChannels != 0 && AttentionResolutions.Length > 0)
+                problems.Add($"width {width} is not a multiple of the head width {HeadChannels}");
+        }
         var names = new HashSet<string>();
         foreach (var slot in Streams ?? [])
         {

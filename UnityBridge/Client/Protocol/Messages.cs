@@ -188,7 +188,7 @@ public sealed class Progress : BridgeMessage
 {
     /// <summary>The stage (see <see cref="Stages"/>).</summary>
     [Key(1)]
-    public string Stage { get; set; } = Stages.Sampling;
+    public string Stage { get; set; } = Stages.Base;
 
     /// <summary>The step's index in this stage, 0-based (the sampler's step record's index).</summary>
     [Key(2)]

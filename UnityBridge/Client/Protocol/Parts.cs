@@ -214,14 +214,23 @@ public static class Capabilities
     public const string PaintWithWords = "paint-with-words";
     /// <summary>Prefix of the capability a conditioner adds: "conditioner:palette" means GenerateRequest.Conditions may name "palette".</summary>
     public const string ConditionerPrefix = "conditioner:";
+    /// <summary>Prefix of the output sizes the host draws: "size:1024" means a request may ask for 1024×1024 (the base's size and each cascade stage's).</summary>
+    public const string SizePrefix = "size:";
 }
 
-/// <summary>Stage names of <see cref="Progress.Stage"/>.</summary>
+/// <summary>
+/// Stage names of <see cref="Progress.Stage"/>: <see cref="Base"/> for the base model's steps, then each super-resolution
+/// stage of the cascade by its model's name for it ("sr256", "sr1024"; they start with <see cref="SuperResolutionPrefix"/>).
+/// </summary>
 public static class Stages
 {
     /// <summary>Solving the ODE at the base resolution.</summary>
+    public const string Base = "base";
+    /// <summary>Solving the ODE at the base resolution (hosts before the cascade sent this instead of <see cref="Base"/>).</summary>
     public const string Sampling = "sampling";
-    /// <summary>A super-resolution stage.</summary>
+    /// <summary>How super-resolution stage names begin ("sr256").</summary>
+    public const string SuperResolutionPrefix = "sr";
+    /// <summary>A super-resolution stage of a host that does not name its stages.</summary>
     public const string SuperResolution = "super-resolution";
 }
 

@@ -1,0 +1,93 @@
+using EDiffI.Conditioning;
+using EDiffI.Data;
+using EDiffI.Encoders;
+using EDiffI.Host.Data;
+using EDiffI.Host.Pipeline;
+using EDiffI.Host.Runtime;
+using EDiffI.Networks;
+using EDiffI.SuperResolution;
+using static TorchSharp.torch;
+
+namespace EDiffI.Host.Training;
+
+/// <summary>What <c>train --stage</c> takes besides the common training options.</summary>
+/// <param name="Stage">The stage's name, "sr" and its output side ("sr256", "sr1024").</param>
+/// <param name="Base">The model whose text encoders the stage shares (and whose cascade it joins).</param>
+/// <param name="Preset">The network shape; null for the one named like the stage.</param>
+/// <param name="InputResolution">Side of the images it takes; null for a quarter of its output.</param>
+/// <param name="Crop">Side of the training crops; null for half the output, at most 256.</param>
+/// <param name="Degradation">The degradation of the low-resolution input.</param>
+/// <param name="Kind">The stage family.</param>
+public sealed record StageRun(string Stage, string Base, string? Preset, int? InputResolution, int? Crop, DegradationOptions Degradation,
+    string Kind = "ediffi-sr");
+
+/// <summary>
+/// Trains one super-resolution stage of the cascade with the base recipe (<see cref="Trainer"/>: EDM loss, text-stream
+/// dropout, AdamW, EMA, checkpoints and resume), on crops of the data at two resolutions, the low-resolution crop
+/// degraded and noise-augmented per image; exports a stage folder.
+/// </summary>
+public static class SuperResolutionTrainer
+{
+    /// <summary>Builds the trainer of <paramref name="run"/>; it owns the stage's network and the encoders.</summary>
+    public static Trainer Create(StageRun run, TrainingOptions options, string data, string outputFolder, string? resume,
+        ModelCatalog catalog, IEnumerable<ISuperResolutionFamily> families, IEnumerable<IDatasetSourceFactory> sources,
+        Device device, ScalarType computeType, out IDatasetSource source, out int crop)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(run.Stage, "^sr([0-9]+)$");
+        if (!match.Success || !int.TryParse(match.Groups[1].Value, out int output) || output < 16 || output > 4096)
+            throw new UserException($"--stage names a super-resolution stage by its output side, for example sr256 or sr1024 (got '{run.Stage}').");
+        int input = run.InputResolution ?? output / 4;
+        crop = run.Crop ?? Math.Min(256, output / 2);
+        if (input < 8 || output % input != 0 || output / input < 2)
+            throw new UserException($"A stage to {output} pixels cannot take {input}-pixel images; the factor must be a whole number of at least 2.");
+        var family = families.FirstOrDefault(f => string.Equals(f.Kind, run.Kind, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"No plugin provides the super-resolution stage '{run.Kind}' (see `plugins`).");
+        string preset = run.Preset ?? run.Stage;
+        if (!family.Presets.Contains(preset))
+            throw new UserException($"No stage shape '{preset}' (known: {string.Join(", ", family.Presets)}); pass --unet with one of them.");
+        string baseFolder = Path.GetFullPath(run.Base);
+        var manifest = ModelManifest.Load(baseFolder);
+        ITextEncoder? t5 = null, clip = null;
+        try
+        {
+            t5 = manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, baseFolder);
+            clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, baseFolder);
+            var widths = new ConditioningWidths(t5?.Dimension ?? 0, clip?.Dimension ?? 0, clip?.PooledDimension ?? 0, 0);
+            source = DatasetSources.OpenPaired(data, output, input, crop, sources);
+            ISuperResolutionStage? stage = null;
+            INetwork CreateNetwork()
+            {
+                try
+                {
+                    stage = family.Create(run.Stage, preset, input, output, widths);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UserException(e.Message, e);
+                }
+                return stage.Network;
+            }
+            int cropSide = crop;
+            var extension = new TrainerExtension(
+                (batch, images, generator, conditioning) => conditioning.WithStream(stage!.StreamName,
+                    family.TrainingStream(stage, images, batch.LowResolution?.to(images.device), generator, run.Degradation)),
+                (ema, folder, step) => family.Save(stage!, folder, ScalarType.Float16, ema, new StageTraining(step, cropSide, run.Degradation)),
+                Crops: true);
+            return new Trainer(options, catalog.Family(StageNetworkKind(family, preset, input, output, widths)), CreateNetwork,
+                manifest with { Cascade = [] }, t5, clip, source, device, computeType, outputFolder, resume, extension: extension);
+        }
+        catch
+        {
+            t5?.Dispose();
+            clip?.Dispose();
+            throw;
+        }
+    }
+
+    // The network family a stage's network belongs to (the trainer rebuilds the network from its configuration for export).
+    private static string StageNetworkKind(ISuperResolutionFamily family, string preset, int input, int output, ConditioningWidths widths)
+    {
+        using var probe = family.Create("probe", preset, input, output, widths);
+        return probe.Network.Kind;
+    }
+}
