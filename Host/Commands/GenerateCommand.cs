@@ -91,6 +91,10 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("σ_aug of super-resolution stages: the noise the low-resolution input is corrupted with, e.g. sr256=0.2, or one number for every stage")]
     public string? SigmaAug { get; init; }
 
+    [CommandOption("--repeat <N>")]
+    [Description("draw the request N times in one process, printing each time (benchmarking: the first run includes warm-up); the files hold the last")]
+    public int Repeat { get; init; } = 1;
+
     [CommandOption("--model <FOLDER>")]
     [Description("model folder (model.json, unet.json, unet.safetensors); default models/default")]
     public string? Model { get; init; }
@@ -112,6 +116,14 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         var sampler = service.SamplerFor(request);
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        if (s.Repeat < 1 || s.Repeat > 100) throw new UserException($"--repeat must be between 1 and 100 (got {s.Repeat}).");
+        for (int run = 1; run < s.Repeat; run++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using (var warm = service.Generate(request, (GenerationProgress?)null, linked.Token))
+                Console.WriteLine($"run {run}: {warm.Images.shape[0]} image(s) of {warm.Settings.Width}×{warm.Settings.Height} in {clock.Elapsed.TotalSeconds:0.000} s");
+        }
+        var total = System.Diagnostics.Stopwatch.StartNew();
         GenerationResult result = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -130,6 +142,8 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             });
         using (result)
         {
+            Console.WriteLine($"run {s.Repeat}: {result.Images.shape[0]} image(s) of {result.Settings.Width}×{result.Settings.Height} in {total.Elapsed.TotalSeconds:0.000} s" +
+                (result.Settings.Stages.Count > 0 ? $" (base {result.Settings.Steps} steps, " + string.Join(", ", result.Settings.Stages.Select(st => $"{st.Name} {st.Steps} steps σ_aug {st.AugmentationSigma}")) + ")" : ""));
             foreach (string note in result.Notes) Console.WriteLine(note);
             var seeds = result.Settings.Seeds;
             for (int i = 0; i < seeds.Count; i++)
