@@ -26,4 +26,7 @@ public sealed class KarrasSchedule(KarrasScheduleOptions options) : ISigmaSchedu
 
     /// <inheritdoc />
     public double[] Sigmas(int steps) => Edm.KarrasSigmas(steps, options.SigmaMin, options.SigmaMax, options.Rho);
+
+    /// <inheritdoc />
+    public double[] Sigmas(int steps, double sigmaMax) => Edm.KarrasSigmas(steps, options.SigmaMin, sigmaMax, options.Rho);
 }

@@ -18,6 +18,11 @@ public sealed record CascadeStageSpec
     public int DefaultSteps { get; init; } = 8;
     /// <summary>Default guidance weight of the stage (1: no classifier-free guidance, one evaluation per step).</summary>
     public double DefaultGuidance { get; init; } = 1;
+    /// <summary>
+    /// Largest σ of the stage's schedule; null for the schedule's own (80). A stage denoises an image whose layout its
+    /// low-resolution input already fixes, so it can start lower and spend its few steps where detail forms.
+    /// </summary>
+    public double? SigmaMax { get; init; }
     /// <summary>Default σ_aug: the noise level the low-resolution input is corrupted with at inference.</summary>
     public double AugmentationSigma { get; init; } = 0.1;
 }

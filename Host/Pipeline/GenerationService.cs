@@ -212,7 +212,7 @@ public sealed class GenerationService : IDisposable
                 var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, set.Guidance ?? spec.DefaultGuidance,
                     set.AugmentationSigma ?? spec.AugmentationSigma);
                 var low = images;
-                images = SuperResolve(stage, usedStage, low, prompts, seed, sampler, schedule, progress, cancellationToken);
+                images = SuperResolve(stage, usedStage, spec.SigmaMax, low, prompts, seed, sampler, schedule, progress, cancellationToken);
                 low.Dispose();
                 stagesUsed.Add(usedStage);
             }
@@ -247,7 +247,7 @@ public sealed class GenerationService : IDisposable
 
     // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
     // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
-    private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, Tensor low, IReadOnlyList<string> prompts,
+    private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, double? sigmaMax, Tensor low, IReadOnlyList<string> prompts,
         long seed, ISampler sampler, ISigmaSchedule schedule, GenerationProgress? progress, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
@@ -259,7 +259,8 @@ public sealed class GenerationService : IDisposable
         var conditioning = Pipeline.Encode(prompts);
         var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
-        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(used.Steps), conditioning,
+        var sigmas = sigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
+        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, sigmas, conditioning,
             Callback: callback, CancellationToken: cancellationToken));
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
