@@ -39,6 +39,14 @@ public interface IEdmNetwork
     /// <summary>Dtype the network computes in (float32 on CPU, bfloat16 on GPU); inputs are cast to it.</summary>
     ScalarType ComputeType { get; }
 
-    /// <summary>F_θ(x_in; c_noise, c): output has the shape of <paramref name="xIn"/> and the dtype <see cref="ComputeType"/>.</summary>
-    Tensor Forward(Tensor xIn, Tensor cNoise, ConditioningInputs conditioning);
+    /// <summary>
+    /// F_θ(x_in; c_noise, c): output has the shape of <paramref name="xIn"/> and the dtype <see cref="ComputeType"/>.
+    /// The network embeds <paramref name="cNoise"/>; <paramref name="sigma"/> is the noise level itself, passed
+    /// alongside so layers that need σ (paint-with-words' ω(σ)) never decode it from c_noise.
+    /// </summary>
+    /// <param name="xIn">c_in(σ) x, [B, C, H, W], in <see cref="ComputeType"/>.</param>
+    /// <param name="sigma">σ per sample, [B] (float32).</param>
+    /// <param name="cNoise">c_noise(σ) per sample, [B] (float32).</param>
+    /// <param name="conditioning">The conditioning streams.</param>
+    Tensor Forward(Tensor xIn, Tensor sigma, Tensor cNoise, ConditioningInputs conditioning);
 }

@@ -7,7 +7,8 @@ namespace EDiffI.Denoising;
 /// <summary>
 /// D(x; σ) = c_skip(σ) x + c_out(σ) F_θ(c_in(σ) x; c_noise(σ)) (Karras et al. 2022, Eq. 7, Table 1).
 /// The network boundary: the coefficients are computed in the caller's dtype (float64 in samplers),
-/// the network input is cast to the network's compute dtype, its output cast back.
+/// the network input is cast to the network's compute dtype, its output cast back; σ (float32) travels
+/// to the network beside c_noise(σ).
 /// </summary>
 public sealed class PreconditionedDenoiser(IEdmNetwork network) : IDenoiser
 {
@@ -20,8 +21,8 @@ public sealed class PreconditionedDenoiser(IEdmNetwork network) : IDenoiser
         using var scope = NewDisposeScope();
         var s = sigma.to(x.dtype).view(-1, 1, 1, 1);
         var xIn = (Edm.CIn(s) * x).to(Network.ComputeType);
-        var cNoise = Edm.CNoise(sigma.to(ScalarType.Float32).flatten());
-        var f = Network.Forward(xIn, cNoise, conditioning).to(x.dtype);
+        var sigmaF = sigma.to(ScalarType.Float32).flatten();
+        var f = Network.Forward(xIn, sigmaF, Edm.CNoise(sigmaF), conditioning).to(x.dtype);
         return (Edm.CSkip(s) * x + Edm.COut(s) * f).MoveToOuterDisposeScope();
     }
 }

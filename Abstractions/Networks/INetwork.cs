@@ -59,6 +59,17 @@ public interface INetworkFamily
     IReadOnlyList<string> Presets { get; }
 
     /// <summary>
+    /// The image side a named shape is built at when no resolution is given. This default builds the shape and asks
+    /// it; families override it to answer from the configuration alone.
+    /// </summary>
+    /// <exception cref="ArgumentException">For an unknown shape.</exception>
+    int DefaultResolution(string preset)
+    {
+        using var network = Create(preset);
+        return network.Resolution;
+    }
+
+    /// <summary>
     /// A randomly initialised network of a named shape, at <paramref name="resolution"/> when given,
     /// with text streams of width <paramref name="textDimension"/>.
     /// </summary>

@@ -26,8 +26,16 @@ public sealed class BenchSettings : DeviceSettings
     [Description("adm64 (ADM ImageNet-64, no text), ediffi64 (adm64 with eDiff-I conditioning), small or tiny")]
     public string UNet { get; init; } = "small";
 
+    [CommandOption("--network <KIND>")]
+    [Description("network kind, provided by a plugin (default ediffi-unet)")]
+    public string Network { get; init; } = "ediffi-unet";
+
     [CommandOption("--batch <N>")]
     public int Batch { get; init; } = 8;
+
+    [CommandOption("--seed <SEED>")]
+    [Description("seed of the timed generations")]
+    public long Seed { get; init; } = 1;
 
     [CommandOption("--sampler <NAME>")]
     [Description("sampler of the timed sampling run (default heun)")]
@@ -54,40 +62,30 @@ public sealed class BenchSettings : DeviceSettings
     public string? Report { get; init; }
 }
 
-/// <summary><c>bench</c>: time per denoiser evaluation, per image, FLOP rate, and the sampler's overhead.</summary>
-public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog catalog) : Command<BenchSettings>
+/// <summary>
+/// <c>bench</c>: time per network and denoiser evaluation, FLOP rate, and whole generations of a random network
+/// of a shape. Generations go through <see cref="GenerationService"/> as every front end's do (a request at
+/// guidance 1, so one branch per evaluation); only the single evaluations call the network and the denoiser directly.
+/// </summary>
+public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog catalog) : Command<BenchSettings>
 {
+    private const string Prompt = "red bricks with white mortar";
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, BenchSettings s, CancellationToken cancellationToken)
     {
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         var dtype = TorchRuntime.ComputeType(device, s.Precision);
-        var family = catalog.Family("ediffi-unet");
-        INetwork network;
-        try
-        {
-            network = family.Create(s.UNet);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserException(e.Message, e);
-        }
+        var family = catalog.Family(s.Network);
         using var noGrad = no_grad();
-        using var model = network;
-        model.Module.eval();
-        model.Module.to(device);
-        if (dtype != ScalarType.Float32) model.Module.to(dtype);
-        model.ComputeType = dtype;
+        using var service = services.Serve(Build(family, s, device, dtype, null), ownsPipeline: true);
+        var pipeline = service.Pipeline;
+        var model = pipeline.Network;
         long parameters = model.Module.parameters().Sum(p => p.numel());
         int resolution = model.Resolution;
-        var denoiser = new PreconditionedDenoiser(model);
-        int textDim = model.Conditioning.T5;
-        using var encoder = catalog.CreateEncoder(new TextEncoderSpec { Dimension = Math.Max(2, textDim) }, null);
-        var cond = textDim > 0
-            ? new ConditioningInputs(encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device),
-                                     encoder.Encode(Enumerable.Repeat("red bricks with white mortar", s.Batch).ToList(), device))
-            : ConditioningInputs.Unconditional;
+        var denoiser = pipeline.Denoiser;
+        var cond = pipeline.Encode(Enumerable.Repeat(Prompt, s.Batch).ToList());
 
         // FLOPs of one image's evaluation, counted on a batch of one.
         long flops;
@@ -95,19 +93,21 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         using (var scope = NewDisposeScope())
         {
             var one = cond.SelectRows(tensor(new long[] { 0 }));
-            model.Forward(randn(1, 3, resolution, resolution, dtype: dtype, device: device), zeros(1, device: device), one);
+            model.Forward(randn(1, 3, resolution, resolution, dtype: dtype, device: device), ones(1, device: device), zeros(1, device: device), one);
             flops = counter.Flops;
         }
 
         var x = randn(s.Batch, 3, resolution, resolution, dtype: ScalarType.Float64, device: device);
         var xIn = x.to(dtype);
-        var cNoise = zeros(s.Batch, device: device);
-        double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, cNoise, cond));
+        var sigma = ones(s.Batch, device: device);
+        var cNoise = Edm.CNoise(sigma);
+        double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, sigma, cNoise, cond));
         double denoiserMs = Time(s.Iterations, device, () => denoiser.Denoise(x, full(s.Batch, 1.0, dtype: ScalarType.Float64, device: device), cond));
-        var sampler = Pipeline.SamplerLookup.Require(samplers, s.Sampler);
-        var sigmas = Edm.KarrasSigmas(s.Steps);
+        var request = new GenerationRequest(Prompt, Seed: s.Seed, Steps: s.Steps, Guidance: 1, Batch: s.Batch) { Sampler = s.Sampler };
+        service.Validate(request);
+        var sampler = service.SamplerFor(request);
         int evaluations = sampler.Evaluations(s.Steps);
-        double sampleMs = Time(1, device, () => sampler.Sample(denoiser, new SamplingRequest(x, sigmas, cond)));
+        double sampleMs = Time(1, device, () => service.Generate(request, cancellationToken: cancellationToken).Images);
         double perEvalInSampler = sampleMs / evaluations;
         double tflops = flops * (double)s.Batch / (networkMs / 1000) / 1e12;
         double? peak = device.type == DeviceType.CUDA ? MatmulPeak(device) : null;
@@ -128,18 +128,59 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
         report.AppendLine(inv, $"| achieved rate | {tflops:0.0} TFLOP/s |");
         if (peak is double p)
             report.AppendLine(inv, $"| share of measured bf16 matmul peak ({p:0} TFLOP/s) | {tflops / p * 100:0.0}% |");
-        if (s.Experts > 1) EnsembleReport(s, report, family, model, denoiser, sampler, x, sigmas, cond, device, dtype, sampleMs);
+        if (s.Experts > 1) EnsembleReport(s, report, family, service, request, device, dtype, cancellationToken);
         Console.WriteLine(report.ToString());
         if (s.Report is not null) File.AppendAllText(s.Report, report + Environment.NewLine);
         return 0;
     }
 
     /// <summary>
-    /// The cost of the ensemble (eDiff-I's claim: a step costs what one model's step costs): the same Heun
-    /// run through N experts behind the σ router, with experts resident and in low-memory mode.
+    /// A model in memory: one random network of the shape, or an ensemble of <paramref name="ensemble"/>'s experts of
+    /// it, with the weightless stand-in encoder on each text stream the shape has (one table, seed 1, for both).
     /// </summary>
-    private void EnsembleReport(BenchSettings s, StringBuilder report, INetworkFamily family, INetwork model, IDenoiser single,
-        ISampler sampler, Tensor x, double[] sigmas, ConditioningInputs cond, Device device, ScalarType dtype, double singleMs)
+    private TextToImagePipeline Build(INetworkFamily family, BenchSettings s, Device device, ScalarType dtype,
+        (ExpertEnsembleSpec Spec, string Placement)? ensemble)
+    {
+        var networks = new List<INetwork>();
+        ModelEncoders? encoders = null;
+        try
+        {
+            networks.Add(family.Create(s.UNet));
+            for (int i = 1; i < (ensemble?.Spec.Experts.Count ?? 1); i++) networks.Add(family.FromConfig(networks[0].ConfigJson));
+            var widths = networks[0].Conditioning;
+            var manifest = new ModelManifest
+            {
+                Network = family.Kind, Ensemble = ensemble?.Spec,
+                T5 = widths.T5 > 0 ? catalog.StandInSpec(widths.T5, maxTokens: 32, seed: 1) : null,
+                ClipText = widths.ClipText > 0 ? catalog.StandInSpec(widths.ClipText, maxTokens: 32, seed: 1) : null,
+            };
+            encoders = new ModelLoader(catalog).CreateEncoders(manifest, null);
+            if (ensemble is not { } e) return new TextToImagePipeline(manifest, networks[0], encoders.T5, encoders.Clip, device, dtype);
+            var router = catalog.CreateRouter(e.Spec);
+            Func<IReadOnlyList<nn.Module>, IExpertPlacement>? place = e.Placement == "resident" ? null
+                : modules => catalog.Placements!.Create(e.Placement, modules, device);
+            return new TextToImagePipeline(manifest, networks, router, place, encoders.T5, encoders.Clip, null, device, dtype);
+        }
+        catch (ArgumentException ex)
+        {
+            foreach (var n in networks) n.Dispose();
+            encoders?.Dispose();
+            throw new UserException(ex.Message, ex);
+        }
+        catch
+        {
+            foreach (var n in networks) n.Dispose();
+            encoders?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The cost of the ensemble (eDiff-I's claim: a step costs what one model's step costs): the same generation
+    /// through N experts behind the σ router, with experts resident and in low-memory mode.
+    /// </summary>
+    private void EnsembleReport(BenchSettings s, StringBuilder report, INetworkFamily family, GenerationService single,
+        GenerationRequest request, Device device, ScalarType dtype, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var spec = new ExpertEnsembleSpec
@@ -149,45 +190,27 @@ public sealed class BenchCommand(IEnumerable<ISampler> samplers, ModelCatalog ca
                 Name = $"e{i}", Folder = $"e{i}", Quantiles = [new QuantileRange(i / (double)s.Experts, (i + 1) / (double)s.Experts)],
             }).ToList(),
         };
-        var router = catalog.CreateRouter(spec);
-        var experts = new List<INetwork> { model };
-        for (int i = 1; i < s.Experts; i++)
+        double Run(GenerationService service) => Time(1, device, () => service.Generate(request, cancellationToken: cancellationToken).Images);
+        double ensembleRun;
+        using (var resident = services.Serve(Build(family, s, device, dtype, (spec, "resident")), ownsPipeline: true))
         {
-            var e = family.FromConfig(model.ConfigJson);
-            e.Module.eval();
-            e.Module.to(device);
-            if (dtype != ScalarType.Float32) e.Module.to(dtype);
-            e.ComputeType = dtype;
-            experts.Add(e);
-        }
-        try
-        {
-            var denoisers = experts.Select(e => (IDenoiser)new PreconditionedDenoiser(e)).ToList();
-            var resident = new ExpertEnsembleDenoiser(denoisers, router);
             // Interleave single and ensemble runs so drift in clocks affects both alike.
             var singleTimes = new List<double>();
             var ensembleTimes = new List<double>();
             for (int r = 0; r < 3; r++)
             {
-                singleTimes.Add(Time(1, device, () => sampler.Sample(single, new SamplingRequest(x, sigmas, cond))));
-                ensembleTimes.Add(Time(1, device, () => sampler.Sample(resident, new SamplingRequest(x, sigmas, cond))));
+                singleTimes.Add(Run(single));
+                ensembleTimes.Add(Run(resident));
             }
-            double singleRun = singleTimes.Min(), ensembleRun = ensembleTimes.Min();
-            report.AppendLine(inv, $"| ensemble of {s.Experts} experts, resident: Heun run | {ensembleRun:0} ms vs {singleRun:0} ms for one network: ratio {ensembleRun / singleRun:0.000} |");
-            if (catalog.Placements is { } placements)
-            {
-                var modules = experts.Select(e => e.Module).ToList();
-                var lowMemory = new ExpertEnsembleDenoiser(denoisers, router, placements.Create("low-memory", modules, device));
-                double lowRun = Time(1, device, () => sampler.Sample(lowMemory, new SamplingRequest(x, sigmas, cond)));
-                long bytes = model.Module.parameters().Sum(p => p.numel() * p.ElementSize);
-                report.AppendLine(inv, $"| ensemble of {s.Experts} experts, low-memory: Heun run | {lowRun:0} ms; {(lowRun - ensembleRun) / s.Experts:0.0} ms per expert switch ({bytes / 1e6:0.0} MB of weights each, {s.Experts} switches per image batch) |");
-                foreach (var m in modules) m.to(device);
-            }
+            double singleRun = singleTimes.Min();
+            ensembleRun = ensembleTimes.Min();
+            report.AppendLine(inv, $"| ensemble of {s.Experts} experts, resident: {single.SamplerFor(request).Name} run | {ensembleRun:0} ms vs {singleRun:0} ms for one network: ratio {ensembleRun / singleRun:0.000} |");
         }
-        finally
-        {
-            foreach (var e in experts.Skip(1)) e.Dispose();
-        }
+        if (catalog.Placements is null) return;
+        using var lowMemory = services.Serve(Build(family, s, device, dtype, (spec, "low-memory")), ownsPipeline: true);
+        double lowRun = Run(lowMemory);
+        long bytes = single.Pipeline.Network.Module.parameters().Sum(p => p.numel() * p.ElementSize);
+        report.AppendLine(inv, $"| ensemble of {s.Experts} experts, low-memory: {single.SamplerFor(request).Name} run | {lowRun:0} ms; {(lowRun - ensembleRun) / s.Experts:0.0} ms per expert switch ({bytes / 1e6:0.0} MB of weights each, {s.Experts} switches per image batch) |");
     }
 
     private static double Time(int iterations, Device device, Func<Tensor> run)

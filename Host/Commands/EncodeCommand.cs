@@ -58,9 +58,10 @@ public sealed class EncodeCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.
         using var disposeData = data as IDisposable;
         long count = s.Count ?? data.Count ?? throw new UserException($"'{s.Data}' is unlimited; pass --count <N>.");
         if (count < 1) throw new UserException("--count must be at least 1.");
-        TextEncoderSpec? t5Spec = s.T5 is null ? null : new TextEncoderSpec { Kind = "t5", MaxTokens = 128, Path = Path.GetFullPath(s.T5), Dimension = TrainCommand.T5Width(Path.GetFullPath(s.T5)) };
-        TextEncoderSpec? clipSpec = s.Clip is null ? null : new TextEncoderSpec { Kind = "clip", MaxTokens = 77, Path = Path.GetFullPath(s.Clip) };
-        ImageEncoderSpec? imageSpec = s.Clip is null ? null : new ImageEncoderSpec { Kind = "clip-vision", Path = Path.GetFullPath(s.Clip) };
+        // The kinds that claim each stream read the folders, as train's --t5 and --clip do.
+        TextEncoderSpec? t5Spec = s.T5 is null ? null : catalog.CheckpointSpec(TextStream.T5, s.T5, "--t5");
+        TextEncoderSpec? clipSpec = s.Clip is null ? null : catalog.CheckpointSpec(TextStream.Clip, s.Clip, "--clip");
+        ImageEncoderSpec? imageSpec = clipSpec is null ? null : catalog.CompanionImageSpec(clipSpec);
         using var t5 = t5Spec is null ? null : catalog.CreateEncoder(t5Spec, null);
         using var clip = clipSpec is null ? null : catalog.CreateEncoder(clipSpec, null);
         using var image = imageSpec is null ? null : catalog.CreateImageEncoder(imageSpec, null);

@@ -32,7 +32,7 @@ public sealed class TrainSettings : DeviceSettings
     public string UNet { get; init; } = "small";
 
     [CommandOption("--resolution <PX>")]
-    [Description("image side (default 64; tiny: 16)")]
+    [Description("image side (default: the shape's, 64 for most; tiny: 16)")]
     public int? Resolution { get; init; }
 
     [CommandOption("--text-dim <D>")]
@@ -124,10 +124,16 @@ public sealed class TrainSettings : DeviceSettings
     public double Seconds { get; init; }
 }
 
-/// <summary><c>train</c>: EDM training of the U-Net on a folder of captioned images.</summary>
+/// <summary>
+/// <c>train</c>: EDM training of the U-Net on a folder of captioned images. Encoder kinds, their widths and a shape's
+/// resolution are asked of the plugins (<see cref="ModelCatalog"/>); model folders are written and read through
+/// <see cref="ModelLoader"/>.
+/// </summary>
 public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.IDatasetSourceFactory> sources,
     IEnumerable<EDiffI.Conditioning.IConditioner> conditioners, IEnumerable<EDiffI.SuperResolution.ISuperResolutionFamily> stages) : Command<TrainSettings>
 {
+    private readonly ModelLoader _loader = new(catalog);
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
     {
@@ -139,7 +145,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         var family = catalog.Family(s.Network);
-        int resolution = s.Resolution ?? (s.UNet == "tiny" ? 16 : 64);
+        int resolution = s.Resolution ?? DefaultResolution(family, s.UNet);
         var manifest = Manifest(s);
         BranchingSchedule? schedule = null;
         if (s.Schedule is not null)
@@ -166,12 +172,12 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
 
-        Trainer NewTrainer(TrainingOptions o, string runFolder, string? resume, TrainerState? initial) =>
-            new(o, family, () => CreateNetwork(family, s, resolution, manifest), manifest,
-                manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, null),
-                manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, null),
-                data, device, compute, runFolder, resume,
-                manifest.ClipImage is null ? null : catalog.CreateImageEncoder(manifest.ClipImage, null), initial);
+        Trainer NewTrainer(TrainingOptions o, string runFolder, string? resume, TrainerState? initial)
+        {
+            var encoders = _loader.CreateEncoders(manifest, null); // the trainer owns them
+            return new(o, family, () => CreateNetwork(family, s, resolution, manifest), manifest, encoders.T5, encoders.Clip,
+                data, device, compute, runFolder, resume, encoders.Image, initial);
+        }
 
         if (schedule is null)
         {
@@ -234,46 +240,42 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         }
     }
 
-    /// <summary>The model's encoders: checkpoints when given (absolute paths until export copies them in), else the word-hash stand-in.</summary>
-    private static ModelManifest Manifest(TrainSettings s)
+    /// <summary>
+    /// The model's encoders: for a stream given a checkpoint folder, the kind that claims the stream reads it (absolute
+    /// paths until export copies them in), with the image encoder that shares the CLIP folder; for a stream given
+    /// nothing, the weightless stand-in at --text-dim; for 'none', no stream.
+    /// </summary>
+    private ModelManifest Manifest(TrainSettings s)
     {
-        var text = new TextEncoderSpec { Dimension = s.TextDimension, MaxTokens = 32, Seed = 1 };
         TextEncoderSpec? t5 = s.T5 switch
         {
-            null => text,
+            null => catalog.StandInSpec(s.TextDimension, maxTokens: 32, seed: 1),
             "none" => null,
-            var path => new TextEncoderSpec { Kind = "t5", MaxTokens = 128, Path = Checked(path, "--t5"), Dimension = T5Width(Checked(path, "--t5")) },
+            var path => catalog.CheckpointSpec(TextStream.T5, path, "--t5"),
         };
         TextEncoderSpec? clip = s.Clip switch
         {
-            null => text with { Seed = 2 },
+            null => catalog.StandInSpec(s.TextDimension, maxTokens: 32, seed: 2),
             "none" => null,
-            var path => new TextEncoderSpec { Kind = "clip", MaxTokens = 77, Path = Checked(path, "--clip") },
+            var path => catalog.CheckpointSpec(TextStream.Clip, path, "--clip"),
         };
-        ImageEncoderSpec? image = clip is { Kind: "clip", Path: string p } && !s.NoImage ? new ImageEncoderSpec { Kind = "clip-vision", Path = p } : null;
+        ImageEncoderSpec? image = s.Clip is not (null or "none") && !s.NoImage ? catalog.CompanionImageSpec(clip!) : null;
         return new ModelManifest { T5 = t5, ClipText = clip, ClipImage = image };
     }
 
-    /// <summary>d_model of a T5 checkpoint's config.json (the T5 plugin checks the spec against it).</summary>
-    internal static int T5Width(string folder)
+    /// <summary>The image side of a shape when --resolution is not given, as its network family says.</summary>
+    private static int DefaultResolution(INetworkFamily family, string shape)
     {
         try
         {
-            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
-            return doc.RootElement.GetProperty("d_model").GetInt32();
+            if (!File.Exists(shape)) return family.DefaultResolution(shape);
+            using var network = family.FromConfig(File.ReadAllText(shape));
+            return network.Resolution;
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (ArgumentException e)
         {
-            throw new UserException($"--t5 '{folder}': config.json has no readable d_model ({e.Message}).", e);
+            throw new UserException(e.Message + " Or pass the path of a saved configuration.", e);
         }
-    }
-
-    private static string Checked(string path, string option)
-    {
-        string full = Path.GetFullPath(path);
-        if (!File.Exists(Path.Combine(full, "config.json")))
-            throw new UserException($"{option} '{path}' is not an encoder checkpoint folder (it has no config.json).");
-        return full;
     }
 
     private INetwork CreateNetwork(INetworkFamily family, TrainSettings s, int resolution, ModelManifest manifest)
@@ -281,13 +283,11 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         if (File.Exists(s.UNet)) return family.FromConfig(File.ReadAllText(s.UNet));
         try
         {
-            if (manifest.T5?.Kind == "word-hash" && manifest.ClipText?.Kind == "word-hash") return family.Create(s.UNet, resolution, s.TextDimension);
-            // Stream widths from the encoders themselves.
-            int t5 = 0, clipText = 0, clipPooled = 0, image = 0;
-            if (manifest.T5 is { } t) using (var e = catalog.CreateEncoder(t, null)) t5 = e.Dimension;
-            if (manifest.ClipText is { } c) using (var e = catalog.CreateEncoder(c, null)) { clipText = e.Dimension; clipPooled = e.PooledDimension ?? 0; }
-            if (manifest.ClipImage is { } i) using (var e = catalog.CreateImageEncoder(i, null)) image = e.Dimension;
-            return family.Create(s.UNet, resolution, new ConditioningWidths(t5, clipText, clipPooled, image));
+            // Both streams are stand-ins: the shape's own text layout at --text-dim (the widths would also give
+            // text streams to shapes that have none, such as adm64).
+            if (s.T5 is null && s.Clip is null) return family.Create(s.UNet, resolution, s.TextDimension);
+            // Stream widths as the encoder plugins describe them (no weights are loaded).
+            return family.Create(s.UNet, resolution, _loader.Widths(manifest, null));
         }
         catch (ArgumentException e)
         {

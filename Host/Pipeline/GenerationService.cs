@@ -104,7 +104,9 @@ public sealed class GenerationService : IDisposable
         var prompts = request.PromptOfEach();
         if (request.Batch < 1 || request.Batch > MaxBatch) return Invalid($"The batch must be between 1 and {MaxBatch} images (got {request.Batch}).");
         if (request.Prompts is { } each && each.Count != request.Batch) return Invalid($"{each.Count} prompts were given for a batch of {request.Batch}; give one per image.");
-        if (prompts.Any(string.IsNullOrWhiteSpace)) return Invalid("The prompt is empty; say what to draw.");
+        // An empty prompt is allowed where a conditioner input says what to draw (a style reference alone).
+        if (prompts.Any(string.IsNullOrWhiteSpace) && request.Conditions.Count == 0)
+            return Invalid("The prompt is empty; say what to draw (or give a conditioner input, such as a style reference).");
         if (request.Steps is { } steps && (steps < 1 || steps > MaxSteps)) return Invalid($"Steps must be between 1 and {MaxSteps} (got {steps}).");
         if (request.Guidance is { } w && !(w >= 0 && w <= MaxGuidance)) return Invalid($"Guidance must be between 0 and {MaxGuidance} (got {w}); 1 is no guidance.");
         if (request.Sampler is { } sampler && FindSampler(sampler) is null) return Invalid(UnknownSampler(sampler));

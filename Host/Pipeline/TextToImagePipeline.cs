@@ -85,75 +85,13 @@ public sealed class TextToImagePipeline : IDisposable
     }
 
     /// <summary>
-    /// Loads a model folder: the manifest, then the network (or every expert of the ensemble) and the
-    /// encoders through the plugins that provide them. <paramref name="placement"/> is "resident"
+    /// Loads a model folder through <see cref="ModelLoader"/>: the manifest, then the network (or every expert of the
+    /// ensemble) and the encoders through the plugins that provide them. <paramref name="placement"/> is "resident"
     /// (every expert on the device) or "low-memory".
     /// </summary>
     public static TextToImagePipeline Load(string folder, ModelCatalog catalog, Device device, ScalarType computeType,
-        string placement = "resident")
-    {
-        var manifest = ModelManifest.Load(folder);
-        var adapters = manifest.Adapters;
-        string adapterFolder = folder;
-        if (manifest.Base is { } baseName)
-        {
-            // An adapter folder: everything but the slots' weights comes from the base model.
-            string baseFolder = Path.GetFullPath(Path.Combine(folder, baseName));
-            var baseManifest = ModelManifest.Load(baseFolder);
-            if (baseManifest.Base is not null) throw new UserException($"The base '{baseFolder}' of '{folder}' is itself an adapter; a base must be a full model.");
-            manifest = baseManifest with { Adapters = [.. baseManifest.Adapters, .. adapters], DefaultSteps = manifest.DefaultSteps, DefaultGuidance = manifest.DefaultGuidance };
-            folder = baseFolder;
-        }
-        var family = catalog.Family(manifest.Network);
-        var networks = new List<INetwork>();
-        ITextEncoder? t5 = null, clip = null;
-        IImageEncoder? image = null;
-        try
-        {
-            IExpertRouter? router = null;
-            if (manifest.Ensemble is { } ensemble)
-            {
-                router = catalog.CreateRouter(ensemble);
-                foreach (var expert in ensemble.Experts) networks.Add(LoadNetwork(family, Path.Combine(folder, expert.Folder), $"expert '{expert.Name}'", manifest.Adapters));
-                if (networks.Skip(1).Any(n => n.ConfigJson != networks[0].ConfigJson))
-                    throw new UserException($"The experts of '{folder}' have different network shapes; an ensemble's experts share one shape.");
-            }
-            else networks.Add(LoadNetwork(family, folder, "network", manifest.Adapters));
-            AdapterWeights.Load(adapterFolder, adapters, networks, manifest.Ensemble?.Experts.Select(e => e.Name).ToList());
-            t5 = manifest.T5 is null ? null : catalog.CreateEncoder(manifest.T5, folder);
-            clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, folder);
-            image = manifest.ClipImage is null ? null : catalog.CreateImageEncoder(manifest.ClipImage, folder);
-            Func<IReadOnlyList<nn.Module>, IExpertPlacement>? place = null;
-            if (router is not null && placement != "resident")
-            {
-                var factory = catalog.Placements ?? throw new UserException("No plugin provides expert placements; only the resident mode is available.");
-                if (!factory.Modes.Contains(placement))
-                    throw new UserException($"Unknown expert placement '{placement}' (known: {string.Join(", ", factory.Modes)}).");
-                place = modules => factory.Create(placement, modules, device);
-            }
-            return new TextToImagePipeline(manifest, networks, router, place, t5, clip, image, device, computeType);
-        }
-        catch
-        {
-            foreach (var n in networks) n.Dispose();
-            t5?.Dispose();
-            clip?.Dispose();
-            image?.Dispose();
-            throw;
-        }
-    }
-
-    private static INetwork LoadNetwork(INetworkFamily family, string folder, string what, IReadOnlyList<AdapterSpec> adapters)
-    {
-        try
-        {
-            return adapters.Count == 0 ? family.Load(folder) : family.LoadWithSlots(folder, adapters.ToDictionary(a => a.Name, a => a.Slot));
-        }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
-        {
-            throw new UserException($"The model's {what} cannot be loaded: {e.Message}", e);
-        }
-    }
+        string placement = "resident") =>
+        new ModelLoader(catalog).Load(folder, device, computeType, placement);
 
     /// <summary>
     /// Warnings about <paramref name="prompt"/>: one per text stream that truncates it, naming how many

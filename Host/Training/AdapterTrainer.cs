@@ -54,7 +54,7 @@ public static class AdapterTrainer
         else log($"resuming the '{conditioner.Name}' adapter in '{outFolder}' at step {existing.TrainedSteps}");
 
         // Float32 master weights; the networks compute in computeType (bf16 on a GPU).
-        using var pipeline = TextToImagePipeline.Load(outFolder, catalog, device, ScalarType.Float32);
+        using var pipeline = new ModelLoader(catalog).Load(outFolder, device, ScalarType.Float32);
         foreach (var n in pipeline.Networks)
         {
             n.ComputeType = computeType;

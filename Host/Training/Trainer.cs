@@ -208,7 +208,7 @@ public sealed class Trainer : IDisposable
         return dir;
     }
 
-    /// <summary>Writes the EMA weights as a model folder that `generate --model` reads.</summary>
+    /// <summary>Writes the EMA weights as a model folder that `generate --model` reads (through <see cref="ModelLoader.Write"/>).</summary>
     public void ExportModel(string folder)
     {
         if (_extension is not null)
@@ -218,24 +218,8 @@ public sealed class Trainer : IDisposable
         }
         using var exported = _family.FromConfig(Model.ConfigJson);
         SafeTensorsWeights.LoadInto(exported.Module, _ema, "EMA weights");
-        exported.Save(folder);
         Manifest = Manifest with { TrainedSteps = Step };
-        // Encoders given by absolute path travel with the model: copied in once, named relative to it.
-        var manifest = Manifest with
-        {
-            T5 = Manifest.T5 is { Path: string t5 } s5 ? s5 with { Path = BringIn(t5, folder, "t5") } : Manifest.T5,
-            ClipText = Manifest.ClipText is { Path: string c } sc ? sc with { Path = BringIn(c, folder, "clip") } : Manifest.ClipText,
-            ClipImage = Manifest.ClipImage is { Path: string i } si ? si with { Path = BringIn(i, folder, "clip") } : Manifest.ClipImage,
-        };
-        manifest.Save(folder);
-    }
-
-    private static string BringIn(string path, string modelFolder, string name)
-    {
-        if (!Path.IsPathRooted(path)) return path;
-        string target = Path.Combine(modelFolder, name);
-        if (!Directory.Exists(target)) ModelFolders.Copy(path, target);
-        return name;
+        ModelLoader.Write(folder, Manifest, exported);
     }
 
     private void Restore(string dir)

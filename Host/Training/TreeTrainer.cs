@@ -99,7 +99,7 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
             }
             // Encoders come from the first expert's model folder (every node trains with the same ones).
             string first = Path.Combine(NodeFolder(spec.Experts[0].Name), "model");
-            foreach (var dir in Directory.GetDirectories(first)) ModelFolders.Copy(dir, Path.Combine(temp, Path.GetFileName(dir)));
+            foreach (var dir in Directory.GetDirectories(first)) ModelLoader.CopyFolder(dir, Path.Combine(temp, Path.GetFileName(dir)));
             (manifest! with { Ensemble = spec, TrainedSteps = spec.Experts.Sum(e => schedule.Node(e.Name).Iterations) }).Save(temp);
             if (Directory.Exists(target)) Directory.Delete(target, true);
             Directory.Move(temp, target);

@@ -9,6 +9,14 @@ public sealed class ClipImageEncoderFactory : IImageEncoderFactory
     public string Kind => "clip-vision";
 
     /// <inheritdoc />
+    public string? CompanionOf => "clip";
+
+    /// <inheritdoc />
     public IImageEncoder Create(ImageEncoderSpec spec, string? modelFolder) =>
         ClipImageEncoder.Load(SpecFolder.Resolve(spec.Path, modelFolder, Kind));
+
+    /// <inheritdoc />
+    /// <remarks>Reads only config.json: the embedding is the projection's width.</remarks>
+    public int Describe(ImageEncoderSpec spec, string? modelFolder) =>
+        SpecFolder.Config(SpecFolder.Resolve(spec.Path, modelFolder, Kind)).ProjectionDim;
 }

@@ -33,8 +33,7 @@ public sealed class WordHashTextEncoder : ITextEncoder, IDisposable
     /// <summary>Builds the encoder's table from <paramref name="options"/>.</summary>
     public WordHashTextEncoder(WordHashOptions options)
     {
-        if (options.Dimension < 2 || options.MaxTokens < 1 || options.Buckets < 1)
-            throw new ArgumentException("word-hash encoder needs dimension ≥ 2, max tokens ≥ 1 and buckets ≥ 1");
+        Check(options);
         _options = options;
         using var generator = new Generator((ulong)options.Seed);
         _table = randn(options.Buckets, options.Dimension, generator: generator).DetachFromDisposeScope();
@@ -43,6 +42,14 @@ public sealed class WordHashTextEncoder : ITextEncoder, IDisposable
         var code = cat([(pos * freqs).sin(), (pos * freqs).cos()], 1);
         if (code.shape[1] < options.Dimension) code = nn.functional.pad(code, [0, 1]);
         _positions = (code * 0.5).DetachFromDisposeScope();
+    }
+
+    /// <summary>Throws when <paramref name="options"/> describe no encoder.</summary>
+    /// <exception cref="ArgumentException">When a size is too small.</exception>
+    public static void Check(WordHashOptions options)
+    {
+        if (options.Dimension < 2 || options.MaxTokens < 1 || options.Buckets < 1)
+            throw new ArgumentException("word-hash encoder needs dimension ≥ 2, max tokens ≥ 1 and buckets ≥ 1");
     }
 
     /// <inheritdoc />

@@ -163,13 +163,13 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     private IEnumerable<UNetBlock> Blocks() => enc.Blocks.Concat(dec.Blocks);
 
     /// <inheritdoc />
-    public Tensor Forward(Tensor xIn, Tensor cNoise, ConditioningInputs conditioning)
+    public Tensor Forward(Tensor xIn, Tensor sigma, Tensor cNoise, ConditioningInputs conditioning)
     {
         using var scope = NewDisposeScope();
         var dtype = xIn.dtype;
         long batch = xIn.shape[0];
         var device = xIn.device;
-        var sigma = (cNoise.to(ScalarType.Float32) * 4).exp();
+        sigma = sigma.to(ScalarType.Float32, device).flatten(); // for the cross-attention processors (ω(σ) of paint-with-words)
 
         // Time embedding (EDM's DhariwalUNet mapping), plus eDiff-I's global conditioning.
         var emb = map_layer1.forward(F.silu(map_layer0.forward(NoiseEmbedding(cNoise, Config.ModelChannels).to(dtype))));

@@ -15,6 +15,10 @@ public sealed class UNetFamily : INetworkFamily
     public IReadOnlyList<string> Presets => UNetConfig.PresetNames;
 
     /// <inheritdoc />
+    /// <remarks>64 px for every shape but "tiny" (16 px, for CPU tests).</remarks>
+    public int DefaultResolution(string preset) => UNetConfig.Preset(preset).Resolution;
+
+    /// <inheritdoc />
     public INetwork Create(string preset, int? resolution = null, int textDimension = 64) =>
         new EDiffIUNet(UNetConfig.Preset(preset, resolution, textDimension));
 

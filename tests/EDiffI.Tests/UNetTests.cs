@@ -12,6 +12,9 @@ namespace EDiffI.Tests;
 
 public class UNetTests
 {
+    // σ of a test's c_noise = ln(σ)/4 (EDM, Table 1), the σ its network call carries beside it.
+    private static Tensor Sigma(Tensor cNoise) => (cNoise * 4).exp();
+
     private static ConditioningInputs Prompts(params string[] prompts)
     {
         using var t5 = TinyModel.T5();
@@ -51,13 +54,13 @@ public class UNetTests
         using var x = randn(1, 3, 16, 16);
         using var c = full(1, -0.5f);
         var cond = Prompts("red stripes");
-        using var a = model.Forward(x, c, cond);
+        using var a = model.Forward(x, Sigma(c), c, cond);
         // Garbage in padded positions must not matter.
         var t5 = cond.T5Text!;
         var noisy = t5 with { Tokens = t5.Tokens + randn_like(t5.Tokens) * 100 * (~t5.Mask).unsqueeze(2).to(ScalarType.Float32) };
-        using var b = model.Forward(x, c, cond with { T5Text = noisy });
+        using var b = model.Forward(x, Sigma(c), c, cond with { T5Text = noisy });
         Assert.True(a.allclose(b, 1e-5, 1e-5));
-        using var other = model.Forward(x, c, Prompts("a blue square"));
+        using var other = model.Forward(x, Sigma(c), c, Prompts("a blue square"));
         Assert.False(a.allclose(other, 1e-3, 1e-3));
     }
 
@@ -84,11 +87,11 @@ public class UNetTests
         model.SetCrossAttentionProcessor(layer => layer == layers[0] ? counting : null);
         using var x = randn(1, 3, 16, 16);
         using var c = zeros(1);
-        using var swapped = model.Forward(x, c, Prompts("red stripes"));
+        using var swapped = model.Forward(x, Sigma(c), c, Prompts("red stripes"));
         Assert.Equal([layers[0].Name], counting.Layers);
         var all = new CountingProcessor();
         model.SetCrossAttentionProcessor(_ => all);
-        using var again = model.Forward(x, c, Prompts("red stripes"));
+        using var again = model.Forward(x, Sigma(c), c, Prompts("red stripes"));
         Assert.Equal(layers.Select(l => l.Name), all.Layers);
         Assert.True(swapped.allclose(again, 1e-6, 1e-6));
     }
@@ -122,8 +125,8 @@ public class UNetTests
         using var x = randn(1, 3, 16, 16);
         using var c = zeros(1);
         var cond = Prompts("a green gradient");
-        using var a = model.Forward(x, c, cond);
-        using var b = loaded.Forward(x, c, cond);
+        using var a = model.Forward(x, Sigma(c), c, cond);
+        using var b = loaded.Forward(x, Sigma(c), c, cond);
         Assert.True(a.equal(b).all().item<bool>());
     }
 
@@ -171,7 +174,7 @@ public class UNetConversionTests
         Assert.All(model.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
         Assert.Equal(keys, model.state_dict().Keys.ToList());
         using var noGrad = no_grad();
-        using var y = model.Forward(randn(1, 3, 16, 16, dtype: ScalarType.BFloat16), zeros(1), ConditioningInputs.Unconditional);
+        using var y = model.Forward(randn(1, 3, 16, 16, dtype: ScalarType.BFloat16), ones(1), zeros(1), ConditioningInputs.Unconditional);
         Assert.Equal(ScalarType.BFloat16, y.dtype);
     }
 }

@@ -5,6 +5,7 @@ using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Host.Imaging;
 using EDiffI.Host.Pipeline;
+using EDiffI.Host.Pipeline.Conditioners;
 using EDiffI.Host.Runtime;
 using EDiffI.Plugins.PaintWithWords;
 using EDiffI.Plugins.World;
@@ -60,9 +61,9 @@ internal static class ControlEvaluation
             "std" => new PaintWithWords(PaintWeights.Std),
             var other => throw new ArgumentException($"--weighting max|std, not '{other}'"),
         };
-        using var pipeline = TextToImagePipeline.Load(c.Model, environment.Catalog, c.Device, TorchRuntime.ComputeType(c.Device, c.Precision));
-        if (!pipeline.SetCrossAttentionProcessor(painter.ProcessorFor)) throw new InvalidOperationException("the model has no cross-attention layers");
-        var encoders = pipeline.TextEncoders();
+        // Painting goes through the generation service's paint conditioner, with this evaluation's painter, as the CLI's --paint does.
+        using var service = environment.Open(c.Model, c.Device, TorchRuntime.ComputeType(c.Device, c.Precision), [new PaintConditioner([painter])]);
+        var pipeline = service.Pipeline;
 
         // Fresh scenes of the training split with at least one object (seeds never drawn in training).
         var scenes = Enumerable.Range(0, int.MaxValue).Select(i => SceneRenderer.Render(1_000_000 + i, WorldSplit.Train, pipeline.Network.Resolution))
@@ -86,12 +87,14 @@ internal static class ControlEvaluation
             for (int i = 0; i < scenes.Count; i++)
             {
                 string prompt = scenes[i].Short.Text;
-                var request = new PaintRequest(prompt, regions[i].Select(r => new PaintRegion(r.Phrase, MaskTensor(r.Region.Mask, pipeline.Network.Resolution))).ToList(), c.Sweep[w]);
-                var extra = painter.Attach(new ConditioningInputs(), request, encoders);
-                foreach (var region in request.Regions) region.Mask.Dispose();
-                using var images = pipeline.Sample(Enumerable.Repeat(prompt, c.Seeds).ToList(), 5_000_000 + (long)i * c.Seeds, c.Steps, c.Guidance,
-                    environment.Sampler, environment.Schedule, extra);
-                extra.Get<PaintContext>()?.Dispose();
+                int size = pipeline.Network.Resolution;
+                // The scribble at the model's size (no resampling) and its legend: each region's mask comes back exactly.
+                var paint = new ConditionerInput(Text: JsonSerializer.Serialize(Legend(regions[i])),
+                    Image: new ConditionerImage(ScribbleRgba(regions[i], size), size, size), Weight: c.Sweep[w]);
+                var request = new GenerationRequest(prompt, 5_000_000 + (long)i * c.Seeds, c.Steps, c.Guidance, c.Seeds)
+                    .WithCondition(PaintConditioner.ConditionerName, paint);
+                using var result = service.Generate(request);
+                var images = result.Images;
                 using var onDevice = images.to(c.Device);
                 var scores = ControlMetrics.RegionScores(environment.Judge, onDevice,
                     Enumerable.Repeat((IReadOnlyList<PaintedRegion>)regions[i].Select(r => r.Region).ToList(), c.Seeds).ToList());
@@ -148,8 +151,9 @@ internal static class ControlEvaluation
         var c = Read(options, "strengths", "0,0.5,1,2", 48);
         var modes = (options.Get("prompts") ?? "caption,family,empty").Split(',');
         using var environment = new EvaluationEnvironment(c.Device, c.Judge);
-        using var pipeline = TextToImagePipeline.Load(c.Model, environment.Catalog, c.Device, TorchRuntime.ComputeType(c.Device, c.Precision));
-        int size = pipeline.Network.Resolution;
+        // The reference goes through the generation service's style conditioner, as the CLI's --style does.
+        using var service = environment.Open(c.Model, c.Device, TorchRuntime.ComputeType(c.Device, c.Precision), [new StyleConditioner()]);
+        int size = service.Pipeline.Network.Resolution;
         // Content scenes and, from other seeds, the references; image k of a batch is pair k / seeds.
         var content = Enumerable.Range(0, c.Count).Select(i => SceneRenderer.Render(1_000_000 + i, WorldSplit.Train, size)).ToList();
         var references = Enumerable.Range(0, c.Count).Select(i => SceneRenderer.Render(3_000_000 + i, WorldSplit.Train, size)).ToList();
@@ -192,24 +196,30 @@ internal static class ControlEvaluation
             foreach (double strength in c.Sweep)
             {
                 var clock = Stopwatch.StartNew();
-                ConditioningInputs? extra = null;
-                if (strength > 0)
+                // Image k has seed 8,000,000 + k whichever request draws it. A request takes one reference, so with a
+                // reference each pair is one request; without one (strength 0) prompts go in batches. Empty prompts always
+                // carry the reference (at strength 0 its embedding is zero, which draws as no reference).
+                var parts = new List<Tensor>(); // each result's images, owned here
+                if (strength > 0 || mode == "empty")
                 {
-                    var embeddings = Enumerable.Range(0, c.Count).Select(i => EDiffI.Host.Pipeline.Conditioners.StyleConditioner.Embed(pipeline.ImageEncoder!, referenceImages[i], strength, c.Device)).ToList();
-                    using var perPair = cat(embeddings, 0);
-                    foreach (var e in embeddings) e.Dispose();
-                    extra = new ConditioningInputs(ClipImage: perPair.index_select(0, pairIndex.to(perPair.device)));
+                    for (int pair = 0; pair < c.Count; pair++)
+                    {
+                        int start = pair * c.Seeds;
+                        var style = new ConditionerInput(Image: new ConditionerImage(Rgba(references[pair].Rgb), size, size), Weight: strength);
+                        var request = new GenerationRequest(prompts[start], 8_000_000 + start, c.Steps, c.Guidance, c.Seeds) { Prompts = prompts.GetRange(start, c.Seeds) }
+                            .WithCondition(StyleConditioner.ConditionerName, style);
+                        parts.Add(service.Generate(request).Images);
+                    }
                 }
-                var parts = new List<Tensor>();
-                const int batch = 96;
-                for (int start = 0; start < prompts.Count; start += batch)
+                else
                 {
-                    int n = Math.Min(batch, prompts.Count - start);
-                    var part = extra is null ? null : new ConditioningInputs(ClipImage: extra.ClipImage!.narrow(0, start, n));
-                    parts.Add(pipeline.Sample(prompts.GetRange(start, n), 8_000_000 + start, c.Steps, c.Guidance,
-                        environment.Sampler, environment.Schedule, part));
+                    const int batch = 96;
+                    for (int start = 0; start < prompts.Count; start += batch)
+                    {
+                        int n = Math.Min(batch, prompts.Count - start);
+                        parts.Add(service.Generate(new GenerationRequest(prompts[start], 8_000_000 + start, c.Steps, c.Guidance, n) { Prompts = prompts.GetRange(start, n) }).Images);
+                    }
                 }
-                extra?.ClipImage?.Dispose();
                 using var generated = cat(parts, 0);
                 foreach (var p in parts) p.Dispose();
                 using var onDevice = generated.to(c.Device);
@@ -282,7 +292,19 @@ internal static class ControlEvaluation
         using (values) return values.to(ScalarType.Float64).mean().item<double>();
     }
 
-    private static Tensor MaskTensor(bool[] mask, int size) => tensor(mask.Select(m => m ? 1f : 0f).ToArray(), [size, size]);
+    // A drawn scene's H×W×3 bytes as RGBA8, what a conditioner input carries.
+    private static byte[] Rgba(byte[] rgb)
+    {
+        var rgba = new byte[rgb.Length / 3 * 4];
+        for (int p = 0; p < rgb.Length / 3; p++)
+        {
+            rgba[4 * p] = rgb[3 * p];
+            rgba[4 * p + 1] = rgb[3 * p + 1];
+            rgba[4 * p + 2] = rgb[3 * p + 2];
+            rgba[4 * p + 3] = 255;
+        }
+        return rgba;
+    }
 
     // Each phrase's scribble colour: its object's palette colour, or a spare one when an earlier phrase took it.
     private static List<(string Phrase, (byte R, byte G, byte B) Colour)> Colours(IReadOnlyList<(string Phrase, PaintedRegion Region)> regions)
@@ -303,26 +325,26 @@ internal static class ControlEvaluation
     private static Dictionary<string, string> Legend(IReadOnlyList<(string Phrase, PaintedRegion Region)> regions) =>
         Colours(regions).ToDictionary(c => $"#{c.Colour.R:x2}{c.Colour.G:x2}{c.Colour.B:x2}", c => c.Phrase);
 
-    // The scribble as an image in [−1, 1]: each region in its legend colour on mid-grey.
-    private static Tensor Scribble(IReadOnlyList<(string Phrase, PaintedRegion Region)> regions, int size)
+    // The scribble as RGBA8: each region in its legend colour on mid-grey (#606060, in no legend: left unpainted).
+    // The world's object masks do not overlap, so every region's pixels keep its colour.
+    private static byte[] ScribbleRgba(IReadOnlyList<(string Phrase, PaintedRegion Region)> regions, int size)
     {
-        var rgb = new float[3 * size * size];
-        Array.Fill(rgb, -0.25f); // #606060
+        var rgba = new byte[4 * size * size];
+        for (int p = 0; p < size * size; p++) (rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2], rgba[4 * p + 3]) = ((byte)0x60, (byte)0x60, (byte)0x60, (byte)255);
         var colours = Colours(regions);
         for (int r = 0; r < regions.Count; r++)
         {
             var (red, green, blue) = colours[r].Colour;
             var mask = regions[r].Region.Mask;
             for (int p = 0; p < mask.Length; p++)
-            {
-                if (!mask[p]) continue;
-                rgb[p] = red / 127.5f - 1;
-                rgb[size * size + p] = green / 127.5f - 1;
-                rgb[2 * size * size + p] = blue / 127.5f - 1;
-            }
+                if (mask[p]) (rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2]) = (red, green, blue);
         }
-        return tensor(rgb, [3, size, size]);
+        return rgba;
     }
+
+    // The scribble as an image in [−1, 1], for the figure.
+    private static Tensor Scribble(IReadOnlyList<(string Phrase, PaintedRegion Region)> regions, int size) =>
+        ImageFiles.FromRgba8(ScribbleRgba(regions, size), size, size);
 
     private static void Write(string? path, object value)
     {

@@ -153,6 +153,30 @@ public class ClipEncoderTests
     }
 
     [Fact]
+    public void DescribeAgreesWithTheBuiltEncodersAndReadsOnlyTheConfiguration()
+    {
+        ITextEncoderFactory textFactory = new ClipTextEncoderFactory();
+        IImageEncoderFactory imageFactory = new ClipImageEncoderFactory();
+        var textSpec = new TextEncoderSpec { Kind = "clip", Path = "clip" };
+        var imageSpec = new ImageEncoderSpec { Path = "clip" };
+        using (var text = textFactory.Create(textSpec, ClipFixtures.Root))
+            Assert.Equal(new TextEncoderShape(text.Dimension, text.MaxTokens, text.PooledDimension), textFactory.Describe(textSpec, ClipFixtures.Root));
+        using (var image = imageFactory.Create(imageSpec, ClipFixtures.Root))
+            Assert.Equal(image.Dimension, imageFactory.Describe(imageSpec, ClipFixtures.Root));
+        Assert.Equal(TextStream.Clip, textFactory.CheckpointStream);
+        Assert.Equal("clip", imageFactory.CompanionOf);
+        // A folder holding only config.json: nothing to build from, enough to describe.
+        using var folder = new TinyModel.TempFolder();
+        File.Copy(Path.Combine(ClipFixtures.ModelFolder, "config.json"), Path.Combine(folder.Path, "config.json"));
+        Assert.Equal(textFactory.Describe(textSpec, ClipFixtures.Root), textFactory.Describe(textSpec with { Path = folder.Path }, null));
+        Assert.Equal(32, imageFactory.Describe(imageSpec with { Path = folder.Path }, null));
+        Assert.ThrowsAny<Exception>(() => textFactory.Create(textSpec with { Path = folder.Path }, null));
+        Assert.Throws<DirectoryNotFoundException>(() => textFactory.Describe(textSpec with { Path = "no-such-folder" }, ClipFixtures.Root));
+        var spec = textFactory.ForCheckpoint(ClipFixtures.ModelFolder);
+        Assert.Equal(("clip", ClipFixtures.ModelFolder, 64), (spec.Kind, spec.Path, spec.Dimension));
+    }
+
+    [Fact]
     public void EncodingLeaksNoTensors()
     {
         using var encoder = ClipTextEncoder.Load(ClipFixtures.ModelFolder);

@@ -217,6 +217,40 @@ public class T5EncoderTests
     }
 }
 
+public class T5DescribeTests
+{
+    [Fact]
+    public void DescribeAgreesWithTheBuiltEncoderAndReadsOnlyTheConfiguration()
+    {
+        ITextEncoderFactory factory = new T5EncoderFactory();
+        var spec = new TextEncoderSpec { Kind = "t5", Path = "t5-encoder", Dimension = 64, MaxTokens = 16 };
+        using (var encoder = factory.Create(spec, EncoderFixtures.Root))
+            Assert.Equal(new TextEncoderShape(encoder.Dimension, encoder.MaxTokens, encoder.PooledDimension), factory.Describe(spec, EncoderFixtures.Root));
+        Assert.Equal(TextStream.T5, factory.CheckpointStream);
+        Assert.False(factory.IsStandIn);
+        // A folder holding only config.json: nothing to build from, enough to describe.
+        using var folder = new TinyModel.TempFolder();
+        File.Copy(EncoderFixtures.Path("t5-encoder", "config.json"), System.IO.Path.Combine(folder.Path, "config.json"));
+        Assert.Equal(new TextEncoderShape(64, 16, null), factory.Describe(spec with { Path = folder.Path }, null));
+        Assert.ThrowsAny<Exception>(() => factory.Create(spec with { Path = folder.Path }, null));
+        var width = Assert.Throws<InvalidDataException>(() => factory.Describe(spec with { Dimension = 32 }, EncoderFixtures.Root));
+        Assert.Contains("d_model 64", width.Message);
+        Assert.Throws<DirectoryNotFoundException>(() => factory.Describe(spec with { Path = "nowhere" }, EncoderFixtures.Root));
+    }
+
+    [Fact]
+    public void ForCheckpointWritesTheSpecTrainingUsed()
+    {
+        ITextEncoderFactory factory = new T5EncoderFactory();
+        string folder = EncoderFixtures.Path("t5-encoder");
+        var spec = factory.ForCheckpoint(folder);
+        Assert.Equal(new TextEncoderSpec { Kind = "t5", MaxTokens = 128, Path = folder, Dimension = 64 }, spec);
+        using var encoder = factory.Create(spec, null);
+        Assert.Equal(spec.Dimension, encoder.Dimension);
+        Assert.Throws<InvalidDataException>(() => factory.ForCheckpoint(EncoderFixtures.Path("clip")));
+    }
+}
+
 public class T5EncoderConformance : TextEncoderConformance
 {
     protected override ITextEncoder CreateEncoder() =>
