@@ -23,6 +23,12 @@ public sealed record CascadeStageSpec
     /// low-resolution input already fixes, so it can start lower and spend its few steps where detail forms.
     /// </summary>
     public double? SigmaMax { get; init; }
+    /// <summary>
+    /// Whether sampling starts from the upsampled low-resolution image noised to the schedule's first σ (as SDEdit
+    /// starts from an init image) rather than from noise alone; with a low <see cref="SigmaMax"/> it keeps the stage
+    /// faithful to its input (higher PSNR against the real render).
+    /// </summary>
+    public bool StartFromInput { get; init; }
     /// <summary>Default σ_aug: the noise level the low-resolution input is corrupted with at inference.</summary>
     public double AugmentationSigma { get; init; } = 0.1;
 }

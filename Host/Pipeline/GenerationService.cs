@@ -2,6 +2,7 @@ using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Host.Runtime;
 using EDiffI.Sampling;
+using TorchSharp;
 using Microsoft.Extensions.Configuration;
 using static TorchSharp.torch;
 
@@ -214,7 +215,7 @@ public sealed class GenerationService : IDisposable
                 var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, set.Guidance ?? spec.DefaultGuidance,
                     set.AugmentationSigma ?? spec.AugmentationSigma);
                 var low = images;
-                images = SuperResolve(stage, usedStage, spec.SigmaMax, low, prompts, seed, sampler, schedule, progress, cancellationToken);
+                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, progress, cancellationToken);
                 low.Dispose();
                 stagesUsed.Add(usedStage);
             }
@@ -249,7 +250,7 @@ public sealed class GenerationService : IDisposable
 
     // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
     // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
-    private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, double? sigmaMax, Tensor low, IReadOnlyList<string> prompts,
+    private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, EDiffI.SuperResolution.CascadeStageSpec spec, Tensor low, IReadOnlyList<string> prompts,
         long seed, ISampler sampler, ISigmaSchedule schedule, GenerationProgress? progress, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
@@ -261,7 +262,11 @@ public sealed class GenerationService : IDisposable
         var conditioning = Pipeline.Encode(prompts);
         var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
-        var sigmas = sigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
+        var sigmas = spec.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
+        // x_0 = bicubic(low) + σ_0 ε: the sampler scales its unit noise by σ_0, so the image goes in divided by σ_0.
+        if (spec.StartFromInput && sigmas[0] > 0)
+            noise = noise + nn.functional.interpolate(low.to(ScalarType.Float32), [side, side], mode: InterpolationMode.Bicubic, align_corners: false)
+                .to(ScalarType.Float64, device) / sigmas[0];
         var samples = sampler.Sample(denoiser, new SamplingRequest(noise, sigmas, conditioning,
             Callback: callback, CancellationToken: cancellationToken));
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();

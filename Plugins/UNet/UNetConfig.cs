@@ -98,15 +98,6 @@ public sealed record UNetConfig
     /// <summary>The blocks of level <paramref name="level"/>.</summary>
     public int BlocksAt(int level) => LevelBlocks is { } blocks ? blocks[level] : BlocksPerLevel;
 
-    /// <summary>Side a preset is built at when no resolution is given.</summary>
-    public static int DefaultResolution(string name) => name switch
-    {
-        "tiny" => 16,
-        "sr256" => 256,
-        "sr1024" => 1024,
-        "sr-tiny" => 32,
-        _ => 64,
-    };
 
     /// <summary>
     /// A named shape: "tiny" (CPU tests), "compact" (the shipped experts, about 2M parameters), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
