@@ -277,15 +277,7 @@ public sealed class GenerationService : IDisposable
     private static Tensor StageNoise(long seed, int batch, int side, string stage, int use)
     {
         ulong salt = (ulong)(stage.Aggregate(17, (h, c) => unchecked(h * 31 + c)) * 2 + use) * 0x9E3779B97F4A7C15UL;
-        var images = new Tensor[batch];
-        for (int i = 0; i < batch; i++)
-        {
-            using var generator = new Generator(unchecked((ulong)(seed + i) ^ salt));
-            images[i] = randn([1, 3, side, side], ScalarType.Float64, generator: generator);
-        }
-        var stacked = cat(images, 0);
-        foreach (var t in images) t.Dispose();
-        return stacked;
+        return TextToImagePipeline.SeededNoise(seed, batch, 3, side, salt);
     }
 
     private string SizeList()

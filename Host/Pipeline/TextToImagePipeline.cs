@@ -155,17 +155,23 @@ public sealed class TextToImagePipeline : IDisposable
     }
 
     /// <summary>Unit Gaussian noise for seeds seed, seed+1, …: each image's noise depends only on its own seed.</summary>
-    public Tensor Noise(long seed, int batch)
+    public Tensor Noise(long seed, int batch) => SeededNoise(seed, batch, Network.Channels, Network.Resolution).to(Device);
+
+    /// <summary>
+    /// Unit Gaussian noise [B, C, side, side] in float64 on the CPU, image i drawn from its own generator seeded
+    /// seed + i, XOR <paramref name="salt"/> (0 for the base; a stage and a use have their own), so it never depends on the batch.
+    /// </summary>
+    public static Tensor SeededNoise(long seed, int batch, int channels, int side, ulong salt = 0)
     {
         var images = new Tensor[batch];
         for (int i = 0; i < batch; i++)
         {
-            using var generator = new Generator((ulong)(seed + i));
-            images[i] = randn([1, Network.Channels, Network.Resolution, Network.Resolution], ScalarType.Float64, generator: generator);
+            using var generator = new Generator(unchecked((ulong)(seed + i) ^ salt));
+            images[i] = randn([1, channels, side, side], ScalarType.Float64, generator: generator);
         }
-        using var stacked = cat(images, 0);
+        var stacked = cat(images, 0);
         foreach (var t in images) t.Dispose();
-        return stacked.to(Device);
+        return stacked;
     }
 
     /// <summary>

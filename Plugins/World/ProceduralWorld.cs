@@ -59,15 +59,8 @@ public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSpli
             var scene = SceneSampler.Sample(seeds[i], Split);
             SceneRenderer.Render(scene, Resolution, rgb, out _);
             // HWC bytes to CHW floats in [−1, 1], in the worker, so the tensor is made in one copy.
-            var chw = images.AsSpan(i * n, n);
-            for (int p = 0; p < plane; p++)
-            {
-                chw[p] = rgb[p * 3] / 127.5f - 1;
-                chw[plane + p] = rgb[p * 3 + 1] / 127.5f - 1;
-                chw[2 * plane + p] = rgb[p * 3 + 2] / 127.5f - 1;
-            }
-            bool useLong = captions == CaptionStyle.Long || (captions == CaptionStyle.Mixed && (seeds[i] & 1) == 1);
-            texts[i] = (useLong ? Captions.Long(scene, seeds[i]) : Captions.Short(scene, seeds[i])).Text;
+            ToPlanes(rgb, images.AsSpan(i * n, n), plane);
+            texts[i] = CaptionOf(scene, seeds[i]);
             return rgb;
         }, rgb => { });
         return new TrainingBatch(tensor(images, [batchSize, 3, Resolution, Resolution]), texts);
@@ -94,10 +87,16 @@ public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSpli
             var rgbLow = new byte[nLow];
             SceneRenderer.Render(scene, low, new PixelWindow(x / factor, y / factor, lowCrop, lowCrop), rgbLow, out _);
             ToPlanes(rgbLow, lowImages.AsSpan(i * nLow, nLow), lowCrop * lowCrop);
-            bool useLong = captions == CaptionStyle.Long || (captions == CaptionStyle.Mixed && (seeds[i] & 1) == 1);
-            texts[i] = (useLong ? Captions.Long(scene, seeds[i]) : Captions.Short(scene, seeds[i])).Text;
+            texts[i] = CaptionOf(scene, seeds[i]);
         });
         return new TrainingBatch(tensor(high, [batch, 3, crop, crop]), texts, LowResolution: tensor(lowImages, [batch, 3, lowCrop, lowCrop]));
+    }
+
+    // The caption style asked for; mixed takes the long caption for odd seeds.
+    private string CaptionOf(Scene scene, long seed)
+    {
+        bool useLong = captions == CaptionStyle.Long || (captions == CaptionStyle.Mixed && (seed & 1) == 1);
+        return (useLong ? Captions.Long(scene, seed) : Captions.Short(scene, seed)).Text;
     }
 
     // HWC bytes to CHW floats in [−1, 1].
