@@ -27,6 +27,19 @@ public interface INetwork : IEdmNetwork, IDisposable
     /// <summary>Dtype the network computes in; inputs are cast to it at the boundary.</summary>
     new ScalarType ComputeType { get; set; }
 
+    /// <summary>
+    /// True when the network honours <see cref="TilingMode"/> in its conditioning (circular padding along the wrapping
+    /// axes), so a periodic input gives a periodic output; the generation service refuses tiling otherwise.
+    /// </summary>
+    bool CanTile => false;
+
+    /// <summary>
+    /// An estimate of the memory one image's forward pass (no gradients) holds per output pixel, in bytes, at
+    /// <see cref="ComputeType"/>: what a stage compares with its memory budget to decide whether to run in windows.
+    /// Null when the family cannot tell.
+    /// </summary>
+    double? InferenceBytesPerPixel => null;
+
     /// <summary>The configuration as JSON, enough for <see cref="INetworkFamily.FromConfig"/> to rebuild it.</summary>
     string ConfigJson { get; }
 

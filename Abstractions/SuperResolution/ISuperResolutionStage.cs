@@ -37,7 +37,8 @@ public interface ISuperResolutionStage : IDisposable
     /// <param name="lowResolution">[B, 3, h, w] in [−1, 1].</param>
     /// <param name="sigmaAug">σ_aug per image, [B].</param>
     /// <param name="noise">ε, unit Gaussian noise [B, 3, H, W] (the caller draws it, so each image's depends only on its own seed).</param>
-    ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise);
+    /// <param name="tiling">Axes along which the image wraps: the bicubic upsampling reads across the opposite edge there.</param>
+    ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise, TileAxes tiling = TileAxes.None);
 
     /// <summary>The embedding of σ_aug added to the time embedding, [B, W].</summary>
     Tensor AugmentationEmbedding(Tensor sigmaAug);
@@ -45,7 +46,21 @@ public interface ISuperResolutionStage : IDisposable
     /// <summary>
     /// A denoiser over [B, 3, OutputResolution, OutputResolution] conditioned on <paramref name="lowResolution"/>
     /// (values in [−1, 1]) noised at <paramref name="sigmaAug"/> by <paramref name="noise"/> (see <see cref="LowResolutionStream"/>);
-    /// the caller's conditioning (text) is passed through.
+    /// the caller's conditioning (text) is passed through. <paramref name="layout"/> says whether the image wraps and
+    /// whether the network runs in overlapping windows (to fit a memory budget) rather than on the whole image.
     /// </summary>
-    IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise);
+    IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise, StageLayout? layout = null);
+}
+
+/// <summary>How a super-resolution stage runs over the image.</summary>
+/// <param name="Tiling">Axes along which the texture wraps (circular padding, wrap-around upsampling and windows).</param>
+/// <param name="Window">
+/// Side of the square windows the network runs on, blended where they overlap; 0 (or at least the image's side) runs the
+/// whole image at once. Windows along a wrapping axis continue across the edge.
+/// </param>
+/// <param name="Overlap">Pixels shared by neighbouring windows, blended with weights that fall to zero at a window's border.</param>
+public sealed record StageLayout(TileAxes Tiling = TileAxes.None, int Window = 0, int Overlap = 0)
+{
+    /// <summary>The whole image, no wrap.</summary>
+    public static StageLayout Whole { get; } = new();
 }

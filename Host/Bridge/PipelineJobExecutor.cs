@@ -82,7 +82,8 @@ public sealed class PipelineJobExecutor : IJobExecutor
     {
         var generation = new GenerationRequest(request.Prompt, request.Seed, request.Steps, request.Guidance)
         {
-            Sampler = request.Sampler ?? _defaultSampler, Width = request.Width, Height = request.Height, Tiling = request.Tiling,
+            Sampler = request.Sampler ?? _defaultSampler, Width = request.Width, Height = request.Height,
+            Tiling = request.Tiling ? EDiffI.Networks.TileAxes.Both : EDiffI.Networks.TileAxes.None,
         };
         if (request.StyleImage is { } style)
             generation = generation.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(
@@ -130,7 +131,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
             Settings = new GenerationSettings
             {
                 Prompt = request.Prompt, Steps = used.Steps, Guidance = used.Guidance, Sampler = used.Sampler,
-                Width = width, Height = height, Tiling = false, Model = Model.Name,
+                Width = width, Height = height, Tiling = used.Tiling != EDiffI.Networks.TileAxes.None, Model = Model.Name,
                 StyleStrength = used.Conditions.GetValueOrDefault(StyleConditioner.ConditionerName)?.GetValueOrDefault("strength") ?? 0,
                 PaintedRegions = (int)(used.Conditions.GetValueOrDefault(PaintConditioner.ConditionerName)?.GetValueOrDefault("regions") ?? 0),
             },

@@ -5,6 +5,7 @@ using EDiffI.Host.Pipeline;
 using EDiffI.Host.Pipeline.Conditioners;
 using EDiffI.Host.Runtime;
 using EDiffI.IO;
+using EDiffI.Networks;
 using EDiffI.Sampling;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
@@ -91,6 +92,14 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("σ_aug of super-resolution stages: the noise the low-resolution input is corrupted with, e.g. sr256=0.2, or one number for every stage")]
     public string? SigmaAug { get; init; }
 
+    [CommandOption("--tile <AXES>")]
+    [Description("seamless tiling: x, y or xy (circular padding in every stage, so the texture repeats without a seam along those axes)")]
+    public string? Tile { get; init; }
+
+    [CommandOption("--stage-window <PX>")]
+    [Description("run the super-resolution stages in overlapping windows of this side (a multiple of 32), 0 for the whole image (default: windows only when a stage would not fit Cascade:MemoryBudgetMB)")]
+    public int? StageWindow { get; init; }
+
     [CommandOption("--repeat <N>")]
     [Description("draw the request N times in one process, printing each time (benchmarking: the first run includes warm-up); the files hold the last")]
     public int Repeat { get; init; } = 1;
@@ -164,6 +173,9 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         {
             Sampler = s.Sampler, Schedule = s.Schedule, Width = s.Size ?? 0, Height = s.Size ?? 0,
             Stages = StageOptions.Parse(s.StageSteps, s.StageGuidance, s.SigmaAug),
+            Tiling = s.Tile is null ? TileAxes.None
+                : Tiling.Parse(s.Tile) ?? throw new UserException($"--tile takes x, y or xy (got '{s.Tile}')."),
+            StageWindow = s.StageWindow,
         };
         if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
         if (s.Paint is not null)

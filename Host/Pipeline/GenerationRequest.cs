@@ -1,4 +1,5 @@
 using EDiffI.Conditioning;
+using EDiffI.Networks;
 
 namespace EDiffI.Host.Pipeline;
 
@@ -35,8 +36,18 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
     /// <summary>Settings of the cascade's super-resolution stages by stage name ("sr256", "sr1024"); a stage not named takes model.json's defaults.</summary>
     public IReadOnlyDictionary<string, StageSettings> Stages { get; init; } = new Dictionary<string, StageSettings>();
 
-    /// <summary>Seamless tiling of the output (refused until a stage supports it).</summary>
-    public bool Tiling { get; init; }
+    /// <summary>
+    /// Seamless tiling along X, Y or both: circular padding in every convolution of the base and of each stage, wrap-around
+    /// upsampling and windows, so the texture repeats without a seam along those axes.
+    /// </summary>
+    public TileAxes Tiling { get; init; }
+
+    /// <summary>
+    /// Side of the windows the super-resolution stages run in (blended where they overlap): null chooses automatically,
+    /// windows only when a stage would not fit the memory budget (configuration <c>Cascade:MemoryBudgetMB</c>); 0 always
+    /// runs the whole image; a side runs windows of that side (a multiple of 32, at least 64).
+    /// </summary>
+    public int? StageWindow { get; init; }
 
     /// <summary>
     /// Conditioner inputs by conditioner name (<see cref="IConditioner.Name"/>): "style" (an image and a
@@ -67,7 +78,11 @@ public sealed record StageSettings(int? Steps = null, double? Guidance = null, d
 /// <param name="Steps">Sampler steps.</param>
 /// <param name="Guidance">Guidance weight.</param>
 /// <param name="AugmentationSigma">σ_aug.</param>
-public sealed record StageUsed(string Name, int Resolution, int Steps, double Guidance, double AugmentationSigma);
+public sealed record StageUsed(string Name, int Resolution, int Steps, double Guidance, double AugmentationSigma)
+{
+    /// <summary>Side of the windows the stage ran in; 0 when it ran on the whole image.</summary>
+    public int Window { get; init; }
+}
 
 /// <summary>Reports one sampler step of one stage of a generation ("base", then each super-resolution stage by name).</summary>
 public delegate void GenerationProgress(string stage, in EDiffI.Sampling.SamplerStep step);
@@ -101,6 +116,9 @@ public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> S
 {
     /// <summary>The super-resolution stages that ran after the base, in order (empty when the base's size was asked for).</summary>
     public IReadOnlyList<StageUsed> Stages { get; init; } = [];
+
+    /// <summary>The axes the texture wraps along.</summary>
+    public TileAxes Tiling { get; init; }
 }
 
 /// <summary>The images of a generation with what was used and what the user should know.</summary>

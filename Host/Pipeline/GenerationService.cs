@@ -1,6 +1,7 @@
 using EDiffI.Attention;
 using EDiffI.Conditioning;
 using EDiffI.Host.Runtime;
+using EDiffI.Networks;
 using EDiffI.Sampling;
 using TorchSharp;
 using Microsoft.Extensions.Configuration;
@@ -58,6 +59,13 @@ public sealed class GenerationService : IDisposable
         _schedules = schedules.ToList();
         DefaultSampler = configuration?["Sampling:Sampler"] ?? "heun";
         DefaultSchedule = configuration?["Sampling:Schedule"] ?? "karras";
+        string? budget = configuration?["Cascade:MemoryBudgetMB"];
+        if (budget is not null)
+        {
+            if (!double.TryParse(budget, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double mb) || !(mb > 0))
+                throw new UserException($"Configuration Cascade:MemoryBudgetMB must be a positive number of megabytes (got '{budget}').");
+            MemoryBudgetBytes = mb * 1024 * 1024;
+        }
         if (FindSampler(DefaultSampler) is null) throw new UserException(UnknownSampler(DefaultSampler));
         if (FindSchedule(DefaultSchedule) is null) throw new UserException(UnknownSchedule(DefaultSchedule));
         Model = new ConditionerModel(pipeline.Network.Resolution, pipeline.TextEncoders(), pipeline.ImageEncoder,
@@ -76,6 +84,15 @@ public sealed class GenerationService : IDisposable
             else _unavailable.TryAdd(conditioner.Name, reason);
         }
     }
+
+    /// <summary>
+    /// Memory a super-resolution stage's forward pass may take before it runs in windows (configuration
+    /// <c>Cascade:MemoryBudgetMB</c>, default 4096 MB).
+    /// </summary>
+    public double MemoryBudgetBytes { get; } = 4096.0 * 1024 * 1024;
+
+    /// <summary>Smallest window side a request may ask the stages for.</summary>
+    public const int MinStageWindow = 64;
 
     /// <summary>The super-resolution stages after the base, in order (owned with the pipeline).</summary>
     public Cascade Cascade => _cascade;
@@ -130,7 +147,14 @@ public sealed class GenerationService : IDisposable
             if (stage.AugmentationSigma is { } a && !(a >= 0 && a <= MaxAugmentationSigma))
                 return Invalid($"σ_aug of stage '{name}' must be between 0 and {MaxAugmentationSigma} (got {a}); 0 is no augmentation.");
         }
-        if (request.Tiling) return Unsupported("This model cannot draw seamless tiling textures yet; turn tiling off.");
+        if ((request.Tiling & ~TileAxes.Both) != 0) return Invalid($"Tiling must be x, y or xy (got {(int)request.Tiling}).");
+        if (request.Tiling != TileAxes.None)
+        {
+            var flat = Pipeline.Networks.Where(n => !n.CanTile).Select(n => n.Kind).Concat(_cascade.Stages.Where(st => !st.Stage.Network.CanTile).Select(st => st.Spec.Name)).ToList();
+            if (flat.Count > 0) return Unsupported($"This model cannot draw seamless tiling textures: {Names(flat.Distinct())} pads with zeros only; turn tiling off.");
+        }
+        if (request.StageWindow is { } window && window != 0 && (window < MinStageWindow || window % 32 != 0))
+            return Invalid($"The stage window must be 0 (whole image) or a multiple of 32 of at least {MinStageWindow} pixels (got {window}).");
         foreach (var (name, input) in request.Conditions)
         {
             if (input is null) return Invalid($"The input of conditioner '{name}' is missing.");
@@ -204,6 +228,7 @@ public sealed class GenerationService : IDisposable
                 if (output.Processor is { } processor) swapped |= Pipeline.SetCrossAttentionProcessor(processor);
                 used[conditioner.Name] = output.Used ?? new Dictionary<string, double>();
             }
+            if (request.Tiling != TileAxes.None) extra = extra.With(new TilingMode(request.Tiling));
             SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
             var images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, baseProgress, cancellationToken);
             int size = Math.Max(request.Width, request.Height) is > 0 and var asked ? asked : DefaultSize;
@@ -212,15 +237,17 @@ public sealed class GenerationService : IDisposable
             {
                 if (stage.OutputResolution > size) break;
                 var set = SettingsOf(request, spec.Name);
-                var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, set.Guidance ?? spec.DefaultGuidance,
-                    set.AugmentationSigma ?? spec.AugmentationSigma);
+                double guidanceOfStage = set.Guidance ?? spec.DefaultGuidance;
+                var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, guidanceOfStage,
+                    set.AugmentationSigma ?? spec.AugmentationSigma)
+                { Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
                 var low = images;
-                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, progress, cancellationToken);
+                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, request.Tiling, progress, cancellationToken);
                 low.Dispose();
                 stagesUsed.Add(usedStage);
             }
             var settings = new GenerationSettingsUsed(prompts[0], Enumerable.Range(0, request.Batch).Select(i => seed + i).ToList(), steps, guidance,
-                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) { Stages = stagesUsed };
+                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) { Stages = stagesUsed, Tiling = request.Tiling };
             return new GenerationResult(images.MoveToOuterDisposeScope(), settings, notes);
         }
         finally
@@ -251,7 +278,7 @@ public sealed class GenerationService : IDisposable
     // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
     // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
     private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, EDiffI.SuperResolution.CascadeStageSpec spec, Tensor low, IReadOnlyList<string> prompts,
-        long seed, ISampler sampler, ISigmaSchedule schedule, GenerationProgress? progress, CancellationToken cancellationToken)
+        long seed, ISampler sampler, ISigmaSchedule schedule, TileAxes tiling, GenerationProgress? progress, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -260,16 +287,29 @@ public sealed class GenerationService : IDisposable
         var noise = StageNoise(seed, batch, side, used.Name, 0).to(device);
         var augmentation = StageNoise(seed, batch, side, used.Name, 1).to(device);
         var conditioning = Pipeline.Encode(prompts);
-        var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation), used.Guidance);
+        var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation,
+            new EDiffI.SuperResolution.StageLayout(tiling, used.Window, used.Window / 4)), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
         var sigmas = spec.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
         // x_0 = bicubic(low) + σ_0 ε: the sampler scales its unit noise by σ_0, so the image goes in divided by σ_0.
         if (spec.StartFromInput && sigmas[0] > 0)
-            noise = noise + nn.functional.interpolate(low.to(ScalarType.Float32), [side, side], mode: InterpolationMode.Bicubic, align_corners: false)
-                .to(ScalarType.Float64, device) / sigmas[0];
+            noise = noise + Tiling.Bicubic(low, side, side, tiling).to(ScalarType.Float64, device) / sigmas[0];
         var samples = sampler.Sample(denoiser, new SamplingRequest(noise, sigmas, conditioning,
             Callback: callback, CancellationToken: cancellationToken));
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+    }
+
+    // The window a stage runs in: the request's, else 0 (whole image) when its forward pass for the whole batch fits the
+    // memory budget, else the largest multiple of 32 that fits (at least 64), overlapping its neighbours by a quarter.
+    private int WindowOf(EDiffI.SuperResolution.ISuperResolutionStage stage, GenerationRequest request, int rows)
+    {
+        int side = stage.OutputResolution;
+        if (request.StageWindow is { } asked) return asked >= side ? 0 : asked;
+        if (stage.Network.InferenceBytesPerPixel is not { } perPixel) return 0;
+        double pixels = MemoryBudgetBytes / (perPixel * rows);
+        if (pixels >= (double)side * side) return 0;
+        int window = (int)Math.Floor(Math.Sqrt(pixels) / 32) * 32;
+        return Math.Max(MinStageWindow, window);
     }
 
     // Unit Gaussian noise of a stage for seeds seed … seed+B−1: each image's depends only on its own seed, the stage and

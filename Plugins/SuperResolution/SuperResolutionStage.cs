@@ -51,7 +51,7 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     public INetwork Network { get; }
 
     /// <inheritdoc />
-    public ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise)
+    public ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise, TileAxes tiling = TileAxes.None)
     {
         using var scope = NewDisposeScope();
         if (lowResolution.dim() != 4 || lowResolution.shape[1] != 3)
@@ -59,7 +59,7 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
         if (noise.dim() != 4 || noise.shape[0] != lowResolution.shape[0] || noise.shape[1] != 3)
             throw new ArgumentException($"the augmentation noise must be [{lowResolution.shape[0]}, 3, H, W], got [{string.Join(", ", noise.shape)}]");
         var low = lowResolution.to(ScalarType.Float32);
-        var up = F.interpolate(low, [noise.shape[2], noise.shape[3]], mode: InterpolationMode.Bicubic, align_corners: false);
+        var up = Tiling.Bicubic(low, noise.shape[2], noise.shape[3], tiling);
         var sigma = sigmaAug.to(ScalarType.Float32, up.device).view(-1, 1, 1, 1);
         var spatial = up + sigma * noise.to(ScalarType.Float32, up.device);
         var pooled = AugmentationEmbedding(sigmaAug).to(up.device);
@@ -78,12 +78,14 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     }
 
     /// <inheritdoc />
-    public IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise)
+    public IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise, StageLayout? layout = null)
     {
+        layout ??= StageLayout.Whole;
         if (!(sigmaAug >= 0)) throw new ArgumentException($"σ_aug must be at least 0 (got {sigmaAug})");
+        if (layout.Tiling != TileAxes.None && !Network.CanTile) throw new ArgumentException($"the network of stage '{Name}' cannot wrap around (no circular padding)");
         using var sigma = full(lowResolution.shape[0], sigmaAug, dtype: ScalarType.Float32);
-        var stream = LowResolutionStream(lowResolution, sigma, noise);
-        return new LowResolutionDenoiser(new PreconditionedDenoiser(Network), stream);
+        var stream = LowResolutionStream(lowResolution, sigma, noise, layout.Tiling);
+        return new LowResolutionDenoiser(new PreconditionedDenoiser(Network), stream, layout);
     }
 
     /// <inheritdoc />
@@ -92,15 +94,88 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
 
 /// <summary>
 /// Adds the low-resolution stream to every evaluation of <paramref name="inner"/>: the same image for both halves of a
-/// guided batch (guidance drops the text, never the image being upsampled).
+/// guided batch (guidance drops the text, never the image being upsampled). With a window smaller than the image, the
+/// network runs window by window on the matching crops of x and of the stream, and the denoised windows are blended with
+/// weights that ramp down across the overlap (MultiDiffusion's averaging of overlapping denoised crops, Bar-Tal et al.
+/// 2023); along a wrapping axis the windows continue across the edge, so the result stays periodic.
 /// </summary>
-internal sealed class LowResolutionDenoiser(IDenoiser inner, ConditioningStream stream) : IDenoiser
+internal sealed class LowResolutionDenoiser(IDenoiser inner, ConditioningStream stream, StageLayout layout) : IDenoiser
 {
-    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) => inner.Denoise(x, sigma, With(conditioning, x));
+    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) =>
+        Windowed(x, conditioning, (xw, c) => inner.Denoise(xw, sigma, c));
 
-    public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) => inner.Denoise(x, sigma, With(conditioning, x));
+    public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) =>
+        Windowed(x, conditioning, (xw, c) => inner.Denoise(xw, sigma, c));
 
-    private ConditioningInputs With(ConditioningInputs conditioning, Tensor x)
+    private Tensor Windowed(Tensor x, ConditioningInputs conditioning, Func<Tensor, ConditioningInputs, Tensor> denoise)
+    {
+        var s = Repeated(x);
+        long height = x.shape[2], width = x.shape[3];
+        int window = layout.Window;
+        if (window <= 0 || (window >= height && window >= width))
+        {
+            var c = conditioning.WithStream(SuperResolutionStage.StreamName, s);
+            if (layout.Tiling != TileAxes.None) c = c.With(new TilingMode(layout.Tiling));
+            return denoise(x, c);
+        }
+        using var scope = NewDisposeScope();
+        // Inside a window the network pads with zeros: the wrap is the windows', which read across the edge.
+        var rows = Starts(height, window, layout.Overlap, layout.Tiling.HasFlag(TileAxes.Y));
+        var cols = Starts(width, window, layout.Overlap, layout.Tiling.HasFlag(TileAxes.X));
+        long wy = Math.Min(window, height), wx = Math.Min(window, width);
+        long batch = x.shape[0], channels = x.shape[1];
+        var flatX = x.reshape(batch, channels, height * width);
+        var flatS = s.Spatial!.reshape(s.Spatial.shape[0], s.Spatial.shape[1], height * width);
+        Tensor? sum = null;
+        var weightSum = zeros(height * width, dtype: ScalarType.Float64, device: x.device);
+        var ramp = Ramp(wy, layout.Overlap, x.device).unsqueeze(1) * Ramp(wx, layout.Overlap, x.device).unsqueeze(0);
+        foreach (long top in rows)
+            foreach (long left in cols)
+            {
+                using var inner = NewDisposeScope();
+                var r = (arange(top, top + wy, dtype: ScalarType.Int64, device: x.device) % height).unsqueeze(1);
+                var q = (arange(left, left + wx, dtype: ScalarType.Int64, device: x.device) % width).unsqueeze(0);
+                var index = (r * width + q).flatten();
+                var xw = flatX.index_select(2, index).reshape(batch, channels, wy, wx);
+                var sw = new ConditioningStream(Pooled: s.Pooled, Spatial: flatS.index_select(2, index).reshape(s.Spatial.shape[0], s.Spatial.shape[1], wy, wx));
+                var d = denoise(xw, conditioning.WithStream(SuperResolutionStage.StreamName, sw));
+                var weighted = (d.to(ScalarType.Float64) * ramp).reshape(batch, channels, wy * wx);
+                sum ??= zeros(batch, channels, height * width, dtype: ScalarType.Float64, device: x.device).MoveToOuterDisposeScope();
+                sum.index_add_(2, index, weighted, 1);
+                weightSum.index_add_(0, index, ramp.flatten(), 1);
+            }
+        return (sum! / weightSum).reshape(batch, channels, height, width).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    // Window origins along an axis of n pixels: every (window − overlap) pixels; a wrapping axis needs no window to end at
+    // the far edge (the last one reads across it), a clamped axis ends with a window flush with the edge.
+    private static List<long> Starts(long n, int window, int overlap, bool wraps)
+    {
+        if (window >= n) return [0];
+        long stride = Math.Max(1, window - overlap);
+        var starts = new List<long>();
+        if (wraps)
+        {
+            for (long p = 0; p < n; p += stride) starts.Add(p);
+            return starts;
+        }
+        for (long p = 0; p + window < n; p += stride) starts.Add(p);
+        starts.Add(n - window);
+        return starts;
+    }
+
+    // A window's blending weight along one axis: 1 inside, falling linearly to about 0 over the overlap at each side.
+    private static Tensor Ramp(long n, int overlap, Device device)
+    {
+        var i = arange(n, dtype: ScalarType.Float64, device: device);
+        if (overlap <= 0) return ones_like(i);
+        var up = (i + 0.5) / overlap;
+        var down = (n - i - 0.5) / overlap;
+        return minimum(minimum(up, down), ones_like(i));
+    }
+
+    // The stream for a batch of x's size: repeated for the guided batch (conditional and unconditional halves).
+    private ConditioningStream Repeated(Tensor x)
     {
         long batch = x.shape[0], rows = stream.BatchSize;
         if (batch % rows != 0) throw new ArgumentException($"a batch of {batch} cannot take a low-resolution stream of {rows} images");
@@ -112,6 +187,6 @@ internal sealed class LowResolutionDenoiser(IDenoiser inner, ConditioningStream 
         }
         if (s.Spatial!.shape[2] != x.shape[2] || s.Spatial.shape[3] != x.shape[3])
             throw new ArgumentException($"the low-resolution stream is {s.Spatial.shape[3]}×{s.Spatial.shape[2]}, the image {x.shape[3]}×{x.shape[2]}");
-        return conditioning.WithStream(SuperResolutionStage.StreamName, s);
+        return s;
     }
 }

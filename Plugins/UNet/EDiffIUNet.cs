@@ -49,6 +49,31 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     public nn.Module Module => this;
     /// <inheritdoc />
     public int Resolution => Config.Resolution;
+
+    /// <inheritdoc />
+    public bool CanTile => true;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The skips the decoder will read (each encoder block's output, C_l channels at 1/4^l of the pixels) plus about six
+    /// feature maps of the widest level in flight (the block's input, normalised and activated copies, a convolution's
+    /// output and the concatenation with a skip).
+    /// </remarks>
+    public double? InferenceBytesPerPixel
+    {
+        get
+        {
+            double skips = Config.ModelChannels, widest = Config.ModelChannels;
+            for (int level = 0; level < Config.ChannelMultipliers.Length; level++)
+            {
+                double perPixel = Config.ModelChannels * Config.ChannelMultipliers[level] / Math.Pow(4, level);
+                skips += (Config.BlocksAt(level) + (level > 0 ? 1 : 0)) * perPixel;
+                widest = Math.Max(widest, perPixel);
+            }
+            int bytes = ComputeType is ScalarType.Float16 or ScalarType.BFloat16 ? 2 : 4;
+            return bytes * (skips + 6 * widest);
+        }
+    }
     /// <inheritdoc />
     public int Channels => Config.Channels;
     /// <inheritdoc />
@@ -166,6 +191,9 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     public Tensor Forward(Tensor xIn, Tensor sigma, Tensor cNoise, ConditioningInputs conditioning)
     {
         using var scope = NewDisposeScope();
+        // Seamless tiling: circular padding in every convolution (nearest upsampling, 2×2 pooling, normalisation and
+        // attention already commute with a cyclic shift of a periodic image of even size).
+        using var wrap = PaddingScope.Enter(conditioning.Get<TilingMode>()?.Axes ?? TileAxes.None);
         var dtype = xIn.dtype;
         long batch = xIn.shape[0];
         var device = xIn.device;

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using EDiffI.Diagnostics;
+using EDiffI.Networks;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -19,7 +20,34 @@ internal enum Init
     Zero,
 }
 
-/// <summary>A 2-D convolution with "same" padding.</summary>
+/// <summary>
+/// The wrap-around of the forward pass running on this thread (set by <see cref="EDiffIUNet.Forward"/> from the
+/// conditioning's <see cref="TilingMode"/>): every <see cref="Conv2dLayer"/> pads the wrapping axes circularly.
+/// </summary>
+internal static class PaddingScope
+{
+    [ThreadStatic] private static TileAxes _current;
+
+    /// <summary>The axes that wrap in the forward pass on this thread.</summary>
+    public static TileAxes Current => _current;
+
+    /// <summary>Wraps <paramref name="axes"/> until the returned value is disposed (scopes nest).</summary>
+    public static Restore Enter(TileAxes axes)
+    {
+        var previous = _current;
+        _current = axes;
+        return new Restore(previous);
+    }
+
+    /// <summary>Puts the previous axes back.</summary>
+    public readonly struct Restore(TileAxes previous) : IDisposable
+    {
+        /// <inheritdoc />
+        public void Dispose() => _current = previous;
+    }
+}
+
+/// <summary>A 2-D convolution with "same" padding: zeros, or circular along the axes <see cref="PaddingScope"/> wraps.</summary>
 internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
@@ -40,7 +68,14 @@ internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
     {
         using var w = weight.to(x.dtype);
         using var b = bias?.to(x.dtype);
-        var y = F.conv2d(x, w, b, padding: [_padding, _padding]);
+        var axes = PaddingScope.Current;
+        Tensor y;
+        if (axes == TileAxes.None || _padding == 0) y = F.conv2d(x, w, b, padding: [_padding, _padding]);
+        else
+        {
+            using var padded = Tiling.Pad(x, _padding, axes);
+            y = F.conv2d(padded, w, b);
+        }
         FlopCounter.Add(2 * weight.numel() * y.shape[0] * y.shape[2] * y.shape[3]);
         return y;
     }

@@ -19,7 +19,7 @@ internal sealed class EvaluationEnvironment : IDisposable
         typeof(EDiffI.Plugins.UNet.UNetFamily), typeof(EDiffI.Plugins.Sampling.HeunSampler),
         typeof(EDiffI.Plugins.TextHash.WordHashEncoderFactory), typeof(EDiffI.Plugins.Experts.SigmaIntervalRouter),
         typeof(EDiffI.Plugins.T5.T5Plugin), typeof(EDiffI.Plugins.Clip.ClipPlugin),
-        typeof(EDiffI.Plugins.PaintWithWords.PaintWithWordsPlugin),
+        typeof(EDiffI.Plugins.PaintWithWords.PaintWithWordsPlugin), typeof(EDiffI.Plugins.SuperResolution.SuperResolutionPlugin),
     ];
 
     private readonly ServiceProvider _provider;
@@ -57,6 +57,11 @@ internal sealed class EvaluationEnvironment : IDisposable
     /// <summary>Loads a model folder as a generation service with the evaluation's sampler and schedule.</summary>
     public GenerationService Open(string model, Device device, ScalarType computeType, IEnumerable<EDiffI.Conditioning.IConditioner>? conditioners = null) =>
         new(TextToImagePipeline.Load(model, Catalog, device, computeType), [Sampler], [Schedule], conditioners);
+
+    /// <summary>Loads a model folder with its super-resolution cascade, as the host's generate does.</summary>
+    public GenerationService OpenCascade(string model, Device device, ScalarType computeType, IEnumerable<EDiffI.Conditioning.IConditioner>? conditioners = null) =>
+        new GenerationServiceFactory(Catalog, [Sampler], [Schedule], conditioners ?? [], _provider.GetRequiredService<IConfiguration>(),
+            _provider.GetServices<EDiffI.SuperResolution.ISuperResolutionFamily>()).Open(model, device, computeType);
 
     public void Dispose()
     {

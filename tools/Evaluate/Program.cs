@@ -24,6 +24,12 @@ if (args.Length > 0 && args[0] == "palette")
     TorchRuntime.UseTorchLibrary(paletteOptions.Get("torch-lib"));
     return PaletteEvaluation.Run(paletteOptions);
 }
+if (args.Length > 0 && args[0] == "seams")
+{
+    var textureOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(textureOptions.Get("torch-lib"));
+    return TextureEvaluation.Seams(textureOptions);
+}
 if (args.Length > 0 && args[0] is "paint" or "style")
 {
     var controlOptions = Args.Parse(args[1..]);
