@@ -54,7 +54,8 @@ void main() {
             aa += a * a; ab += a * b; bb += b * b; ax += a * c[i].rgb; bx += b * c[i].rgb;
         }
         float det = aa * bb - ab * ab;
-        if (abs(det) < 1e-6) break;
+        // All pixels on one index make the system singular (det is then 0 up to rounding): keep the endpoints.
+        if (det <= 1e-3 * aa * bb) break;
         e0 = clamp((ax * bb - bx * ab) / det, 0.0, 255.0);
         e1 = clamp((bx * aa - ax * ab) / det, 0.0, 255.0);
     }

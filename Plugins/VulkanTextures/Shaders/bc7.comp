@@ -1,7 +1,8 @@
 #version 450
 // BC7 encoder restricted to mode 6, one invocation per 4x4 block: one subset, RGBA endpoints of 7 bits plus one
 // p-bit each, 4-bit indices (Microsoft's BC7 format description). Endpoints come from the principal axis of the
-// block's RGBA values, refined twice by least squares; all four p-bit pairs are tried and the best kept.
+// block's RGBA values, refined twice by least squares; all four p-bit pairs are tried and the best kept (an opaque block
+// takes p-bits 1, 1 so that its alpha stays 255).
 // Mode 6 alone is the documented subset: best on smooth and two-colour blocks, weaker where a block holds three
 // or more unrelated colours (the partitioned modes 0-3 and 7 would help there).
 #extension GL_GOOGLE_include_directive : require
@@ -54,12 +55,16 @@ void main() {
             aa += a * a; ab += a * w; bb += w * w; ax += a * c[i]; bx += w * c[i];
         }
         float det = aa * bb - ab * ab;
-        if (abs(det) < 1e-6) break;
+        // All pixels on one index make the system singular (det is then 0 up to rounding): keep the endpoints.
+        if (det <= 1e-3 * aa * bb) break;
         e0 = clamp((ax * bb - bx * ab) / det, 0.0, 255.0);
         e1 = clamp((bx * aa - ax * ab) / det, 0.0, 255.0);
     }
+    // An opaque block keeps alpha exactly 255, which needs both p-bits set (255 = 127·2 + 1).
+    bool opaque = true;
+    for (int i = 0; i < 16; i++) opaque = opaque && c[i].a >= 255.0;
     float bestErr = 1e30; uvec4 q0 = uvec4(0u), q1 = uvec4(0u); uint p0 = 0u, p1 = 0u; uvec2 bestIdx = uvec2(0u);
-    for (uint pb = 0u; pb < 4u; pb++) {
+    for (uint pb = opaque ? 3u : 0u; pb < 4u; pb++) {
         uint pa = pb & 1u, pc = pb >> 1u;
         uvec4 a = quantize(e0, pa), b = quantize(e1, pc);
         uvec2 idx;
