@@ -8,7 +8,7 @@ namespace EDiffI.Textures;
 /// (panel coordinates x, y in [−1, 1], y up), seen by an orthographic camera looking along −z, so the view vector is
 /// v = (0, 0, 1) and the normal at a covered pixel is (x, y, √(0.81 − x² − y²)) / 0.9. Its texture coordinates are
 /// u = 2·(atan2(nx, nz)/2π + ½) (twice around) and v = acos(ny)/π (pole to pole). Right: the ground plane y = 0,
-/// tiled once per unit (uv = (x, z)), seen by a pinhole camera at (0, 1.6, 2.4) looking at the origin with a 50°
+/// tiled once per two units (uv = (x, z)/2), seen by a pinhole camera at (0, 1.6, 2.4) looking at the origin with a 50°
 /// vertical field of view. Pixels that miss are <see cref="Background"/>.</para>
 /// <para>Tangent frame: T toward +u, B = N × T toward the top of the texture (−v), so an OpenGL normal map's +Y is B.
 /// With a height map, parallax offsets the texture coordinate by <c>heightScale·(h − ½)·(v·T, −v·B)/max(v·N, 0.2)</c>.</para>

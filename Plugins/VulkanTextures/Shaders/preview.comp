@@ -91,14 +91,14 @@ void main() {
             c = shadeSurface(N, T, B, vec3(0.0, 0.0, 1.0), uv);
         }
     } else {
-        // Ground plane y = 0 tiled once per unit, pinhole camera at (0, 1.6, 2.4) looking at the origin, 50° field of view.
+        // Ground plane y = 0 tiled once per two units, pinhole camera at (0, 1.6, 2.4) looking at the origin, 50° field of view.
         vec3 eye = vec3(0.0, 1.6, 2.4);
         vec3 fwd = normalize(-eye), right = normalize(cross(fwd, vec3(0.0, 1.0, 0.0))), up = cross(right, fwd);
         float k = tan(radians(25.0));
         vec3 dir = normalize(fwd + ndc.x * k * right + ndc.y * k * up);
         if (dir.y < -1e-4) {
             vec3 hit = eye + dir * (-eye.y / dir.y);
-            c = shadeSurface(vec3(0.0, 1.0, 0.0), vec3(1.0, 0.0, 0.0), vec3(0.0, 0.0, -1.0), -dir, hit.xz);
+            c = shadeSurface(vec3(0.0, 1.0, 0.0), vec3(1.0, 0.0, 0.0), vec3(0.0, 0.0, -1.0), -dir, hit.xz * 0.5);
         }
     }
     outPixels[q.y * 2 * p.panel.x + q.x] = vec4(linearToSrgb(c.r), linearToSrgb(c.g), linearToSrgb(c.b), 1.0);

@@ -1,0 +1,306 @@
+using System.ComponentModel;
+using EDiffI.Host.Imaging;
+using EDiffI.Host.Runtime;
+using EDiffI.Textures;
+using SkiaSharp;
+using Spectre.Console.Cli;
+
+namespace EDiffI.Host.Commands;
+
+/// <summary>Settings of <c>texture</c>.</summary>
+public sealed class TextureSettings : CommandSettings
+{
+    [CommandOption("--in <PNG>")]
+    [Description("the texture to process (an image file); its meaning is --kind")]
+    public string? In { get; init; }
+
+    [CommandOption("--kind <KIND>")]
+    [Description("what --in holds: color (sRGB albedo, default), normal (a normal map) or linear (height, roughness, masks)")]
+    public string Kind { get; init; } = "color";
+
+    [CommandOption("--normal <PNG>")]
+    [Description("the material's normal map, for the preview")]
+    public string? Normal { get; init; }
+
+    [CommandOption("--height <PNG>")]
+    [Description("the material's height map (white high): parallax in the preview, and the normal map when --normal is not given")]
+    public string? Height { get; init; }
+
+    [CommandOption("--roughness <PNG>")]
+    [Description("the material's roughness map, for the preview")]
+    public string? Roughness { get; init; }
+
+    [CommandOption("--mips")]
+    [Description("write the full mip chain (filtered in linear light for colour, renormalised for normals)")]
+    public bool Mips { get; init; }
+
+    [CommandOption("--format <FORMAT>")]
+    [Description("format of --out: rgba8 (default), bc1, bc5 (normal maps) or bc7")]
+    public string Format { get; init; } = "rgba8";
+
+    [CommandOption("--out <FILE>")]
+    [Description("the GPU texture to write: .ktx2 or .dds")]
+    public string? Out { get; init; }
+
+    [CommandOption("--normal-out <FILE>")]
+    [Description("write the normal map made from --height: .png, or .ktx2/.dds (BC5, with mips when --mips)")]
+    public string? NormalOut { get; init; }
+
+    [CommandOption("--strength <S>")]
+    [Description("normal-map strength: the height gradient's scale (default 4)")]
+    public float Strength { get; init; } = 4;
+
+    [CommandOption("--convention <CONVENTION>")]
+    [Description("normal-map convention: opengl (green up, default) or directx (green down)")]
+    public string Convention { get; init; } = "opengl";
+
+    [CommandOption("--clamp")]
+    [Description("the texture does not tile: clamp at the edges instead of wrapping (mips and normals)")]
+    public bool Clamp { get; init; }
+
+    [CommandOption("--preview <PNG>")]
+    [Description("render the material on a sphere and a tiled plane into a PNG")]
+    public string? Preview { get; init; }
+
+    [CommandOption("--preview-size <PX>")]
+    [Description("height of the preview; it is twice as wide (default 512)")]
+    public int PreviewSize { get; init; } = 512;
+
+    [CommandOption("--vulkan-device <DEVICE>")]
+    [Description("the Vulkan device: its index or part of its name (default: a discrete GPU, else any)")]
+    public string? VulkanDevice { get; init; }
+
+    [CommandOption("--cpu")]
+    [Description("do not use the GPU: mips and normals on the CPU; compression and the preview are not run")]
+    public bool Cpu { get; init; }
+
+    [CommandOption("--list-devices")]
+    [Description("list the Vulkan devices and stop")]
+    public bool ListDevices { get; init; }
+}
+
+/// <summary><c>texture</c>: mips, normal maps, BC1/BC5/BC7 in KTX2 or DDS, and a preview render, on the GPU through Vulkan.</summary>
+public sealed class TextureCommand(IEnumerable<ITextureGpuProvider> providers) : Command<TextureSettings>
+{
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, TextureSettings s, CancellationToken cancellationToken)
+    {
+        if (s.ListDevices)
+        {
+            foreach (var provider in providers)
+            {
+                var devices = provider.Devices(out string? problem);
+                if (devices.Count == 0) Console.WriteLine($"{provider.Name}: no device ({problem})");
+                for (int i = 0; i < devices.Count; i++) Console.WriteLine($"{provider.Name} {i}: {devices[i]}");
+            }
+            if (!providers.Any()) Console.WriteLine("No GPU texture plugin is loaded (the VulkanTextures plugin provides one).");
+            return 0;
+        }
+        var request = TextureJob.Parse(s);
+        // Passes that fell back or could not run without a device are reported on the console, not failures.
+        TextureJob.Run(request, providers, Console.Out);
+        return 0;
+    }
+}
+
+/// <summary>One texture job: the options of <c>texture</c>, already checked.</summary>
+public sealed record TextureRequest(
+    TextureImage Input, TextureKind Kind, TextureImage? Normal, TextureImage? Height, TextureImage? Roughness,
+    bool Mips, TextureFormat Format, string? Out, string? NormalOut, float Strength, NormalConvention Convention, bool Wrap,
+    string? Preview, int PreviewSize, string? Device, bool CpuOnly);
+
+/// <summary>What a job did: the files written, the device used, and the passes it could not run (with why).</summary>
+public sealed record TextureResult(string? Device, IReadOnlyList<string> Written, IReadOnlyList<string> NotRun);
+
+/// <summary>
+/// The texture path behind the <c>texture</c> verb, and the hook for <c>generate --ktx2/--preview</c>: opens the GPU when
+/// it can, otherwise runs mips and normals on the CPU reference and names the passes it could not run.
+/// </summary>
+public static class TextureJob
+{
+    /// <summary>Checks the verb's options and reads its images; every problem is a <see cref="UserException"/>.</summary>
+    public static TextureRequest Parse(TextureSettings s)
+    {
+        if (s.In is null) throw new UserException("texture needs --in <image> (for example --in albedo.png --mips --format bc7 --out albedo.ktx2).");
+        var kind = s.Kind.ToLowerInvariant() switch
+        {
+            "color" or "colour" or "albedo" => TextureKind.Color,
+            "normal" => TextureKind.Normal,
+            "linear" or "data" => TextureKind.Linear,
+            _ => throw new UserException($"--kind must be color, normal or linear (got '{s.Kind}')."),
+        };
+        var format = s.Format.ToLowerInvariant() switch
+        {
+            "rgba8" => TextureFormat.Rgba8,
+            "bc1" => TextureFormat.Bc1,
+            "bc5" => TextureFormat.Bc5,
+            "bc7" => TextureFormat.Bc7,
+            _ => throw new UserException($"--format must be rgba8, bc1, bc5 or bc7 (got '{s.Format}')."),
+        };
+        if (format == TextureFormat.Bc5 && kind != TextureKind.Normal)
+            throw new UserException("BC5 stores two channels, a normal map's x and y: use it with --kind normal (for colour, bc7 or bc1).");
+        var convention = s.Convention.ToLowerInvariant() switch
+        {
+            "opengl" or "gl" => NormalConvention.OpenGL,
+            "directx" or "dx" => NormalConvention.DirectX,
+            _ => throw new UserException($"--convention must be opengl or directx (got '{s.Convention}')."),
+        };
+        if (s.Out is not null) CheckContainer(s.Out, "--out");
+        if (s.NormalOut is not null)
+        {
+            if (s.Height is null) throw new UserException("--normal-out writes the normal map made from --height: pass --height <image>.");
+            if (!s.NormalOut.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) CheckContainer(s.NormalOut, "--normal-out");
+        }
+        if (s.Out is null && s.Preview is null && s.NormalOut is null)
+            throw new UserException("Nothing to write: pass --out <file.ktx2|file.dds>, --normal-out <file> or --preview <file.png>.");
+        if (s.Mips && s.Out is null && s.NormalOut is null) throw new UserException("--mips needs --out (or --normal-out) to write the chain to.");
+        if (!float.IsFinite(s.Strength) || s.Strength < 0) throw new UserException($"--strength must be 0 or more (got {s.Strength}).");
+        if (s.PreviewSize < 8 || s.PreviewSize > 4096) throw new UserException($"--preview-size must be 8 to 4096 pixels (got {s.PreviewSize}).");
+        return new TextureRequest(Read(s.In, "The texture (--in)"), kind, ReadOptional(s.Normal, "The normal map (--normal)"), ReadOptional(s.Height, "The height map (--height)"),
+            ReadOptional(s.Roughness, "The roughness map (--roughness)"), s.Mips, format, s.Out, s.NormalOut, s.Strength, convention, !s.Clamp,
+            s.Preview, s.PreviewSize, s.VulkanDevice, s.Cpu);
+    }
+
+    private static void CheckContainer(string path, string option)
+    {
+        if (!path.EndsWith(".ktx2", StringComparison.OrdinalIgnoreCase) && !path.EndsWith(".dds", StringComparison.OrdinalIgnoreCase))
+            throw new UserException($"{option} must name a .ktx2 or .dds file (got '{path}').");
+    }
+
+    private static TextureImage Read(string path, string what)
+    {
+        var (rgba, w, h) = ImageFiles.ReadRgba8(path, what);
+        return TextureImage.FromRgba8(rgba, w, h);
+    }
+
+    private static TextureImage? ReadOptional(string? path, string what) => path is null ? null : Read(path, what);
+
+    /// <summary>Runs <paramref name="r"/>, reporting on <paramref name="log"/>.</summary>
+    public static TextureResult Run(TextureRequest r, IEnumerable<ITextureGpuProvider> providers, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var written = new List<string>();
+        var notRun = new List<string>();
+        using var gpu = OpenGpu(r, providers, log);
+        string where = gpu is null ? "CPU" : gpu.DeviceName;
+
+        // Normals from height first: the preview and --normal-out use them.
+        TextureImage? normal = r.Normal;
+        TextureImage? derived = null;
+        if (r.Height is { } height && (r.Normal is null || r.NormalOut is not null))
+        {
+            var h = height.Channel(0);
+            derived = gpu?.NormalFromHeight(h, height.Width, height.Height, r.Strength, r.Wrap, r.Wrap, r.Convention)
+                ?? NormalMaps.FromHeightImage(h, height.Width, height.Height, r.Strength, r.Wrap, r.Wrap, r.Convention);
+            normal ??= derived;
+            log.WriteLine($"normal map from height ({height.Width}×{height.Height}, strength {r.Strength}, {r.Convention}) on {where}");
+        }
+        if (r.Out is not null)
+        {
+            Write(r.Out, r.Input, r.Kind, r.Format, r.Mips, r.Wrap, gpu, where, log, notRun);
+            written.Add(r.Out);
+        }
+        if (r.NormalOut is not null && derived is not null)
+        {
+            if (r.NormalOut.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) SavePng(derived, r.NormalOut);
+            else Write(r.NormalOut, derived, TextureKind.Normal, TextureFormat.Bc5, r.Mips, r.Wrap, gpu, where, log, notRun);
+            written.Add(r.NormalOut);
+        }
+        if (r.Preview is not null)
+        {
+            if (gpu is null) notRun.Add($"the preview render ({r.Preview} not written)");
+            else
+            {
+                var albedo = r.Kind == TextureKind.Color ? r.Input : Grey();
+                var preview = gpu.RenderPreview(new PreviewMaterial(albedo, normal, r.Roughness, r.Height, r.Convention), r.PreviewSize);
+                SavePng(preview, r.Preview);
+                written.Add(r.Preview);
+                log.WriteLine($"preview {preview.Width}×{preview.Height} on {where}: {r.Preview}");
+            }
+        }
+        if (notRun.Count > 0) log.WriteLine($"not run without a Vulkan device: {string.Join("; ", notRun)}");
+        return new TextureResult(gpu?.DeviceName, written, notRun);
+    }
+
+    /// <summary>
+    /// The hook for <c>generate --ktx2 FILE --preview FILE</c> and the bridge: after an image is generated (RGBA8, row-major),
+    /// writes its BC7 mip chain to <paramref name="ktx2"/> and/or its preview PNG to <paramref name="preview"/>, on the GPU
+    /// when one opens, and returns what it did. The generated image is an sRGB colour texture that tiles.
+    /// </summary>
+    public static TextureResult AfterGenerate(byte[] rgba, int width, int height, string? ktx2, string? preview,
+        IEnumerable<ITextureGpuProvider> providers, TextWriter log, string? device = null, int previewSize = 512)
+    {
+        if (ktx2 is not null) CheckContainer(ktx2, "--ktx2");
+        var request = new TextureRequest(TextureImage.FromRgba8(rgba, width, height), TextureKind.Color, null, null, null, true, TextureFormat.Bc7,
+            ktx2, null, 4, NormalConvention.OpenGL, true, preview, previewSize, device, false);
+        return Run(request, providers, log);
+    }
+
+    private static TextureImage Grey()
+    {
+        var g = new TextureImage(1, 1);
+        Array.Fill(g.Pixels, 0.8f);
+        return g;
+    }
+
+    private static ITextureGpu? OpenGpu(TextureRequest r, IEnumerable<ITextureGpuProvider> providers, TextWriter log)
+    {
+        if (r.CpuOnly)
+        {
+            log.WriteLine("--cpu: mips and normals on the CPU.");
+            return null;
+        }
+        var provider = providers.FirstOrDefault();
+        if (provider is null)
+        {
+            log.WriteLine("No GPU texture plugin is loaded (the VulkanTextures plugin provides one): mips and normals on the CPU.");
+            return null;
+        }
+        try
+        {
+            var gpu = provider.Open(r.Device);
+            log.WriteLine($"{provider.Name} device: {gpu.DeviceName}");
+            return gpu;
+        }
+        catch (TextureGpuUnavailableException e)
+        {
+            // A device the user named that does not exist is their mistake; a machine without a driver falls back.
+            if (r.Device is not null && provider.Devices(out _).Count > 0) throw new UserException(e.Message, e);
+            log.WriteLine($"No {provider.Name} device: {e.Message} Falling back to the CPU for mips and normals.");
+            return null;
+        }
+    }
+
+    private static void Write(string path, TextureImage image, TextureKind kind, TextureFormat format, bool mips, bool wrap, ITextureGpu? gpu, string where,
+        TextWriter log, List<string> notRun)
+    {
+        var chain = mips ? gpu?.MipChain(image, kind, wrap, wrap) ?? TextureMath.MipChain(image, kind, wrap, wrap) : [image];
+        if (mips) log.WriteLine($"{chain.Count} mip levels of {path} on {where} ({(wrap ? "wrap" : "clamp")}, {kind})");
+        if (format != TextureFormat.Rgba8 && gpu is null)
+        {
+            notRun.Add($"{format.ToString().ToUpperInvariant()} compression ({path} holds RGBA8 instead)");
+            format = TextureFormat.Rgba8;
+        }
+        var levels = chain.Select(level => format == TextureFormat.Rgba8 ? level.ToRgba8() : gpu!.Compress(level, format)).ToList();
+        var encoded = new EncodedTexture(format, kind == TextureKind.Color && format != TextureFormat.Bc5, image.Width, image.Height, levels);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        if (path.EndsWith(".dds", StringComparison.OrdinalIgnoreCase)) DdsFile.Write(full, encoded);
+        else Ktx2File.Write(full, encoded);
+        log.WriteLine($"wrote {path}: {format.ToString().ToUpperInvariant()}{(encoded.Srgb ? " sRGB" : "")}, {image.Width}×{image.Height}, {levels.Count} level(s)");
+    }
+
+    /// <summary>Writes a texture level as an 8-bit RGBA PNG.</summary>
+    public static void SavePng(TextureImage image, string path)
+    {
+        var rgba = image.ToRgba8();
+        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        using var stream = File.Create(full);
+        data.SaveTo(stream);
+    }
+}
