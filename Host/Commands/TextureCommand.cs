@@ -74,6 +74,18 @@ public sealed class TextureSettings : CommandSettings
     [Description("do not use the GPU: mips and normals on the CPU; compression and the preview are not run")]
     public bool Cpu { get; init; }
 
+    [CommandOption("--bench")]
+    [Description("time each pass on a procedural texture, on the CPU and on the Vulkan device, and stop")]
+    public bool Bench { get; init; }
+
+    [CommandOption("--bench-size <PX>")]
+    [Description("with --bench: the texture's side (default 1024)")]
+    public int BenchSize { get; init; } = 1024;
+
+    [CommandOption("--bench-repeat <N>")]
+    [Description("with --bench: timed runs of each pass after one warm-up; the median is reported (default 5)")]
+    public int BenchRepeat { get; init; } = 5;
+
     [CommandOption("--list-devices")]
     [Description("list the Vulkan devices and stop")]
     public bool ListDevices { get; init; }
@@ -94,6 +106,13 @@ public sealed class TextureCommand(IEnumerable<ITextureGpuProvider> providers) :
                 for (int i = 0; i < devices.Count; i++) Console.WriteLine($"{provider.Name} {i}: {devices[i]}");
             }
             if (!providers.Any()) Console.WriteLine("No GPU texture plugin is loaded (the VulkanTextures plugin provides one).");
+            return 0;
+        }
+        if (s.Bench)
+        {
+            if (s.BenchSize < 16 || s.BenchSize > 8192) throw new UserException($"--bench-size must be 16 to 8192 (got {s.BenchSize}).");
+            if (s.BenchRepeat < 1) throw new UserException($"--bench-repeat must be at least 1 (got {s.BenchRepeat}).");
+            TextureBench.Run(s.BenchSize, s.BenchRepeat, s.PreviewSize, s.Cpu ? null : providers.FirstOrDefault(), s.VulkanDevice, Console.Out);
             return 0;
         }
         var request = TextureJob.Parse(s);
@@ -302,5 +321,95 @@ public static class TextureJob
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         using var stream = File.Create(full);
         data.SaveTo(stream);
+    }
+}
+
+/// <summary>
+/// <c>texture --bench</c>: each pass on one procedural colour texture (and its height), timed end to end per call
+/// (upload, dispatch, download for the GPU), the median of several runs after a warm-up, CPU reference beside it.
+/// </summary>
+public static class TextureBench
+{
+    /// <summary>Times the passes at <paramref name="size"/>² and prints a Markdown table.</summary>
+    public static void Run(int size, int repeat, int previewSize, ITextureGpuProvider? provider, string? device, TextWriter log)
+    {
+        var image = new TextureImage(size, size);
+        var height = new float[size * size];
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+            {
+                // Periodic bands and blobs: smooth areas, edges and three colours, so every BC7 path is exercised.
+                double u = 2 * Math.PI * x / size, v = 2 * Math.PI * y / size;
+                double a = 0.5 + 0.5 * Math.Sin(8 * u) * Math.Cos(5 * v), b = 0.5 + 0.5 * Math.Sin(3 * u + 13 * v), c = Math.Sin(21 * u) > 0.6 ? 1 : 0;
+                int o = (y * size + x) * 4;
+                image.Pixels[o] = (float)(0.2 + 0.6 * a);
+                image.Pixels[o + 1] = (float)(0.3 + 0.5 * b * (1 - 0.5 * c));
+                image.Pixels[o + 2] = (float)(0.1 + 0.3 * c + 0.2 * a * b);
+                image.Pixels[o + 3] = 1;
+                height[y * size + x] = (float)(0.5 * a + 0.3 * b + 0.2 * c);
+            }
+        var normals = NormalMaps.FromHeightImage(height, size, size, 4, true, true, NormalConvention.OpenGL);
+        ITextureGpu? gpu = null;
+        string? problem = provider is null ? "no GPU plugin (or --cpu)" : null;
+        try
+        {
+            if (provider is not null) gpu = provider.Open(device);
+        }
+        catch (TextureGpuUnavailableException e)
+        {
+            problem = e.Message;
+        }
+        using (gpu)
+        {
+            log.WriteLine($"texture bench: {size}×{size}, median of {repeat} after a warm-up; CPU: {Environment.ProcessorCount} cores, one thread; GPU: {gpu?.DeviceName ?? "none (" + problem + ")"}");
+            log.WriteLine();
+            log.WriteLine("| pass | CPU reference (ms) | Vulkan (ms) | Vulkan rate |");
+            log.WriteLine("| --- | ---: | ---: | ---: |");
+            double mp = size * (double)size / 1e6;
+            Row(log, $"mip chain, colour, wrap ({TextureMath.LevelCount(size, size)} levels)", () => TextureMath.MipChain(image, TextureKind.Color, true, true),
+                gpu is null ? null : () => gpu.MipChain(image, TextureKind.Color, true, true), repeat, mp, "MP/s");
+            Row(log, "normal map from height", () => NormalMaps.FromHeight(height, size, size, 4, true, true, NormalConvention.OpenGL),
+                gpu is null ? null : () => gpu.NormalFromHeight(height, size, size, 4, true, true, NormalConvention.OpenGL), repeat, mp, "MP/s");
+            Row(log, "BC7 (mode 6), level 0", null, gpu is null ? null : () => gpu.Compress(image, TextureFormat.Bc7), repeat, mp, "MP/s");
+            Row(log, "BC1, level 0", null, gpu is null ? null : () => gpu.Compress(image, TextureFormat.Bc1), repeat, mp, "MP/s");
+            Row(log, "BC5 (normals), level 0", null, gpu is null ? null : () => gpu.Compress(normals, TextureFormat.Bc5), repeat, mp, "MP/s");
+            double previewMp = 2.0 * previewSize * previewSize / 1e6;
+            Row(log, $"preview {2 * previewSize}×{previewSize} (albedo + normal + height)", null,
+                gpu is null ? null : () => gpu.RenderPreview(new PreviewMaterial(image, normals, null, new TextureImage(size, size, ExpandHeight(height))), previewSize), repeat, previewMp, "MP/s");
+        }
+    }
+
+    private static float[] ExpandHeight(float[] h)
+    {
+        var p = new float[h.Length * 4];
+        for (int i = 0; i < h.Length; i++) p[i * 4] = p[i * 4 + 1] = p[i * 4 + 2] = h[i];
+        return p;
+    }
+
+    private static double Median(Action run, int repeat)
+    {
+        run(); // warm-up: pipelines are created on first use
+        var times = new double[repeat];
+        for (int i = 0; i < repeat; i++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            run();
+            times[i] = clock.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[repeat / 2];
+    }
+
+    private static void Row(TextWriter log, string pass, Action? cpu, Action? gpu, int repeat, double megapixels, string unit)
+    {
+        string c = cpu is null ? "— (no CPU path)" : $"{Median(cpu, repeat):0.0}";
+        string g = "—", rate = "—";
+        if (gpu is not null)
+        {
+            double ms = Median(gpu, repeat);
+            g = $"{ms:0.0}";
+            rate = $"{megapixels / (ms / 1000):0.0} {unit}";
+        }
+        log.WriteLine($"| {pass} | {c} | {g} | {rate} |");
     }
 }
