@@ -23,7 +23,7 @@ public sealed class TextureSettings : CommandSettings
     public string? Normal { get; init; }
 
     [CommandOption("--height <PNG>")]
-    [Description("the material's height map (white high): parallax in the preview, and the normal map when --normal is not given")]
+    [Description("the material's height map (white high; a colour image counts the mean of R, G, B): parallax in the preview, and the normal map when --normal is not given")]
     public string? Height { get; init; }
 
     [CommandOption("--roughness <PNG>")]
@@ -208,7 +208,7 @@ public static class TextureJob
         TextureImage? derived = null;
         if (r.Height is { } height && (r.Normal is null || r.NormalOut is not null))
         {
-            var h = height.Channel(0);
+            var h = HeightValues(height);
             derived = gpu?.NormalFromHeight(h, height.Width, height.Height, r.Strength, r.Wrap, r.Wrap, r.Convention)
                 ?? NormalMaps.FromHeightImage(h, height.Width, height.Height, r.Strength, r.Wrap, r.Wrap, r.Convention);
             normal ??= derived;
@@ -231,7 +231,8 @@ public static class TextureJob
             else
             {
                 var albedo = r.Kind == TextureKind.Color ? r.Input : Grey();
-                var preview = gpu.RenderPreview(new PreviewMaterial(albedo, normal, r.Roughness, r.Height, r.Convention), r.PreviewSize);
+                var heightGrey = r.Height is null ? null : GreyImage(HeightValues(r.Height), r.Height.Width, r.Height.Height);
+                var preview = gpu.RenderPreview(new PreviewMaterial(albedo, normal, r.Roughness, heightGrey, r.Convention), r.PreviewSize);
                 SavePng(preview, r.Preview);
                 written.Add(r.Preview);
                 log.WriteLine($"preview {preview.Width}×{preview.Height} on {where}: {r.Preview}");
@@ -253,6 +254,25 @@ public static class TextureJob
         var request = new TextureRequest(TextureImage.FromRgba8(rgba, width, height), TextureKind.Color, null, null, null, true, TextureFormat.Bc7,
             ktx2, null, 4, NormalConvention.OpenGL, true, preview, previewSize, device, false);
         return Run(request, providers, log);
+    }
+
+    /// <summary>A height image's values: the mean of its R, G and B (a grey image's grey), white high.</summary>
+    public static float[] HeightValues(TextureImage image)
+    {
+        var h = new float[image.Width * image.Height];
+        for (int i = 0; i < h.Length; i++) h[i] = (image.Pixels[i * 4] + image.Pixels[i * 4 + 1] + image.Pixels[i * 4 + 2]) / 3f;
+        return h;
+    }
+
+    private static TextureImage GreyImage(float[] values, int width, int height)
+    {
+        var image = new TextureImage(width, height);
+        for (int i = 0; i < values.Length; i++)
+        {
+            image.Pixels[i * 4] = image.Pixels[i * 4 + 1] = image.Pixels[i * 4 + 2] = values[i];
+            image.Pixels[i * 4 + 3] = 1;
+        }
+        return image;
     }
 
     private static TextureImage Grey()
