@@ -172,6 +172,7 @@ public static class TextureJob
         }
         if (s.Out is null && s.Preview is null && s.NormalOut is null)
             throw new UserException("Nothing to write: pass --out <file.ktx2|file.dds>, --normal-out <file> or --preview <file.png>.");
+        if (format != TextureFormat.Rgba8 && s.Out is null) throw new UserException($"--format {s.Format} sets the format of --out: pass --out <file.ktx2|file.dds>.");
         if (s.Mips && s.Out is null && s.NormalOut is null) throw new UserException("--mips needs --out (or --normal-out) to write the chain to.");
         if (!float.IsFinite(s.Strength) || s.Strength < 0) throw new UserException($"--strength must be 0 or more (got {s.Strength}).");
         if (s.PreviewSize < 8 || s.PreviewSize > 4096) throw new UserException($"--preview-size must be 8 to 4096 pixels (got {s.PreviewSize}).");

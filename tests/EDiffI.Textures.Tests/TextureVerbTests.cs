@@ -80,6 +80,7 @@ public sealed class TextureVerbTests(VulkanFixture fixture) : IDisposable
         Assert.Contains(".ktx2 or .dds", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = png, Out = "a.png" })).Message);
         Assert.Contains("--kind normal", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = png, Format = "bc5", Out = "a.ktx2" })).Message);
         Assert.Contains("bc7", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = png, Format = "bc9", Out = "a.ktx2" })).Message);
+        Assert.Contains("--out", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = png, Format = "bc7", Preview = "p.png" })).Message);
         Assert.Contains("Nothing to write", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = png })).Message);
         Assert.Contains("not a readable image", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = Path.Combine(_dir, "missing.png"), Out = "a.ktx2" })).Message);
         Assert.Contains("--height", Assert.Throws<UserException>(() => TextureJob.Parse(new TextureSettings { In = png, NormalOut = "n.png" })).Message);
