@@ -19,11 +19,11 @@ public sealed class ServeSettings : DeviceSettings
     public string? Model { get; init; }
 
     [CommandOption("--socket <PATH>")]
-    [Description("Unix socket to listen on (default: bridge.sock in $XDG_RUNTIME_DIR/ediffi, ~/.ediffi or %LOCALAPPDATA%\\EDiffI)")]
+    [Description("Unix socket to listen on (default: bridge.sock in $XDG_RUNTIME_DIR/ediffi or ~/.ediffi; on Windows none unless given, in %LOCALAPPDATA%\\EDiffI)")]
     public string? Socket { get; init; }
 
     [CommandOption("--tcp <PORT>")]
-    [Description("also listen on 127.0.0.1:PORT; clients must send the token written to bridge.token beside the socket")]
+    [Description("also listen on 127.0.0.1:PORT; clients must send the token written to bridge.token beside the socket (on Windows always on, default port 47812)")]
     public int? Tcp { get; init; }
 
     [CommandOption("--sampler <NAME>")]
@@ -56,7 +56,7 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
             await BridgeBenchmark.RunAsync(s.BenchIterations, options, Console.Out.WriteLine, linked.Token).ConfigureAwait(false);
             return 0;
         }
-        if (s.Tcp is { } port && (port < 0 || port > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {port}).");
+        if (s.Tcp is { } requested && (requested < 0 || requested > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {requested}).");
         string socket = s.Socket ?? BridgeEndpoint.DefaultSocketPath();
 
         TorchRuntime.UseTorchLibrary(s.TorchLib);
@@ -68,8 +68,11 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
 
         await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));
-        server.ListenUnix(socket);
-        if (s.Tcp is { } tcp) server.ListenTcp(tcp, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
+        // Windows defaults to TCP: the Mono runtime of the Unity editor there cannot open Unix sockets (the same defaults as BridgeEndpoint.Default()).
+        bool windows = OperatingSystem.IsWindows();
+        if (!windows || s.Socket is not null) server.ListenUnix(socket);
+        int? tcp = s.Tcp ?? (windows ? BridgeEndpoint.DefaultTcpPort : null);
+        if (tcp is { } port) server.ListenTcp(port, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
         Console.Out.WriteLine($"serving {modelName} ({executor.Model.Resolution}×{executor.Model.Resolution}, {device}); Ctrl+C stops");
         await server.RunUntilCancelledAsync(linked.Token).ConfigureAwait(false);
         Console.Out.WriteLine("stopped");
