@@ -193,7 +193,6 @@ namespace UnityEngine
     public enum CustomRenderTextureUpdateZoneSpace { }
     public class CustomYieldInstruction { }
     public enum D3DHDRDisplayBitDepth { }
-    public class Debug { }
     public class DefaultExecutionOrder { }
     public class DelayedAttribute { }
     public enum DepthTextureMode { }
@@ -558,7 +557,6 @@ namespace UnityEngine
     public class RuntimeInitializeOnLoadMethodAttribute { }
     public enum RuntimePlatform { }
     public static class ScalableBufferManager { }
-    public enum ScaleMode { }
     public class Screen { }
     public static class ScreenCapture { }
     public enum ScreenOrientation { }
@@ -566,7 +564,6 @@ namespace UnityEngine
     public class Security { }
     public class SelectionBaseAttribute { }
     public enum SendMessageOptions { }
-    public class SerializeField { }
     public class SerializeReference { }
     public class Shader { }
     public class ShaderVariantCollection { }
@@ -883,7 +880,6 @@ namespace UnityEditor
     public enum IconKind { }
     public enum Il2CppCompilerConfiguration { }
     public class InitializeOnEnterPlayModeAttribute { }
-    public class InitializeOnLoadAttribute { }
     public class InitializeOnLoadMethodAttribute { }
     public enum InspectorMode { }
     public enum InteractionMode { }
@@ -1009,7 +1005,6 @@ namespace UnityEditor
     public class SerializedObject { }
     public class SerializedProperty { }
     public enum SerializedPropertyType { }
-    public class SessionState { }
     public class SettingsProvider { }
     public class SettingsProviderAttribute { }
     public class SettingsProviderGroupAttribute { }
@@ -1060,7 +1055,6 @@ namespace UnityEditor
     public class TextureImporterSettings { }
     public enum TextureImporterShape { }
     public enum TextureImporterSingleChannelComponent { }
-    public enum TextureImporterType { }
     public enum TextureResizeAlgorithm { }
     public enum Tool { }
     public class Tools { }
