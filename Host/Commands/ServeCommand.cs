@@ -68,14 +68,20 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
 
         await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));
-        // Windows defaults to TCP: the Mono runtime of the Unity editor there cannot open Unix sockets (the same defaults as BridgeEndpoint.Default()).
-        bool windows = OperatingSystem.IsWindows();
-        if (!windows || s.Socket is not null) server.ListenUnix(socket);
-        int? tcp = s.Tcp ?? (windows ? BridgeEndpoint.DefaultTcpPort : null);
+        var (unix, tcp) = Listeners(OperatingSystem.IsWindows(), s.Socket, s.Tcp);
+        if (unix) server.ListenUnix(socket);
         if (tcp is { } port) server.ListenTcp(port, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
         Console.Out.WriteLine($"serving {modelName} ({executor.Model.Resolution}×{executor.Model.Resolution}, {device}); Ctrl+C stops");
         await server.RunUntilCancelledAsync(linked.Token).ConfigureAwait(false);
         Console.Out.WriteLine("stopped");
         return 0;
     }
+
+    /// <summary>
+    /// What <c>serve</c> listens on: a Unix socket unless on Windows without --socket, and TCP when
+    /// --tcp is given or on Windows (port <see cref="BridgeEndpoint.DefaultTcpPort"/>), where the Mono
+    /// runtime of the Unity editor cannot open Unix sockets. The same defaults as <see cref="BridgeEndpoint.Default"/>.
+    /// </summary>
+    public static (bool Unix, int? Tcp) Listeners(bool windows, string? socketOption, int? tcpOption) =>
+        (!windows || socketOption is not null, tcpOption ?? (windows ? BridgeEndpoint.DefaultTcpPort : null));
 }

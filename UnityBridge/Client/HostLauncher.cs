@@ -190,7 +190,9 @@ public static class HostLauncher
         }
         else
         {
-            candidates.Add("/usr/local/share/dotnet/dotnet");
+            candidates.Add("/usr/local/share/dotnet/dotnet"); // macOS installer
+            candidates.Add("/opt/homebrew/bin/dotnet");       // Homebrew on Apple silicon
+            candidates.Add("/usr/local/bin/dotnet");
             candidates.Add("/usr/share/dotnet/dotnet");
             candidates.Add("/usr/lib/dotnet/dotnet");
         }

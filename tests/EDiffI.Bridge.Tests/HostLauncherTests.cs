@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using EDiffI.Bridge.Protocol;
+using EDiffI.Host.Commands;
 
 namespace EDiffI.Bridge.Tests;
 
@@ -82,6 +83,19 @@ public class HostLauncherTests
         Assert.Equal(Path.Combine(Path.GetTempPath(), "ediffi-x", BridgeEndpoint.TokenFileName), endpoint.TokenPath);
         Assert.Equal(BridgeEndpoint.DefaultTokenPath(), new HostLaunchOptions { Transport = BridgeTransport.Tcp }.Endpoint().TokenPath);
         Assert.Equal(OperatingSystem.IsWindows() ? BridgeTransport.Tcp : BridgeTransport.UnixSocket, BridgeEndpoint.Default().Transport);
+    }
+
+    [Fact]
+    public void ServeListensWhereTheClientLooksByDefault()
+    {
+        // Windows: TCP on the default port only (Unity's Mono has no Unix sockets there), a socket when asked for.
+        Assert.Equal((false, (int?)BridgeEndpoint.DefaultTcpPort), ServeCommand.Listeners(windows: true, null, null));
+        Assert.Equal((true, (int?)5000), ServeCommand.Listeners(windows: true, "b.sock", 5000));
+        // macOS and Linux: the socket, and TCP only when asked for.
+        Assert.Equal((true, (int?)null), ServeCommand.Listeners(windows: false, null, null));
+        Assert.Equal((true, (int?)5000), ServeCommand.Listeners(windows: false, null, 5000));
+        var (unix, tcp) = ServeCommand.Listeners(OperatingSystem.IsWindows(), null, null);
+        Assert.Equal(BridgeEndpoint.Default().Transport == BridgeTransport.Tcp, tcp == BridgeEndpoint.DefaultTcpPort && !unix);
     }
 
     [Fact]

@@ -162,6 +162,40 @@ public partial class UnityPackageTests
     }
 
     [Fact]
+    public void ShippedClientIsBuiltFromThisSource()
+    {
+        string expected = SourceHash(Path.Combine(Repository, "UnityBridge", "Client"));
+        Assert.Equal(expected, typeof(BridgeClient).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "SourceHash").Value);
+        using var pe = new PEReader(File.OpenRead(Path.Combine(Plugins, "EDiffI.Bridge.Client.dll")));
+        var reader = pe.GetMetadataReader();
+        string? shipped = null;
+        foreach (var handle in reader.GetAssemblyDefinition().GetCustomAttributes())
+        {
+            var attribute = reader.GetCustomAttribute(handle);
+            if (AttributeTypeName(reader, attribute) != "System.Reflection.AssemblyMetadataAttribute") continue;
+            var blob = reader.GetBlobReader(attribute.Value);
+            blob.ReadUInt16();
+            if (blob.ReadSerializedString() == "SourceHash") shipped = blob.ReadSerializedString();
+        }
+        Assert.True(expected == shipped,
+            "UnityBridge/Package/Plugins/EDiffI.Bridge.Client.dll was built from other sources than UnityBridge/Client holds now. " +
+            "Run `dotnet build UnityBridge/Client -c Release -p:CopyToUnityPackage=true` and commit Plugins/.");
+    }
+
+    // As the client project's EDiffIHashSources task computes it.
+    private static string SourceHash(string folder)
+    {
+        var files = Directory.GetFiles(folder, "*.*", SearchOption.AllDirectories)
+            .Where(f => f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".csproj", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(folder, f).Replace('\\', '/'))
+            .Where(f => !f.StartsWith("bin/", StringComparison.Ordinal) && !f.StartsWith("obj/", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal);
+        var text = new StringBuilder();
+        foreach (string f in files) text.Append(f).Append('\n').Append(File.ReadAllText(Path.Combine(folder, f)).Replace("\r\n", "\n", StringComparison.Ordinal)).Append('\n');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    [Fact]
     public void ShippedClientIsTheClientOfThisSource()
     {
         var built = PublicSurface(typeof(BridgeClient).Assembly.Location);

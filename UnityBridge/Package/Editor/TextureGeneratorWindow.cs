@@ -151,7 +151,7 @@ namespace EDiffI.Bridge.Unity.Editor
             GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
             if (GUILayout.Button("Generate")) _ = GenerateAsync();
             GUI.enabled = _busy;
-            if (GUILayout.Button("Cancel")) _operation?.Cancel();
+            if (GUILayout.Button("Cancel")) CancelOperation();
             GUI.enabled = true;
             GUILayout.EndHorizontal();
 
@@ -208,6 +208,18 @@ namespace EDiffI.Bridge.Unity.Editor
             GUILayout.EndHorizontal();
         }
 
+        private void CancelOperation()
+        {
+            try
+            {
+                _operation?.Cancel();
+            }
+            catch (Exception e) // a cancellation callback failed, or the operation is over already
+            {
+                Fail("Cancelling failed", e);
+            }
+        }
+
         private string? SocketPathOrNull => _socketPath.Trim().Length == 0 ? null : _socketPath.Trim();
 
         private string TokenPath() => SocketPathOrNull is { } socket
@@ -232,13 +244,13 @@ namespace EDiffI.Bridge.Unity.Editor
         private async Task ConnectAsync(bool start, string doing)
         {
             var lifetime = _lifetime!.Token;
-            DropClient();
-            _operation?.Dispose();
-            var operation = _operation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
-            SetBusy(true, doing, MessageType.Info);
             BridgeClient? client = null;
             try
             {
+                DropClient();
+                _operation?.Dispose();
+                var operation = _operation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+                SetBusy(true, doing, MessageType.Info);
                 var options = LaunchOptions();
                 client = start
                     ? await HostLauncher.StartAsync(options, StartedHosts.Add, operation.Token).ConfigureAwait(false)
@@ -291,6 +303,18 @@ namespace EDiffI.Bridge.Unity.Editor
         }
 
         private async Task GenerateAsync()
+        {
+            try
+            {
+                await RunGenerationAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) // whatever escaped the paths below still ends as a message, never as a stuck window
+            {
+                Post(() => { _jobRunning = false; Fail("The generation failed", e); });
+            }
+        }
+
+        private async Task RunGenerationAsync()
         {
             var client = _client;
             var lifetime = _lifetime!.Token;
