@@ -60,6 +60,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private string _status = "";
         private MessageType _statusType = MessageType.None;
         private bool _busy;
+        private string _reloadNote = ""; // said again once the reconnect after a reload is over
 
         /// <summary>Opens the window.</summary>
         [MenuItem("Window/EDiffI Texture Generator")]
@@ -73,10 +74,12 @@ namespace EDiffI.Bridge.Unity.Editor
             EditorApplication.update += Pump;
             if (_transport < 0) _transport = (int)BridgeEndpoint.DefaultTransport;
             if (_hostPath.Length == 0) _hostPath = EditorPrefs.GetString(HostPathKey, "");
+            if (_canvas == null) _canvas = new PaintCanvas();
             if (_jobRunning)
             {
                 _jobRunning = false;
-                SetStatus("A script reload interrupted the generation, so the host cancelled it. Press Generate to run it again.", MessageType.Warning);
+                _reloadNote = "A script reload interrupted the generation, so the host cancelled it. Press Generate to run it again.";
+                SetStatus(_reloadNote, MessageType.Warning);
             }
             if (_wasConnected) _ = ConnectAsync(start: false, "Reconnecting after a script reload…");
         }
@@ -90,9 +93,9 @@ namespace EDiffI.Bridge.Unity.Editor
                 _operation?.Cancel();
                 _lifetime?.Cancel();
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) // already over, or a cancellation callback failed: closing goes on regardless
             {
-                // Already over.
+                if (!(e is ObjectDisposedException)) Debug.LogException(e);
             }
             DropClient();
             Interlocked.Exchange(ref _connecting, null)?.Dispose();
@@ -293,7 +296,10 @@ namespace EDiffI.Bridge.Unity.Editor
             _samplers = list.Samplers.ToArray();
             var model = client.Server.Model;
             if (Array.IndexOf(_samplers, _samplerName) < 0) _samplerName = model?.DefaultSampler ?? (_samplers.Length > 0 ? _samplers[0] : "");
-            SetBusy(false, model == null ? "Connected." : $"Connected: {model.Name}, {model.Resolution}×{model.Resolution}.", MessageType.Info);
+            string connected = model == null ? "Connected." : $"Connected: {model.Name}, {model.Resolution}×{model.Resolution}.";
+            if (_reloadNote.Length == 0) SetBusy(false, connected, MessageType.Info);
+            else SetBusy(false, connected + "\n" + _reloadNote, MessageType.Warning);
+            _reloadNote = "";
         }
 
         private void DropClient()
@@ -433,6 +439,13 @@ namespace EDiffI.Bridge.Unity.Editor
         private void SetBusy(bool busy, string status, MessageType type)
         {
             _busy = busy;
+            // While reconnecting after a reload, keep saying what became of the interrupted job.
+            if (busy && _reloadNote.Length > 0) status += "\n" + _reloadNote;
+            else if (!busy && type == MessageType.Error && _reloadNote.Length > 0)
+            {
+                status += "\n" + _reloadNote;
+                _reloadNote = "";
+            }
             SetStatus(status, type);
         }
 
