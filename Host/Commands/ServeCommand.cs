@@ -19,11 +19,11 @@ public sealed class ServeSettings : DeviceSettings
     public string? Model { get; init; }
 
     [CommandOption("--socket <PATH>")]
-    [Description("Unix socket to listen on (default: bridge.sock in $XDG_RUNTIME_DIR/ediffi, ~/.ediffi or %LOCALAPPDATA%\\EDiffI)")]
+    [Description("Unix socket to listen on (default: bridge.sock in $XDG_RUNTIME_DIR/ediffi or ~/.ediffi; on Windows none unless given, in %LOCALAPPDATA%\\EDiffI)")]
     public string? Socket { get; init; }
 
     [CommandOption("--tcp <PORT>")]
-    [Description("also listen on 127.0.0.1:PORT; clients must send the token written to bridge.token beside the socket")]
+    [Description("also listen on 127.0.0.1:PORT; clients must send the token written to bridge.token beside the socket (on Windows always on, default port 47812)")]
     public int? Tcp { get; init; }
 
     [CommandOption("--sampler <NAME>")]
@@ -56,7 +56,7 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
             await BridgeBenchmark.RunAsync(s.BenchIterations, options, Console.Out.WriteLine, linked.Token).ConfigureAwait(false);
             return 0;
         }
-        if (s.Tcp is { } port && (port < 0 || port > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {port}).");
+        if (s.Tcp is { } requested && (requested < 0 || requested > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {requested}).");
         string socket = s.Socket ?? BridgeEndpoint.DefaultSocketPath();
 
         TorchRuntime.UseTorchLibrary(s.TorchLib);
@@ -68,11 +68,20 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
 
         await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));
-        server.ListenUnix(socket);
-        if (s.Tcp is { } tcp) server.ListenTcp(tcp, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
+        var (unix, tcp) = Listeners(OperatingSystem.IsWindows(), s.Socket, s.Tcp);
+        if (unix) server.ListenUnix(socket);
+        if (tcp is { } port) server.ListenTcp(port, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
         Console.Out.WriteLine($"serving {modelName} ({executor.Model.Resolution}×{executor.Model.Resolution}, {device}); Ctrl+C stops");
         await server.RunUntilCancelledAsync(linked.Token).ConfigureAwait(false);
         Console.Out.WriteLine("stopped");
         return 0;
     }
+
+    /// <summary>
+    /// What <c>serve</c> listens on: a Unix socket unless on Windows without --socket, and TCP when
+    /// --tcp is given or on Windows (port <see cref="BridgeEndpoint.DefaultTcpPort"/>), where the Mono
+    /// runtime of the Unity editor cannot open Unix sockets. The same defaults as <see cref="BridgeEndpoint.Default"/>.
+    /// </summary>
+    public static (bool Unix, int? Tcp) Listeners(bool windows, string? socketOption, int? tcpOption) =>
+        (!windows || socketOption is not null, tcpOption ?? (windows ? BridgeEndpoint.DefaultTcpPort : null));
 }

@@ -21,6 +21,9 @@ public sealed class BridgeClient : IDisposable
     /// <summary>Largest frame the client accepts from a host (a 4096² RGBA8 image and its settings fit).</summary>
     public const int MaxIncomingFrameBytes = 80 * 1024 * 1024;
 
+    /// <summary>How long a host has to answer the Hello unless a connect call says otherwise.</summary>
+    public static readonly TimeSpan DefaultHandshakeTimeout = TimeSpan.FromSeconds(30);
+
     private static readonly string SoftwareName = "EDiffI.Bridge.Client " + typeof(BridgeClient).Assembly.GetName().Version;
 
     private readonly Socket _socket;
@@ -51,26 +54,39 @@ public sealed class BridgeClient : IDisposable
     public bool IsConnected => _closedBecause is null;
 
     /// <summary>
-    /// Connects to a host (by default the Unix socket at <see cref="BridgeEndpoint.DefaultSocketPath"/>)
-    /// and completes the handshake.
+    /// Connects to a host (by default at <see cref="BridgeEndpoint.Default"/>: the Unix socket at
+    /// <see cref="BridgeEndpoint.DefaultSocketPath"/>, or on Windows loopback TCP port
+    /// <see cref="BridgeEndpoint.DefaultTcpPort"/>) and completes the handshake.
     /// </summary>
     /// <exception cref="BridgeException">No host is running there (<see cref="ErrorCodes.HostNotRunning"/>), the host speaks
-    /// another protocol version (<see cref="ErrorCodes.ProtocolVersion"/>), the token is wrong, or the host refused.</exception>
+    /// another protocol version (<see cref="ErrorCodes.ProtocolVersion"/>), the token is wrong (<see cref="ErrorCodes.Unauthorized"/>),
+    /// the host did not answer the handshake in time (<see cref="ErrorCodes.Handshake"/>), or the host refused.</exception>
     public static Task<BridgeClient> ConnectAsync(BridgeEndpoint? endpoint = null, CancellationToken cancellationToken = default) =>
-        ConnectAsync(endpoint ?? BridgeEndpoint.Unix(), BridgeProtocol.Version, BridgeProtocol.MinVersion, cancellationToken);
+        ConnectAsync(endpoint ?? BridgeEndpoint.Default(), BridgeProtocol.Version, BridgeProtocol.MinVersion, DefaultHandshakeTimeout, cancellationToken);
+
+    /// <summary>As <see cref="ConnectAsync(BridgeEndpoint?, CancellationToken)"/>, giving the host <paramref name="handshakeTimeout"/> to answer.</summary>
+    /// <exception cref="BridgeException">As <see cref="ConnectAsync(BridgeEndpoint?, CancellationToken)"/>.</exception>
+    public static Task<BridgeClient> ConnectAsync(BridgeEndpoint endpoint, TimeSpan handshakeTimeout, CancellationToken cancellationToken = default) =>
+        ConnectAsync(endpoint, BridgeProtocol.Version, BridgeProtocol.MinVersion, handshakeTimeout, cancellationToken);
 
     /// <summary>Connects offering protocol versions <paramref name="minProtocolVersion"/> to <paramref name="protocolVersion"/>.</summary>
     /// <exception cref="BridgeException">As <see cref="ConnectAsync(BridgeEndpoint?, CancellationToken)"/>.</exception>
-    public static async Task<BridgeClient> ConnectAsync(BridgeEndpoint endpoint, int protocolVersion, int minProtocolVersion,
-        CancellationToken cancellationToken = default)
+    public static Task<BridgeClient> ConnectAsync(BridgeEndpoint endpoint, int protocolVersion, int minProtocolVersion,
+        CancellationToken cancellationToken = default) =>
+        ConnectAsync(endpoint, protocolVersion, minProtocolVersion, DefaultHandshakeTimeout, cancellationToken);
+
+    private static async Task<BridgeClient> ConnectAsync(BridgeEndpoint endpoint, int protocolVersion, int minProtocolVersion,
+        TimeSpan handshakeTimeout, CancellationToken cancellationToken)
     {
         if (endpoint is null) throw new ArgumentNullException(nameof(endpoint));
+        cancellationToken.ThrowIfCancellationRequested();
+        // Read the token first: a missing file says more than a refused handshake would.
+        string? token = endpoint.Transport == BridgeTransport.Tcp ? endpoint.Token ?? ReadToken(endpoint) : null;
         var socket = await OpenSocketAsync(endpoint).ConfigureAwait(false);
         var client = new BridgeClient(socket, endpoint.ToString());
         try
         {
             client.StartReading();
-            string? token = endpoint.TcpPort == 0 ? null : endpoint.Token ?? ReadToken();
             var hello = new Hello
             {
                 ProtocolVersion = protocolVersion,
@@ -80,8 +96,25 @@ public sealed class BridgeClient : IDisposable
                 Capabilities = new List<string> { Capabilities.Preview },
             };
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            var welcome = await client.RequestAsync<Welcome>(hello, timeout.Token).ConfigureAwait(false);
+            timeout.CancelAfter(handshakeTimeout);
+            Welcome welcome;
+            try
+            {
+                welcome = await client.RequestAsync<Welcome>(hello, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new BridgeException(ErrorCodes.Handshake,
+                    $"Something accepted the connection at {endpoint} but did not answer the handshake within {handshakeTimeout.TotalSeconds:0.#} s: " +
+                    "it is not an EDiffI host, or the host is stuck. Restart the host, or choose another port or socket.", e);
+            }
+            catch (BridgeException e) when (e.Code == ErrorCodes.Unauthorized && token is not null)
+            {
+                string source = endpoint.Token is null ? $"the token read from {endpoint.TokenPath}" : "the token given";
+                throw new BridgeException(ErrorCodes.Unauthorized,
+                    $"The host at {endpoint} refused {source}. That token belongs to another host or an earlier run: restart the host " +
+                    "(it writes a fresh token file), or point the token file setting at the file this host wrote. The host said: " + e.Message, e);
+            }
             if (welcome.ProtocolVersion < minProtocolVersion || welcome.ProtocolVersion > protocolVersion)
                 throw new BridgeException(ErrorCodes.ProtocolVersion,
                     $"The host at {endpoint} chose protocol version {welcome.ProtocolVersion}; this client speaks {minProtocolVersion} to {protocolVersion}. Update the client or the host so they match.");
@@ -129,47 +162,58 @@ public sealed class BridgeClient : IDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Closes the connection; operations still waiting fail with <see cref="ErrorCodes.ConnectionLost"/>. Safe to call from any thread, more than once.</summary>
     public void Dispose()
     {
         Close(new BridgeException(ErrorCodes.ConnectionLost, "The client was disposed."));
         _stream.Dispose();
         _socket.Dispose();
-        _writeLock.Dispose();
-        _closing.Dispose();
+        // _writeLock and _closing stay undisposed: a cancellation callback or the reading thread may still
+        // touch them after Dispose returns, and neither holds anything the collector cannot take.
     }
 
     private static async Task<Socket> OpenSocketAsync(BridgeEndpoint endpoint)
     {
-        Socket socket;
-        EndPoint target;
-        if (endpoint.SocketPath is { } path)
-        {
-            socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            target = new UnixDomainSocketEndPoint(path);
-        }
-        else
-        {
-            socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            target = new IPEndPoint(IPAddress.Loopback, endpoint.TcpPort);
-        }
+        Socket? socket = null;
         try
         {
+            EndPoint target;
+            if (endpoint.SocketPath is { } path)
+            {
+                socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                target = new UnixDomainSocketEndPoint(path);
+            }
+            else
+            {
+                socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                target = new IPEndPoint(IPAddress.Loopback, endpoint.TcpPort);
+            }
             await socket.ConnectAsync(target).ConfigureAwait(false);
             return socket;
         }
         catch (SocketException e)
         {
-            socket.Dispose();
+            socket?.Dispose();
             throw ConnectFailure(endpoint, e);
         }
+        catch (NotSupportedException e) when (endpoint.SocketPath is not null)
+        {
+            // Mono (the Unity editor) on Windows has no Unix domain sockets (PlatformNotSupportedException is one of these).
+            socket?.Dispose();
+            throw NoUnixSockets(e);
+        }
     }
+
+    private static BridgeException NoUnixSockets(Exception e) => new(ErrorCodes.Unsupported,
+        $"This runtime cannot open Unix domain sockets ({e.Message}). Choose the TCP transport (the default on Windows) and start the host with `serve --tcp {BridgeEndpoint.DefaultTcpPort}`.", e);
 
     private static BridgeException ConnectFailure(BridgeEndpoint endpoint, SocketException e)
     {
         const string start = "Start one with `dotnet run --project Host -- serve` (or the Unity window's Start host button).";
         if (endpoint.SocketPath is { } path)
         {
+            if (e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.ProtocolNotSupported or SocketError.OperationNotSupported)
+                return NoUnixSockets(e);
             if (!File.Exists(path))
                 return new BridgeException(ErrorCodes.HostNotRunning, $"No EDiffI host is running: there is no socket at {path}. {start}", e);
             if (e.SocketErrorCode == SocketError.TryAgain || e.SocketErrorCode == SocketError.WouldBlock)
@@ -178,19 +222,25 @@ public sealed class BridgeClient : IDisposable
                 return new BridgeException(ErrorCodes.HostNotRunning, $"Permission denied opening {path}: the socket belongs to another user.", e);
             return new BridgeException(ErrorCodes.HostNotRunning, $"No EDiffI host is listening at {path} (the socket file is left over from a host that stopped). {start}", e);
         }
-        return new BridgeException(ErrorCodes.HostNotRunning, $"No EDiffI host is listening on 127.0.0.1:{endpoint.TcpPort} ({e.SocketErrorCode}). Start one with `serve --tcp {endpoint.TcpPort}`.", e);
+        return new BridgeException(ErrorCodes.HostNotRunning,
+            $"No EDiffI host is listening on 127.0.0.1:{endpoint.TcpPort} ({e.SocketErrorCode}). Start one with `serve --tcp {endpoint.TcpPort}` (or the Unity window's Start host button), or check the port.", e);
     }
 
-    private static string ReadToken()
+    private static string ReadToken(BridgeEndpoint endpoint)
     {
-        string path = BridgeEndpoint.DefaultTokenPath();
+        string path = endpoint.TokenPath ?? BridgeEndpoint.DefaultTokenPath();
+        string start = $"Start the host with `serve --tcp {endpoint.TcpPort}` as this user (it writes the token file), or point the token file setting at the file it wrote.";
+        if (!File.Exists(path))
+            throw new BridgeException(ErrorCodes.HostNotRunning, $"TCP needs the host's token, but there is no token file at {path}: no host is listening on TCP as this user. {start}");
         try
         {
-            return File.ReadAllText(path).Trim();
+            string token = File.ReadAllText(path).Trim();
+            if (token.Length == 0) throw new BridgeException(ErrorCodes.Unauthorized, $"The token file {path} is empty. {start}");
+            return token;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new BridgeException(ErrorCodes.Unauthorized, $"TCP needs the host's token, but {path} could not be read ({e.Message}). Start the host with --tcp first, as the same user.", e);
+            throw new BridgeException(ErrorCodes.Unauthorized, $"TCP needs the host's token, but {path} could not be read ({e.Message}). {start}", e);
         }
     }
 
@@ -218,6 +268,7 @@ public sealed class BridgeClient : IDisposable
 
     private async Task SendAsync(BridgeMessage message, int id)
     {
+        if (_closedBecause is { } closed) throw Closed(closed);
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -263,7 +314,8 @@ public sealed class BridgeClient : IDisposable
                 using var frame = await reader.ReadAsync(_closing.Token).ConfigureAwait(false);
                 if (frame is null)
                 {
-                    reason = new BridgeException(ErrorCodes.ConnectionLost, $"The host at {_endpointText} closed the connection.");
+                    reason = new BridgeException(ErrorCodes.ConnectionLost,
+                        $"The host at {_endpointText} closed the connection: it stopped or crashed (its console says why). Start it again, connect, and retry.");
                     break;
                 }
                 var message = BridgeSerializer.TryRead(frame.Payload, out string? problem);
@@ -279,7 +331,8 @@ public sealed class BridgeClient : IDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            reason = e is BridgeException ? e : new BridgeException(ErrorCodes.ConnectionLost, $"The connection to the host at {_endpointText} was lost ({e.Message}).", e);
+            reason = e is BridgeException ? e : new BridgeException(ErrorCodes.ConnectionLost,
+                $"The connection to the host at {_endpointText} was lost ({e.Message}): the host stopped or crashed (its console says why). Start it again, connect, and retry.", e);
         }
         Close(reason);
     }

@@ -4,9 +4,20 @@ using System.Runtime.InteropServices;
 
 namespace EDiffI.Bridge;
 
+/// <summary>How a client reaches a host.</summary>
+public enum BridgeTransport
+{
+    /// <summary>A Unix domain socket in a per-user folder (macOS, Linux).</summary>
+    UnixSocket = 0,
+
+    /// <summary>TCP on 127.0.0.1 with the token from the user's token file (Windows: Unity's Mono cannot open Unix sockets there).</summary>
+    Tcp = 1,
+}
+
 /// <summary>
-/// Where a host listens: a Unix domain socket (the default, in a per-user folder only its owner can
-/// open), or TCP on the loopback interface with a token from the user's token file.
+/// Where a host listens: a Unix domain socket (the default on macOS and Linux, in a per-user folder
+/// only its owner can open), or TCP on the loopback interface with a token from the user's token
+/// file (the default on Windows).
 /// </summary>
 public sealed class BridgeEndpoint
 {
@@ -16,11 +27,15 @@ public sealed class BridgeEndpoint
     /// <summary>File name of the TCP token inside the bridge folder.</summary>
     public const string TokenFileName = "bridge.token";
 
-    private BridgeEndpoint(string? socketPath, int tcpPort, string? token)
+    /// <summary>The loopback port a host listens on by default on Windows (<c>serve --tcp</c> picks another).</summary>
+    public const int DefaultTcpPort = 47812;
+
+    private BridgeEndpoint(string? socketPath, int tcpPort, string? token, string? tokenPath)
     {
         SocketPath = socketPath;
         TcpPort = tcpPort;
         Token = token;
+        TokenPath = tokenPath;
     }
 
     /// <summary>The Unix socket's path; null for TCP.</summary>
@@ -29,17 +44,33 @@ public sealed class BridgeEndpoint
     /// <summary>The loopback TCP port; 0 for a Unix socket.</summary>
     public int TcpPort { get; }
 
-    /// <summary>The TCP token; null to read it from <see cref="DefaultTokenPath"/> when connecting.</summary>
+    /// <summary>The TCP token; null to read it from <see cref="TokenPath"/> when connecting.</summary>
     public string? Token { get; }
 
-    /// <summary>The Unix socket at <paramref name="path"/>, or at <see cref="DefaultSocketPath"/>.</summary>
-    public static BridgeEndpoint Unix(string? path = null) => new(string.IsNullOrEmpty(path) ? DefaultSocketPath() : path, 0, null);
+    /// <summary>The file the TCP token is read from when <see cref="Token"/> is null (<see cref="DefaultTokenPath"/> unless set); null for a Unix socket.</summary>
+    public string? TokenPath { get; }
 
-    /// <summary>TCP on 127.0.0.1:<paramref name="port"/>; the token defaults to the user's token file.</summary>
-    public static BridgeEndpoint Tcp(int port, string? token = null)
+    /// <summary>How this endpoint is reached.</summary>
+    public BridgeTransport Transport => SocketPath is null ? BridgeTransport.Tcp : BridgeTransport.UnixSocket;
+
+    /// <summary>The transport a client uses unless told otherwise: TCP on Windows, a Unix socket elsewhere.</summary>
+    public static BridgeTransport DefaultTransport =>
+        RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? BridgeTransport.Tcp : BridgeTransport.UnixSocket;
+
+    /// <summary>The endpoint of a host started with default settings: see <see cref="DefaultTransport"/>.</summary>
+    public static BridgeEndpoint Default() => DefaultTransport == BridgeTransport.Tcp ? Tcp(DefaultTcpPort) : Unix();
+
+    /// <summary>The Unix socket at <paramref name="path"/>, or at <see cref="DefaultSocketPath"/>.</summary>
+    public static BridgeEndpoint Unix(string? path = null) => new(string.IsNullOrEmpty(path) ? DefaultSocketPath() : path, 0, null, null);
+
+    /// <summary>
+    /// TCP on 127.0.0.1:<paramref name="port"/>; without <paramref name="token"/> the token is read when
+    /// connecting from <paramref name="tokenPath"/>, by default the user's token file.
+    /// </summary>
+    public static BridgeEndpoint Tcp(int port, string? token = null, string? tokenPath = null)
     {
         if (port <= 0 || port > 65535) throw new ArgumentOutOfRangeException(nameof(port), port, "a TCP port is 1 to 65535");
-        return new BridgeEndpoint(null, port, token);
+        return new BridgeEndpoint(null, port, token, string.IsNullOrEmpty(tokenPath) ? DefaultTokenPath() : tokenPath);
     }
 
     /// <summary>

@@ -9,20 +9,29 @@ namespace EDiffI.Bridge.Unity.Editor
 {
     /// <summary>
     /// The paint-with-words canvas: a small square scribble painted with the mouse in the colours of
-    /// a legend, each colour naming a phrase of the prompt.
+    /// a legend, each colour naming a phrase of the prompt. Serializable, so the window's script
+    /// reloads keep the painting.
     /// </summary>
-    public sealed class PaintCanvas : IDisposable
+    [Serializable]
+    public sealed class PaintCanvas
     {
-        private readonly int _side;
-        private readonly Color32[] _pixels;
-        private readonly List<Color> _colours = new List<Color> { new Color(1, 0, 0, 1), new Color(0, 0, 1, 1) };
-        private readonly List<string> _phrases = new List<string> { "", "" };
-        private Texture2D? _texture;
-        private int _brush;
+        /// <summary>The side of a canvas made by the parameterless constructor.</summary>
+        public const int DefaultSide = 64;
+
+        [SerializeField] private int _side;
+        [SerializeField] private Color32[] _pixels;
+        [SerializeField] private List<Color> _colours = new List<Color> { new Color(1, 0, 0, 1), new Color(0, 0, 1, 1) };
+        [SerializeField] private List<string> _phrases = new List<string> { "", "" };
+        [SerializeField] private int _brush;
+        [NonSerialized] private Texture2D? _texture;
+
+        /// <summary>A blank (black) canvas of <see cref="DefaultSide"/>² pixels.</summary>
+        public PaintCanvas() : this(DefaultSide) { }
 
         /// <summary>A blank (black) canvas of <paramref name="side"/>² pixels.</summary>
         public PaintCanvas(int side)
         {
+            if (side <= 0) throw new ArgumentOutOfRangeException(nameof(side), side, "a canvas has at least one pixel");
             _side = side;
             _pixels = new Color32[side * side];
             Clear();
@@ -31,6 +40,7 @@ namespace EDiffI.Bridge.Unity.Editor
         /// <summary>Draws the legend and the canvas, and paints where the mouse drags.</summary>
         public void Draw()
         {
+            Repair();
             for (int i = 0; i < _colours.Count; i++)
             {
                 GUILayout.BeginHorizontal();
@@ -53,23 +63,28 @@ namespace EDiffI.Bridge.Unity.Editor
                 Paint(x, y, _colours[_brush]);
                 e.Use();
             }
-            if (_texture == null) _texture = new Texture2D(_side, _side, TextureFormat.RGBA32, false);
+            if (_texture == null || _texture.width != _side) _texture = new Texture2D(_side, _side, TextureFormat.RGBA32, false);
             _texture.SetPixels32(_pixels);
             _texture.Apply();
             GUI.DrawTexture(area, _texture);
         }
 
         /// <summary>The scribble as a bridge image.</summary>
-        public ImageData Scribble() => TexturePixels.FromPixels(_pixels, _side, _side);
+        public ImageData Scribble()
+        {
+            Repair();
+            return TexturePixels.FromPixels(_pixels, _side, _side);
+        }
 
         /// <summary>The legend: one entry per colour that has a phrase.</summary>
         /// <exception cref="InvalidOperationException">No colour has a phrase.</exception>
         public List<LegendEntry> Legend()
         {
+            Repair();
             var legend = new List<LegendEntry>();
             for (int i = 0; i < _colours.Count; i++)
             {
-                if (_phrases[i].Trim().Length == 0) continue;
+                if ((_phrases[i] ?? "").Trim().Length == 0) continue;
                 Color32 c = _colours[i];
                 legend.Add(new LegendEntry { Rgb = (c.r << 16) | (c.g << 8) | c.b, Phrase = _phrases[i].Trim() });
             }
@@ -77,11 +92,28 @@ namespace EDiffI.Bridge.Unity.Editor
             return legend;
         }
 
-        /// <inheritdoc />
-        public void Dispose()
+        /// <summary>Destroys the preview texture (made again on the next <see cref="Draw"/>).</summary>
+        public void ReleaseTexture()
         {
             if (_texture != null) UnityEngine.Object.DestroyImmediate(_texture);
             _texture = null;
+        }
+
+        // Serialized data from an older version, or edited by hand, may not fit together: start over then.
+        private void Repair()
+        {
+            if (_side <= 0) _side = DefaultSide;
+            if (_pixels == null || _pixels.Length != _side * _side)
+            {
+                _pixels = new Color32[_side * _side];
+                Clear();
+            }
+            if (_colours == null || _phrases == null || _colours.Count == 0 || _colours.Count != _phrases.Count)
+            {
+                _colours = new List<Color> { new Color(1, 0, 0, 1), new Color(0, 0, 1, 1) };
+                _phrases = new List<string> { "", "" };
+            }
+            _brush = Math.Max(0, Math.Min(_colours.Count - 1, _brush));
         }
 
         private void Clear()
