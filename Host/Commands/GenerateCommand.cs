@@ -100,6 +100,30 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("run the super-resolution stages in overlapping windows of this side (a multiple of 32), 0 for the whole image (default: windows only when a stage would not fit Cascade:MemoryBudgetMB)")]
     public int? StageWindow { get; init; }
 
+    [CommandOption("--init <PNG>")]
+    [Description("img2img: start from this square image (SDEdit) at the cascade stage of its size; with --mask, inpaint it")]
+    public string? Init { get; init; }
+
+    [CommandOption("--strength <S>")]
+    [Description("img2img strength: 0 returns the init, 1 ignores it at 64 (default 0.6)")]
+    public double? Strength { get; init; }
+
+    [CommandOption("--mask <PNG>")]
+    [Description("inpainting mask for --init, the same size: white = regenerate, black = keep")]
+    public string? Mask { get; init; }
+
+    [CommandOption("--make-tileable <PNG>")]
+    [Description("make an existing texture seamless: regenerate a band around its wrap seams with tiling on (--tile picks the axes, default xy)")]
+    public string? MakeTileable { get; init; }
+
+    [CommandOption("--variation-seed <SEED>")]
+    [Description("a second seed whose noise is mixed in by --variation-strength (A1111's variations)")]
+    public long? VariationSeed { get; init; }
+
+    [CommandOption("--variation-strength <S>")]
+    [Description("0 = the seed's own image, 1 = the variation seed's (spherical interpolation of their noise)")]
+    public double VariationStrength { get; init; }
+
     [CommandOption("--repeat <N>")]
     [Description("draw the request N times in one process, printing each time (benchmarking: the first run includes warm-up); the files hold the last")]
     public int Repeat { get; init; } = 1;
@@ -159,11 +183,36 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             {
                 string path = seeds.Count == 1 ? s.Out : Path.ChangeExtension(s.Out, null) + $"-seed{seeds[i]}.png";
                 using var image = result.Images[i];
-                ImageFiles.SavePng(image, path);
+                ImageFiles.SavePng(image, path, PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault()));
                 AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seeds[i]})");
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The text chunks of image <paramref name="index"/>: "parameters" in the one-line form A1111-style tools read, and
+    /// "ediffi" with the settings used as JSON.
+    /// </summary>
+    internal static Dictionary<string, string> PngText(GenerationSettingsUsed used, int index, string model)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string line = string.Join(", ", new[]
+        {
+            $"Steps: {used.Steps}", $"Sampler: {used.Sampler}", $"Schedule: {used.Schedule}", string.Format(inv, "CFG scale: {0}", used.Guidance),
+            $"Seed: {used.Seeds[index]}", $"Size: {used.Width}x{used.Height}", $"Model: {Path.GetFileName(Path.TrimEndingDirectorySeparator(model))}",
+        }.Concat(used.Tiling != TileAxes.None ? [$"Tiling: {Tiling.Name(used.Tiling)}"] : [])
+         .Concat(used.Edit is { } edit ? [string.Format(inv, "Edit: {0}, Strength: {1}", edit, used.Strength)] : [])
+         .Concat(used.Variation is { } v ? [string.Format(inv, "Variation seed: {0}, Variation strength: {1}", v.Seed, v.Strength)] : [])
+         .Concat(used.Stages.Select(st => string.Format(inv, "{0}: {1} steps, CFG {2}, sigma_aug {3}", st.Name, st.Steps, st.Guidance, st.AugmentationSigma))));
+        var json = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            prompt = used.Prompt, seed = used.Seeds[index], model, used.Steps, used.Guidance, used.Sampler, used.Schedule, used.Width, used.Height,
+            tiling = Tiling.Name(used.Tiling), edit = used.Edit, strength = used.Strength,
+            variationSeed = used.Variation?.Seed, variationStrength = used.Variation?.Strength,
+            stages = used.Stages.Select(st => new { st.Name, st.Steps, st.Guidance, sigmaAug = st.AugmentationSigma, st.Window }),
+        });
+        return new Dictionary<string, string> { ["parameters"] = used.Prompt + "\n" + line, ["ediffi"] = json };
     }
 
     /// <summary>The request the options describe; reads the style, scribble, legend and @FILE inputs.</summary>
@@ -176,7 +225,19 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             Tiling = s.Tile is null ? TileAxes.None
                 : Tiling.Parse(s.Tile) ?? throw new UserException($"--tile takes x, y or xy (got '{s.Tile}')."),
             StageWindow = s.StageWindow,
+            Strength = s.Strength, VariationSeed = s.VariationSeed, VariationStrength = s.VariationStrength,
         };
+        if (s.MakeTileable is not null && s.Init is not null) throw new UserException("--make-tileable takes the image itself; leave out --init.");
+        if ((s.Init ?? s.MakeTileable) is { } initPath)
+        {
+            var (rgba, width, height) = ImageFiles.ReadRgba8(initPath, s.Init is null ? "The texture to make tileable" : "The init image", limits);
+            request = request with { Init = new ConditionerImage(rgba, width, height), MakeTileable = s.MakeTileable is not null };
+        }
+        if (s.Mask is not null)
+        {
+            var (rgba, width, height) = ImageFiles.ReadRgba8(s.Mask, "The mask", limits);
+            request = request with { Mask = new ConditionerImage(rgba, width, height) };
+        }
         if ((s.Paint is null) != (s.Legend is null)) throw new UserException("--paint and --legend go together: the scribble and the legend of its colours.");
         if (s.Paint is not null)
         {

@@ -9,7 +9,13 @@ namespace EDiffI.Host.Imaging;
 public static class ImageFiles
 {
     /// <summary>Writes an image tensor [3, H, W] in [−1, 1] as an 8-bit RGBA PNG.</summary>
-    public static void SavePng(Tensor image, string path)
+    public static void SavePng(Tensor image, string path) => SavePng(image, path, null);
+
+    /// <summary>
+    /// As above, with <paramref name="text"/> stored as international text chunks (iTXt, UTF-8) after the header, so the
+    /// prompt, seed, model and settings travel with the file (the "parameters" key is what A1111-style tools read).
+    /// </summary>
+    public static void SavePng(Tensor image, string path, IReadOnlyDictionary<string, string>? text)
     {
         var rgba = ToRgba8(image, out int width, out int height);
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -18,8 +24,73 @@ public static class ImageFiles
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        using var stream = File.Create(full);
-        data.SaveTo(stream);
+        byte[] png = data.ToArray();
+        if (text is { Count: > 0 }) png = WithText(png, text);
+        File.WriteAllBytes(full, png);
+    }
+
+    // Inserts one iTXt chunk per entry after IHDR (the 8-byte signature, then IHDR's 4 + 4 + 13 + 4 bytes).
+    private static byte[] WithText(byte[] png, IReadOnlyDictionary<string, string> text)
+    {
+        const int afterHeader = 8 + 4 + 4 + 13 + 4;
+        using var output = new MemoryStream();
+        output.Write(png, 0, afterHeader);
+        Span<byte> number = stackalloc byte[4];
+        foreach (var (key, value) in text)
+        {
+            // keyword (Latin-1, 1-79 bytes), NUL, compression flag 0, method 0, empty language tag, NUL, empty translated keyword, NUL, UTF-8 text
+            var body = new List<byte>(System.Text.Encoding.Latin1.GetBytes(key.Length > 79 ? key[..79] : key)) { 0, 0, 0, 0, 0 };
+            body.AddRange(System.Text.Encoding.UTF8.GetBytes(value));
+            var chunk = new byte[4 + body.Count];
+            "iTXt"u8.CopyTo(chunk);
+            body.CopyTo(chunk, 4);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, (uint)body.Count);
+            output.Write(number);
+            output.Write(chunk);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, Crc32(chunk));
+            output.Write(number);
+        }
+        output.Write(png, afterHeader, png.Length - afterHeader);
+        return output.ToArray();
+    }
+
+    /// <summary>The CRC-32 of PNG chunks (ISO 3309, polynomial 0xEDB88320 reflected), over the type and data.</summary>
+    internal static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in bytes)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+        }
+        return ~crc;
+    }
+
+    /// <summary>The iTXt and tEXt entries of a PNG file, by keyword (what <see cref="SavePng(Tensor, string, IReadOnlyDictionary{string, string})"/> wrote).</summary>
+    public static Dictionary<string, string> ReadPngText(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        int at = 8;
+        while (at + 12 <= bytes.Length)
+        {
+            int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(at));
+            string type = System.Text.Encoding.ASCII.GetString(bytes, at + 4, 4);
+            var body = bytes.AsSpan(at + 8, length);
+            int nul = body.IndexOf((byte)0);
+            if (type == "iTXt" && nul > 0)
+            {
+                int textStart = nul + 3;
+                textStart += body[textStart..].IndexOf((byte)0) + 1; // language tag
+                textStart += body[textStart..].IndexOf((byte)0) + 1; // translated keyword
+                result[System.Text.Encoding.Latin1.GetString(body[..nul])] = System.Text.Encoding.UTF8.GetString(body[textStart..]);
+            }
+            else if (type == "tEXt" && nul > 0)
+                result[System.Text.Encoding.Latin1.GetString(body[..nul])] = System.Text.Encoding.Latin1.GetString(body[(nul + 1)..]);
+            if (type == "IEND") break;
+            at += 12 + length;
+        }
+        return result;
     }
 
     /// <summary>RGBA8 bytes of an image tensor [3, H, W] in [−1, 1] (alpha opaque), row-major.</summary>

@@ -50,6 +50,30 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
     public int? StageWindow { get; init; }
 
     /// <summary>
+    /// An image to start from (img2img, SDEdit) or to repair (with <see cref="Mask"/>, or <see cref="MakeTileable"/>): a square
+    /// of any size; see <see cref="GenerationService"/> for the stage it enters at.
+    /// </summary>
+    public ConditionerImage? Init { get; init; }
+
+    /// <summary>Where to regenerate <see cref="Init"/> (white = regenerate, black = keep; grey blends), the size of the init.</summary>
+    public ConditionerImage? Mask { get; init; }
+
+    /// <summary>How much of the schedule img2img runs: 0 returns the init, 1 runs it all (default 0.6; 1 with a mask).</summary>
+    public double? Strength { get; init; }
+
+    /// <summary>
+    /// "Make tileable": regenerate a band around the wrap seams of <see cref="Init"/> with tiling on (along
+    /// <see cref="Tiling"/>, both axes when it is none), so an existing texture repeats without a seam.
+    /// </summary>
+    public bool MakeTileable { get; init; }
+
+    /// <summary>A second seed whose starting noise is mixed into each image's (A1111's variation seed); null for none.</summary>
+    public long? VariationSeed { get; init; }
+
+    /// <summary>How far toward <see cref="VariationSeed"/>'s noise (spherical interpolation): 0 none, 1 all of it.</summary>
+    public double VariationStrength { get; init; }
+
+    /// <summary>
     /// Conditioner inputs by conditioner name (<see cref="IConditioner.Name"/>): "style" (an image and a
     /// strength), "paint" (a scribble, its legend as JSON and w′), and whatever plugins add ("palette"...).
     /// </summary>
@@ -119,6 +143,15 @@ public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> S
 
     /// <summary>The axes the texture wraps along.</summary>
     public TileAxes Tiling { get; init; }
+
+    /// <summary>What was done with an init image: "img2img@256" (the stage it entered at), "inpaint", "make-tileable"; null for none.</summary>
+    public string? Edit { get; init; }
+
+    /// <summary>The img2img strength used; null without an init.</summary>
+    public double? Strength { get; init; }
+
+    /// <summary>The variation seed and strength used; null for none.</summary>
+    public (long Seed, double Strength)? Variation { get; init; }
 }
 
 /// <summary>The images of a generation with what was used and what the user should know.</summary>

@@ -153,6 +153,29 @@ public sealed class GenerationService : IDisposable
             var flat = Pipeline.Networks.Where(n => !n.CanTile).Select(n => n.Kind).Concat(_cascade.Stages.Where(st => !st.Stage.Network.CanTile).Select(st => st.Spec.Name)).ToList();
             if (flat.Count > 0) return Unsupported($"This model cannot draw seamless tiling textures: {Names(flat.Distinct())} pads with zeros only; turn tiling off.");
         }
+        if (request.Mask is not null && request.Init is null) return Invalid("A mask needs the image it masks (--init).");
+        if (request.MakeTileable && request.Init is null) return Invalid("Make-tileable needs the image to make tileable.");
+        if (request.MakeTileable && request.Mask is not null) return Invalid("Make-tileable makes its own mask around the seams; leave the mask out.");
+        if (request.Strength is { } strength && !(strength >= 0 && strength <= 1)) return Invalid($"The strength must be between 0 (keep the init) and 1 (ignore it) (got {strength}).");
+        if (request.Strength is not null && request.Init is null) return Invalid("A strength needs an init image (--init) to start from.");
+        if (request.Init is { } init)
+        {
+            try
+            {
+                init.CheckWellFormed("The init image");
+                request.Mask?.CheckWellFormed("The mask");
+            }
+            catch (ArgumentException e)
+            {
+                return Invalid(e.Message);
+            }
+            if (init.Width != init.Height) return Unsupported($"The init image is {init.Width}×{init.Height}; the cascade draws squares, so crop it square.");
+            if (init.Width < 8) return Invalid($"The init image is {init.Width}×{init.Height}; it must be at least 8×8.");
+            if (request.Mask is { } mask && (mask.Width != init.Width || mask.Height != init.Height))
+                return Invalid($"The mask is {mask.Width}×{mask.Height} and the init image {init.Width}×{init.Height}; they must be the same size.");
+        }
+        if (!(request.VariationStrength >= 0 && request.VariationStrength <= 1)) return Invalid($"The variation strength must be between 0 and 1 (got {request.VariationStrength}).");
+        if (request.VariationStrength > 0 && request.VariationSeed is null) return Invalid("A variation strength needs a variation seed.");
         if (request.StageWindow is { } window && window != 0 && (window < MinStageWindow || window % 32 != 0))
             return Invalid($"The stage window must be 0 (whole image) or a multiple of 32 of at least {MinStageWindow} pixels (got {window}).");
         foreach (var (name, input) in request.Conditions)
@@ -228,26 +251,37 @@ public sealed class GenerationService : IDisposable
                 if (output.Processor is { } processor) swapped |= Pipeline.SetCrossAttentionProcessor(processor);
                 used[conditioner.Name] = output.Used ?? new Dictionary<string, double>();
             }
-            if (request.Tiling != TileAxes.None) extra = extra.With(new TilingMode(request.Tiling));
-            SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
-            var images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, baseProgress, cancellationToken);
             int size = Math.Max(request.Width, request.Height) is > 0 and var asked ? asked : DefaultSize;
+            var tiling = request.MakeTileable && request.Tiling == TileAxes.None ? TileAxes.Both : request.Tiling;
+            var plan = EditPlan.Of(request, size, Sizes, tiling, notes.Add);
+            if (tiling != TileAxes.None) extra = extra.With(new TilingMode(tiling));
+            SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
+            Tensor images;
+            if (plan.StartSize == Model.Resolution)
+                images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, baseProgress,
+                    new BaseStart(plan.At(Model.Resolution, request.Batch), request.VariationSeed, request.VariationStrength), cancellationToken);
+            else
+                images = plan.LowInputOf(_cascade.Stages.First(st => st.Spec.Resolution == plan.StartSize).Stage.InputResolution, request.Batch);
             var stagesUsed = new List<StageUsed>();
             foreach (var (spec, stage) in _cascade.Stages)
             {
                 if (stage.OutputResolution > size) break;
+                if (stage.OutputResolution < plan.StartSize) continue;
                 var set = SettingsOf(request, spec.Name);
                 double guidanceOfStage = set.Guidance ?? spec.DefaultGuidance;
                 var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, guidanceOfStage,
                     set.AugmentationSigma ?? spec.AugmentationSigma)
                 { Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
                 var low = images;
-                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, request.Tiling, progress, cancellationToken);
+                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tiling, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
                 low.Dispose();
                 stagesUsed.Add(usedStage);
             }
             var settings = new GenerationSettingsUsed(prompts[0], Enumerable.Range(0, request.Batch).Select(i => seed + i).ToList(), steps, guidance,
-                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) { Stages = stagesUsed, Tiling = request.Tiling };
+                sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) {
+                    Stages = stagesUsed, Tiling = tiling, Edit = plan.Name, Strength = request.Init is null ? null : plan.Strength,
+                    Variation = request.VariationSeed is { } v && request.VariationStrength > 0 ? (v, request.VariationStrength) : null,
+                };
             return new GenerationResult(images.MoveToOuterDisposeScope(), settings, notes);
         }
         finally
@@ -278,7 +312,7 @@ public sealed class GenerationService : IDisposable
     // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
     // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
     private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, EDiffI.SuperResolution.CascadeStageSpec spec, Tensor low, IReadOnlyList<string> prompts,
-        long seed, ISampler sampler, ISigmaSchedule schedule, TileAxes tiling, GenerationProgress? progress, CancellationToken cancellationToken)
+        long seed, ISampler sampler, ISigmaSchedule schedule, TileAxes tiling, StageEdit? edit, GenerationProgress? progress, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -291,11 +325,16 @@ public sealed class GenerationService : IDisposable
             new EDiffI.SuperResolution.StageLayout(tiling, used.Window, used.Window / 4)), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
         var sigmas = spec.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
-        // x_0 = bicubic(low) + σ_0 ε: the sampler scales its unit noise by σ_0, so the image goes in divided by σ_0.
-        if (spec.StartFromInput && sigmas[0] > 0)
+        if (edit is not null) sigmas = edit.Schedule(sigmas);
+        if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0
+        // x_0 = start + σ_0 ε with start the init (img2img) or bicubic(low): the sampler scales its unit noise by σ_0, so
+        // the image goes in divided by σ_0.
+        if (edit?.Init is not null && edit.Mask is null) noise = edit.StartNoise(noise, sigmas[0]);
+        else if (spec.StartFromInput && sigmas[0] > 0)
             noise = noise + Tiling.Bicubic(low, side, side, tiling).to(ScalarType.Float64, device) / sigmas[0];
-        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, sigmas, conditioning,
+        var samples = sampler.Sample(edit?.Constrain(denoiser) ?? denoiser, new SamplingRequest(noise, sigmas, conditioning,
             Callback: callback, CancellationToken: cancellationToken));
+        if (edit is not null) samples = edit.Paste(samples);
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
 

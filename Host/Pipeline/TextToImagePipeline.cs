@@ -182,16 +182,32 @@ public sealed class TextToImagePipeline : IDisposable
     /// which validates them and fills in the defaults.
     /// </summary>
     public Tensor Sample(IReadOnlyList<string> prompts, long seed, int steps, double guidance, ISampler sampler, ISigmaSchedule schedule,
-        ConditioningInputs? extra = null, SamplerCallback? callback = null, CancellationToken cancellationToken = default)
+        ConditioningInputs? extra = null, SamplerCallback? callback = null, CancellationToken cancellationToken = default) =>
+        Sample(prompts, seed, steps, guidance, sampler, schedule, extra, callback, null, cancellationToken);
+
+    /// <summary>
+    /// As above, starting from or keeping part of an init image (<paramref name="edit"/>: SDEdit, inpainting) and with the
+    /// starting noise of every image interpolated toward another seed's (<paramref name="variation"/>).
+    /// </summary>
+    internal Tensor Sample(IReadOnlyList<string> prompts, long seed, int steps, double guidance, ISampler sampler, ISigmaSchedule schedule,
+        ConditioningInputs? extra, SamplerCallback? callback, BaseStart? start, CancellationToken cancellationToken = default)
     {
         if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed", nameof(prompts));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        var edit = start?.Edit;
+        var sigmas = edit?.Schedule(schedule.Sigmas(steps)) ?? schedule.Sigmas(steps);
+        if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0
         var conditioning = WithExtra(Encode(prompts), extra, prompts.Count);
-        var denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
+        IDenoiser denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
+        if (edit is not null) denoiser = edit.Constrain(denoiser);
         var noise = Noise(seed, prompts.Count);
-        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, schedule.Sigmas(steps), conditioning,
+        if (start?.VariationSeed is { } other && start.VariationStrength > 0)
+            noise = StageEdit.Slerp(noise, Noise(other, prompts.Count), start.VariationStrength);
+        if (edit is not null) noise = edit.StartNoise(noise, sigmas[0]);
+        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, sigmas, conditioning,
             Callback: callback, CancellationToken: cancellationToken));
+        if (edit is not null) samples = edit.Paste(samples);
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
 
@@ -204,3 +220,9 @@ public sealed class TextToImagePipeline : IDisposable
         _image?.Dispose();
     }
 }
+
+/// <summary>How the base's sampling starts: an edit of an init image, and a variation seed whose noise is mixed in.</summary>
+/// <param name="Edit">SDEdit or inpainting at the base's resolution; null for none.</param>
+/// <param name="VariationSeed">Seed of the noise to interpolate toward; null for none.</param>
+/// <param name="VariationStrength">0: the seed's own noise, 1: the variation seed's.</param>
+internal sealed record BaseStart(StageEdit? Edit, long? VariationSeed, double VariationStrength);

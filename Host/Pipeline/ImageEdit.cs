@@ -1,0 +1,86 @@
+using EDiffI.Conditioning;
+using EDiffI.Denoising;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace EDiffI.Host.Pipeline;
+
+/// <summary>
+/// How one stage's sampling starts from or keeps part of an existing image: SDEdit (Meng et al. 2022) starts the ODE
+/// from the init noised to the σ that the strength selects on the schedule; inpainting keeps the unmasked region on the
+/// init's trajectory at every step (the denoised estimate there is the init, so x there is exactly init + σ·ε, as
+/// RePaint's replacement with the init noised to the current σ) and pastes it back exactly at the end.
+/// </summary>
+/// <param name="Init">[B, 3, S, S] in [−1, 1] at the stage's resolution; null for none.</param>
+/// <param name="Mask">[B, 1, S, S] in [0, 1], 1 where the image is regenerated; null to keep nothing.</param>
+/// <param name="Strength">SDEdit strength: 0 returns the init, 1 runs the whole schedule.</param>
+internal sealed record StageEdit(Tensor? Init, Tensor? Mask, double Strength)
+{
+    /// <summary>The σ schedule this edit runs: the tail from index round((1 − strength)·N) when there is an init.</summary>
+    public double[] Schedule(double[] sigmas)
+    {
+        if (Init is null || Strength >= 1) return sigmas;
+        int steps = sigmas.Length - 1; // the schedule ends with σ = 0
+        int start = (int)Math.Round((1 - Math.Clamp(Strength, 0, 1)) * steps);
+        return sigmas[start..];
+    }
+
+    /// <summary>The sampler's unit noise for a start at σ_0 from the init: ε + init/σ_0 (the sampler multiplies by σ_0).</summary>
+    public Tensor StartNoise(Tensor noise, double sigma0) =>
+        Init is null || sigma0 <= 0 ? noise : noise + Init.to(noise.dtype, noise.device) / sigma0;
+
+    /// <summary>The denoiser that keeps the unmasked region: D′ = m·D + (1 − m)·init.</summary>
+    public IDenoiser Constrain(IDenoiser inner) => Init is null || Mask is null ? inner : new KeepUnmasked(inner, Init, Mask);
+
+    /// <summary>The final image: the regenerated region from <paramref name="samples"/>, the rest exactly the init.</summary>
+    public Tensor Paste(Tensor samples)
+    {
+        if (Init is null || Mask is null) return samples;
+        var m = Mask.to(samples.dtype, samples.device);
+        return m * samples + (1 - m) * Init.to(samples.dtype, samples.device);
+    }
+
+    private sealed class KeepUnmasked(IDenoiser inner, Tensor init, Tensor mask) : IDenoiser
+    {
+        public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) => Keep(inner.Denoise(x, sigma, conditioning));
+
+        public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) => Keep(inner.Denoise(x, sigma, conditioning));
+
+        private Tensor Keep(Tensor denoised)
+        {
+            using var d = denoised;
+            var m = mask.to(d.dtype, d.device);
+            return m * d + (1 - m) * init.to(d.dtype, d.device);
+        }
+    }
+
+    /// <summary>[B, C, h, w] resized to side × side: area averaging when shrinking, bicubic when enlarging.</summary>
+    public static Tensor Resize(Tensor images, int side)
+    {
+        if (images.shape[2] == side && images.shape[3] == side) return images.alias();
+        return images.shape[2] > side
+            ? F.interpolate(images, [side, side], mode: InterpolationMode.Area)
+            : F.interpolate(images, [side, side], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1, 1);
+    }
+
+    /// <summary>
+    /// Spherical interpolation of unit Gaussian noise, per image (the variation seeds of A1111): keeps the noise's norm,
+    /// so every point between two seeds is noise the model expects.
+    /// </summary>
+    public static Tensor Slerp(Tensor a, Tensor b, double t)
+    {
+        if (t <= 0) return a.alias();
+        if (t >= 1) return b.alias();
+        using var scope = NewDisposeScope();
+        long batch = a.shape[0];
+        var fa = a.reshape(batch, -1);
+        var fb = b.reshape(batch, -1);
+        var cos = ((fa * fb).sum(1) / (fa.norm(1) * fb.norm(1))).clamp(-1, 1);
+        var omega = cos.acos().unsqueeze(1);
+        var sin = omega.sin();
+        // Nearly parallel noise (never for independent draws): fall back to the straight line.
+        var wa = where(sin.abs() < 1e-6, full_like(sin, 1 - t), (omega * (1 - t)).sin() / sin);
+        var wb = where(sin.abs() < 1e-6, full_like(sin, t), (omega * t).sin() / sin);
+        return (wa * fa + wb * fb).reshape(a.shape).MoveToOuterDisposeScope();
+    }
+}
