@@ -37,6 +37,10 @@ public sealed class PipelineJobExecutor : IJobExecutor
             DefaultSampler = sampler.Name,
         };
         var capabilities = new HashSet<string> { EDiffI.Bridge.Protocol.Capabilities.Generate, EDiffI.Bridge.Protocol.Capabilities.Preview };
+        if (service.CanTile) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.Tiling);
+        capabilities.UnionWith([EDiffI.Bridge.Protocol.Capabilities.ImageToImage, EDiffI.Bridge.Protocol.Capabilities.Inpainting,
+            EDiffI.Bridge.Protocol.Capabilities.Variations]);
+        if (service.CanTile) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.MakeTileable);
         foreach (int size in service.Sizes) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.SizePrefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (string name in service.Conditioners)
             capabilities.Add(name switch
@@ -83,7 +87,13 @@ public sealed class PipelineJobExecutor : IJobExecutor
         var generation = new GenerationRequest(request.Prompt, request.Seed, request.Steps, request.Guidance)
         {
             Sampler = request.Sampler ?? _defaultSampler, Width = request.Width, Height = request.Height,
-            Tiling = request.Tiling ? EDiffI.Networks.TileAxes.Both : EDiffI.Networks.TileAxes.None,
+            Tiling = string.IsNullOrEmpty(request.TileAxes)
+                ? request.Tiling ? EDiffI.Networks.TileAxes.Both : EDiffI.Networks.TileAxes.None
+                : EDiffI.Networks.Tiling.Parse(request.TileAxes) ?? throw new Runtime.UserException($"Tile axes must be x, y or xy (got '{request.TileAxes}')."),
+            Init = request.InitImage is { } init ? new ConditionerImage(init.Rgba, init.Width, init.Height) : null,
+            Mask = request.Mask is { } mask ? new ConditionerImage(mask.Rgba, mask.Width, mask.Height) : null,
+            Strength = request.Strength, VariationSeed = request.VariationSeed, VariationStrength = request.VariationStrength,
+            MakeTileable = request.MakeTileable,
         };
         if (request.StyleImage is { } style)
             generation = generation.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(

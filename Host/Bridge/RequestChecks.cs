@@ -25,6 +25,9 @@ public static class RequestChecks
         if (request.Sampler is { Length: > 100 }) return Error(ErrorCodes.Limit, "The sampler name is over 100 characters.");
         if (CheckImage(request.StyleImage, "style reference", limits) is { } style) return Error(style.Code, style.Message);
         if (CheckImage(request.Scribble, "scribble", limits) is { } scribble) return Error(scribble.Code, scribble.Message);
+        if (CheckImage(request.InitImage, "init image", limits) is { } init) return Error(init.Code, init.Message);
+        if (CheckImage(request.Mask, "mask", limits) is { } mask) return Error(mask.Code, mask.Message);
+        if (request.TileAxes is { Length: > 8 }) return Error(ErrorCodes.InvalidRequest, "Tile axes must be x, y or xy.");
         int legend = request.Legend?.Count ?? 0;
         if (legend > limits.MaxLegendEntries)
             return Error(ErrorCodes.Limit, $"The legend has {legend} colours; this host takes at most {limits.MaxLegendEntries}.");

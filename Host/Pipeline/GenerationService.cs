@@ -91,6 +91,13 @@ public sealed class GenerationService : IDisposable
     /// </summary>
     public double MemoryBudgetBytes { get; } = 4096.0 * 1024 * 1024;
 
+    /// <summary>True when every network of the base and of the cascade wraps around, so tiling requests may run.</summary>
+    public bool CanTile => NonTiling().Count == 0;
+
+    // The networks (by kind) and stages (by name) that pad with zeros only.
+    private List<string> NonTiling() =>
+        Pipeline.Networks.Where(n => !n.CanTile).Select(n => n.Kind).Concat(_cascade.Stages.Where(st => !st.Stage.Network.CanTile).Select(st => st.Spec.Name)).ToList();
+
     /// <summary>Smallest window side a request may ask the stages for.</summary>
     public const int MinStageWindow = 64;
 
@@ -148,9 +155,9 @@ public sealed class GenerationService : IDisposable
                 return Invalid($"σ_aug of stage '{name}' must be between 0 and {MaxAugmentationSigma} (got {a}); 0 is no augmentation.");
         }
         if ((request.Tiling & ~TileAxes.Both) != 0) return Invalid($"Tiling must be x, y or xy (got {(int)request.Tiling}).");
-        if (request.Tiling != TileAxes.None)
+        if (request.Tiling != TileAxes.None || request.MakeTileable)
         {
-            var flat = Pipeline.Networks.Where(n => !n.CanTile).Select(n => n.Kind).Concat(_cascade.Stages.Where(st => !st.Stage.Network.CanTile).Select(st => st.Spec.Name)).ToList();
+            var flat = NonTiling();
             if (flat.Count > 0) return Unsupported($"This model cannot draw seamless tiling textures: {Names(flat.Distinct())} pads with zeros only; turn tiling off.");
         }
         if (request.Mask is not null && request.Init is null) return Invalid("A mask needs the image it masks (--init).");

@@ -50,7 +50,7 @@ public sealed class GenerationServiceBridgeTests
     [InlineData("negative steps", ErrorCodes.InvalidRequest, "Steps must be between 1")]
     [InlineData("empty prompt", ErrorCodes.InvalidRequest, "The prompt is empty")]
     [InlineData("unknown sampler", ErrorCodes.InvalidRequest, "Unknown sampler 'nope'")]
-    [InlineData("tiling", ErrorCodes.Unsupported, "seamless tiling")]
+    [InlineData("mask without init", ErrorCodes.InvalidRequest, "needs the image it masks")]
     [InlineData("size", ErrorCodes.Unsupported, "16×16 images only")]
     [InlineData("style", ErrorCodes.Unsupported, "no CLIP image encoder")]
     [InlineData("scribble without legend", ErrorCodes.InvalidRequest, "needs both a scribble and a legend")]
@@ -71,7 +71,7 @@ public sealed class GenerationServiceBridgeTests
             "negative steps" => new GenerateRequest { Prompt = "p", Steps = -1 },
             "empty prompt" => new GenerateRequest { Prompt = "  " },
             "unknown sampler" => new GenerateRequest { Prompt = "p", Sampler = "nope" },
-            "tiling" => new GenerateRequest { Prompt = "p", Tiling = true },
+            "mask without init" => new GenerateRequest { Prompt = "p", Mask = scribble },
             "size" => new GenerateRequest { Prompt = "p", Width = 256, Height = 256 },
             "style" => new GenerateRequest { Prompt = "p", StyleImage = scribble },
             "scribble without legend" => new GenerateRequest { Prompt = "p", Scribble = scribble },
@@ -117,5 +117,35 @@ public sealed class GenerationServiceBridgeTests
         DisposeScopeManager.Statistics.Reset();
         Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => service.Generate(failingRequest));
         Assert.Equal(0, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public async Task TheTextureFieldsRoundTripAndAnOldClientsTilingStillWorks()
+    {
+        var (service, _, folder) = Serve();
+        using var _s = service;
+        using var _f = folder;
+        var executor = new PipelineJobExecutor(service, "tiny");
+        await using var host = new TestServer(executor);
+        using var client = await host.ConnectAsync();
+        foreach (string capability in new[] { Capabilities.Tiling, Capabilities.ImageToImage, Capabilities.Inpainting, Capabilities.Variations, Capabilities.MakeTileable })
+            Assert.True(client.HasCapability(capability), capability);
+        // An old client: only the boolean.
+        var old = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 1, Steps = 2, Tiling = true });
+        Assert.True(old.Settings.Tiling);
+        // img2img at strength 0 hands the init back pixel for pixel; one axis of tiling is accepted.
+        var init = new ImageData { Width = old.Width, Height = old.Height, Rgba = old.Rgba };
+        var same = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 2, Steps = 2, TileAxes = "x", InitImage = init, Strength = 0 });
+        Assert.Equal(old.Rgba, same.Rgba);
+        Assert.True(same.Settings.Tiling);
+        // Inpainting with an all-black mask keeps everything; a variation runs.
+        var black = new ImageData { Width = old.Width, Height = old.Height, Rgba = Enumerable.Range(0, old.Rgba.Length).Select(i => (byte)(i % 4 == 3 ? 255 : 0)).ToArray() };
+        var kept = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 3, Steps = 2, InitImage = init, Mask = black });
+        Assert.Equal(old.Rgba, kept.Rgba);
+        var varied = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 1, Steps = 2, Tiling = true, VariationSeed = 9, VariationStrength = 0.5 });
+        Assert.NotEqual(old.Rgba, varied.Rgba);
+        var bad = await Assert.ThrowsAsync<BridgeException>(() => client.GenerateAsync(new GenerateRequest { Prompt = "p", TileAxes = "diagonal" }));
+        Assert.Equal(ErrorCodes.InvalidRequest, bad.Code);
+        Assert.Contains("x, y or xy", bad.Message);
     }
 }

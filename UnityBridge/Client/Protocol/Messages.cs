@@ -171,6 +171,37 @@ public sealed class GenerateRequest : BridgeMessage
     /// </summary>
     [Key(14)]
     public List<ConditionEntry>? Conditions { get; set; }
+
+    /// <summary>
+    /// The axes a tiling texture wraps along: "x", "y" or "xy" (capability <see cref="Capabilities.Tiling"/>); null or empty
+    /// reads <see cref="Tiling"/> (true: "xy"), which older clients send.
+    /// </summary>
+    [Key(15)]
+    public string? TileAxes { get; set; }
+
+    /// <summary>An image to start from (img2img, capability <see cref="Capabilities.ImageToImage"/>) or to repair (with <see cref="Mask"/>).</summary>
+    [Key(16)]
+    public ImageData? InitImage { get; set; }
+
+    /// <summary>Where to regenerate <see cref="InitImage"/>: white regenerates, black keeps; the init's size (capability <see cref="Capabilities.Inpainting"/>).</summary>
+    [Key(17)]
+    public ImageData? Mask { get; set; }
+
+    /// <summary>img2img strength, 0 (keep the init) to 1; null for the host's default.</summary>
+    [Key(18)]
+    public double? Strength { get; set; }
+
+    /// <summary>A second seed whose noise is mixed in (capability <see cref="Capabilities.Variations"/>); null for none.</summary>
+    [Key(19)]
+    public long? VariationSeed { get; set; }
+
+    /// <summary>How far toward <see cref="VariationSeed"/>'s noise, 0 to 1.</summary>
+    [Key(20)]
+    public double VariationStrength { get; set; }
+
+    /// <summary>Make <see cref="InitImage"/> seamless: regenerate a band around its wrap seams with tiling on (capability <see cref="Capabilities.MakeTileable"/>).</summary>
+    [Key(21)]
+    public bool MakeTileable { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>

@@ -212,6 +212,14 @@ public static class Capabilities
     public const string StyleReference = "style-reference";
     /// <summary>Paint-with-words (<see cref="GenerateRequest.Scribble"/>, <see cref="GenerateRequest.Legend"/>).</summary>
     public const string PaintWithWords = "paint-with-words";
+    /// <summary>img2img: <see cref="GenerateRequest.InitImage"/> with <see cref="GenerateRequest.Strength"/>.</summary>
+    public const string ImageToImage = "img2img";
+    /// <summary>Inpainting: <see cref="GenerateRequest.InitImage"/> with <see cref="GenerateRequest.Mask"/>.</summary>
+    public const string Inpainting = "inpainting";
+    /// <summary><see cref="GenerateRequest.MakeTileable"/>.</summary>
+    public const string MakeTileable = "make-tileable";
+    /// <summary><see cref="GenerateRequest.VariationSeed"/> and <see cref="GenerateRequest.VariationStrength"/>.</summary>
+    public const string Variations = "variations";
     /// <summary>Prefix of the capability a conditioner adds: "conditioner:palette" means GenerateRequest.Conditions may name "palette".</summary>
     public const string ConditionerPrefix = "conditioner:";
     /// <summary>Prefix of the output sizes the host draws: "size:1024" means a request may ask for 1024×1024 (the base's size and each cascade stage's).</summary>
