@@ -124,6 +124,18 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("0 = the seed's own image, 1 = the variation seed's (spherical interpolation of their noise)")]
     public double VariationStrength { get; init; }
 
+    [CommandOption("--ktx2 <FILE>")]
+    [Description("also write the texture as a KTX2 file: BC7, sRGB, the whole mip chain (wrap-filtered when tiling), on the GPU through Vulkan")]
+    public string? Ktx2 { get; init; }
+
+    [CommandOption("--preview <PNG>")]
+    [Description("also write a preview render of the texture as a material on a sphere and a tiled plane (Vulkan)")]
+    public string? Preview { get; init; }
+
+    [CommandOption("--vulkan-device <N|NAME>")]
+    [Description("the Vulkan device of --ktx2 and --preview (default: a discrete GPU, else any)")]
+    public string? VulkanDevice { get; init; }
+
     [CommandOption("--repeat <N>")]
     [Description("draw the request N times in one process, printing each time (benchmarking: the first run includes warm-up); the files hold the last")]
     public int Repeat { get; init; } = 1;
@@ -134,12 +146,14 @@ public sealed class GenerateSettings : DeviceSettings
 }
 
 /// <summary><c>generate</c>: text to image. Maps options to a <see cref="GenerationRequest"/> and the result to PNG files.</summary>
-public sealed class GenerateCommand(GenerationServiceFactory services, IConfiguration configuration) : Command<GenerateSettings>
+public sealed class GenerateCommand(GenerationServiceFactory services, IConfiguration configuration, IEnumerable<EDiffI.Textures.ITextureGpuProvider> textureGpus) : Command<GenerateSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
+        if (s.Ktx2 is not null && !s.Ktx2.EndsWith(".ktx2", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--ktx2 must name a .ktx2 file (got '{s.Ktx2}').");
+        if (s.Preview is not null && !s.Preview.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--preview must name a .png file (got '{s.Preview}').");
         var limits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
         var request = Request(s, limits); // reads the input files (headers checked first) before any slow work
         TorchRuntime.UseTorchLibrary(s.TorchLib);
@@ -185,6 +199,12 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 using var image = result.Images[i];
                 ImageFiles.SavePng(image, path, PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault()));
                 AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seeds[i]})");
+                if (s.Ktx2 is not null || s.Preview is not null)
+                {
+                    string? Each(string? file) => file is null || seeds.Count == 1 ? file : Path.ChangeExtension(file, null) + $"-seed{seeds[i]}" + Path.GetExtension(file);
+                    var rgba = ImageFiles.ToRgba8(image, out int w, out int h);
+                    TextureJob.AfterGenerate(rgba, w, h, Each(s.Ktx2), Each(s.Preview), textureGpus, Console.Out, s.VulkanDevice);
+                }
             }
         }
         return 0;

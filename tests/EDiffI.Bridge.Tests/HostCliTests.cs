@@ -14,7 +14,7 @@ namespace EDiffI.Bridge.Tests;
 public class HostCliTests
 {
     [Theory]
-    [InlineData("generate --tilling xy", "--tilling", "--tile")]
+    [InlineData("generate --tiles xy", "--tiles", "--tile")]
     [InlineData("generate --bogus-flag 3", "--bogus-flag", null)]
     [InlineData("generate --promt bricks", "--promt", "--prompt")]
     [InlineData("serve --sokcet b.sock", "--sokcet", "--socket")]

@@ -111,4 +111,32 @@ public class ShippedModelTests
         using var one = SceneRenderer.ToImages(rgb, 1, 64);
         return one[0].clone();
     }
+
+    [Fact]
+    public void WithTilingTheShippedModelsTexturesRepeatWithoutTheSeamTheyShowOtherwise()
+    {
+        using var pipeline = TextToImagePipeline.Load(Folder, Catalog, CPU, ScalarType.Float32);
+        using var service = new GenerationService(pipeline, [new EDiffI.Plugins.Sampling.HeunSampler()], [new EDiffI.Sampling.KarrasSchedule()], ownsPipeline: false);
+        string[] prompts = ["red bricks with grey mortar", "mossy green cobblestones", "brown wooden planks", "blue marble"];
+        double Ratio(EDiffI.Networks.TileAxes tiling)
+        {
+            var ratios = new List<double>();
+            foreach (string prompt in prompts)
+            {
+                using var result = service.Generate(new GenerationRequest(prompt, 21, 16, Batch: 2) { Tiling = tiling });
+                for (int i = 0; i < 2; i++)
+                {
+                    using var image = result.Images[i];
+                    ratios.Add(EDiffI.Networks.Tiling.SeamRatio(image, EDiffI.Networks.TileAxes.X));
+                    ratios.Add(EDiffI.Networks.Tiling.SeamRatio(image, EDiffI.Networks.TileAxes.Y));
+                }
+            }
+            return ratios.Average();
+        }
+        double tiled = Ratio(EDiffI.Networks.TileAxes.Both), plain = Ratio(EDiffI.Networks.TileAxes.None);
+        string report = $"seam ratio with tiling {tiled:0.00}, without {plain:0.00} (8 textures, both axes)";
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), "ediffi-shipped-seams.txt"), report);
+        Assert.True(plain > 2, report);
+        Assert.True(tiled < 1.2, report);
+    }
 }
