@@ -148,4 +148,41 @@ public sealed class GenerationServiceBridgeTests
         Assert.Equal(ErrorCodes.InvalidRequest, bad.Code);
         Assert.Contains("x, y or xy", bad.Message);
     }
+
+    [Fact]
+    public async Task TheBridgeReturns256And1024ResultsWithStageProgress()
+    {
+        using var folder = new ScratchFolder();
+        EndToEndTests.MakeTinyModel(folder.Path);
+        using var pipeline = TextToImagePipeline.Load(folder.Path, Catalog, CPU, ScalarType.Float32);
+        var family = new EDiffI.Plugins.SuperResolution.SuperResolutionFamily([new UNetFamily()]);
+        var widths = pipeline.Network.Conditioning with { Streams = null };
+        // A tiny cascade with the real one's sizes: 16 → 256 → 1024, one step each.
+        foreach (var (name, low, high) in new[] { ("sr256", 16, 256), ("sr1024", 256, 1024) })
+            using (var stage = family.Create(name, "sr-tiny", low, high, widths))
+                family.Save(stage, Path.Combine(folder.Path, name));
+        var manifest = ModelManifest.Load(folder.Path) with
+        {
+            Cascade =
+            [
+                new EDiffI.SuperResolution.CascadeStageSpec { Name = "sr256", Folder = "sr256", Resolution = 256, DefaultSteps = 1, SigmaMax = 1 },
+                new EDiffI.SuperResolution.CascadeStageSpec { Name = "sr1024", Folder = "sr1024", Resolution = 1024, DefaultSteps = 1, SigmaMax = 1 },
+            ],
+        };
+        using var cascade = Cascade.Load(manifest, folder.Path, 16, [family], CPU, ScalarType.Float32);
+        using var service = new GenerationService(pipeline, [new HeunSampler()], [new KarrasSchedule()], ownsPipeline: false, cascade: cascade);
+        var executor = new PipelineJobExecutor(service, "tiny");
+        await using var host = new TestServer(executor);
+        using var client = await host.ConnectAsync();
+        Assert.True(client.HasCapability(Capabilities.SizePrefix + "1024"));
+        foreach (int size in new[] { 256, 1024 })
+        {
+            var stages = new List<string>();
+            var result = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 1, Steps = 2, Width = size, Height = size },
+                progress: p => stages.Add(p.Stage));
+            Assert.Equal((size, size), (result.Width, result.Height));
+            Assert.Equal(size * size * 4, result.Rgba.Length);
+            Assert.Equal(size == 256 ? ["base", "sr256"] : ["base", "sr256", "sr1024"], stages.Distinct());
+        }
+    }
 }
