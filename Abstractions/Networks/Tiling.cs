@@ -95,7 +95,12 @@ public static class Tiling
     /// </summary>
     /// <param name="image">[C, H, W] or [H, W], any range.</param>
     /// <param name="axis"><see cref="TileAxes.X"/> or <see cref="TileAxes.Y"/>.</param>
-    public static double SeamRatio(Tensor image, TileAxes axis)
+    /// <param name="phase">
+    /// 1 compares with every interior pair (the definition); a network's downsampling factor compares only with
+    /// the interior pairs that straddle a boundary of its coarsest cells, as the wrap edge does, which separates a seam from
+    /// the faint blockiness nearest upsampling leaves on every such boundary.
+    /// </param>
+    public static double SeamRatio(Tensor image, TileAxes axis, int phase = 1)
     {
         if (axis is not (TileAxes.X or TileAxes.Y)) throw new ArgumentException("the seam ratio is measured along one axis, X or Y");
         using var scope = NewDisposeScope();
@@ -106,7 +111,13 @@ public static class Tiling
         long n = x.shape[2];
         if (n < 3) throw new ArgumentException("the image is too narrow for a seam ratio (at least 3 pixels)");
         double seam = (x[.., .., n - 1] - x[.., .., 0]).abs().mean().item<double>();
-        double interior = (x[.., .., TensorIndex.Slice(1, n)] - x[.., .., TensorIndex.Slice(0, n - 1)]).abs().mean().item<double>();
+        var steps = (x[.., .., TensorIndex.Slice(1, n)] - x[.., .., TensorIndex.Slice(0, n - 1)]).abs(); // step i: column i → i+1
+        if (phase > 1)
+        {
+            if (n % phase != 0 || n / phase < 2) throw new ArgumentException($"a phase of {phase} needs a side that is a multiple of it, at least twice (got {n})");
+            steps = steps.index_select(2, arange(phase - 1, n - 1, phase, dtype: ScalarType.Int64, device: steps.device));
+        }
+        double interior = steps.mean().item<double>();
         return interior > 0 ? seam / interior : seam > 0 ? double.PositiveInfinity : 1;
     }
 }

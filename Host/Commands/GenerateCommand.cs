@@ -124,6 +124,14 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("0 = the seed's own image, 1 = the variation seed's (spherical interpolation of their noise)")]
     public double VariationStrength { get; init; }
 
+    [CommandOption("--pbr")]
+    [Description("also write PBR maps beside --out: name_albedo, name_height (16-bit), name_normal, name_roughness, name_ao and name.material.json (heuristic: luminance as height)")]
+    public bool Pbr { get; init; }
+
+    [CommandOption("--normal-convention <C>")]
+    [Description("normal maps of --pbr: opengl (green up, Unity, Godot, Blender; default) or directx (Unreal)")]
+    public string NormalConvention { get; init; } = "opengl";
+
     [CommandOption("--ktx2 <FILE>")]
     [Description("also write the texture as a KTX2 file: BC7, sRGB, the whole mip chain (wrap-filtered when tiling), on the GPU through Vulkan")]
     public string? Ktx2 { get; init; }
@@ -152,6 +160,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
+        _ = Convention(s.NormalConvention); // refused before any slow work
         if (s.Ktx2 is not null && !s.Ktx2.EndsWith(".ktx2", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--ktx2 must name a .ktx2 file (got '{s.Ktx2}').");
         if (s.Preview is not null && !s.Preview.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--preview must name a .png file (got '{s.Preview}').");
         var limits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
@@ -199,6 +208,14 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 using var image = result.Images[i];
                 ImageFiles.SavePng(image, path, PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault()));
                 AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seeds[i]})");
+                if (s.Pbr)
+                {
+                    var albedo = ImageFiles.ToRgba8(image, out int pw, out int ph);
+                    var maps = PbrMaps.FromAlbedo(albedo, pw, ph, result.Settings.Tiling, convention: Convention(s.NormalConvention));
+                    var files = PbrMaps.Write(path, albedo, maps, result.Settings.Tiling, result.Settings.Prompt, seeds[i], Convention(s.NormalConvention),
+                        PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault()));
+                    AnsiConsole.MarkupLineInterpolated($"wrote PBR maps: [green]{string.Join(", ", files.Select(Path.GetFileName))}[/]");
+                }
                 if (s.Ktx2 is not null || s.Preview is not null)
                 {
                     string? Each(string? file) => file is null || seeds.Count == 1 ? file : Path.ChangeExtension(file, null) + $"-seed{seeds[i]}" + Path.GetExtension(file);
@@ -209,6 +226,13 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         }
         return 0;
     }
+
+    private static EDiffI.Textures.NormalConvention Convention(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "opengl" or "gl" => EDiffI.Textures.NormalConvention.OpenGL,
+        "directx" or "dx" => EDiffI.Textures.NormalConvention.DirectX,
+        _ => throw new UserException($"--normal-convention takes opengl or directx (got '{text}')."),
+    };
 
     /// <summary>
     /// The text chunks of image <paramref name="index"/>: "parameters" in the one-line form A1111-style tools read, and
