@@ -23,9 +23,11 @@ public sealed class PipelineJobExecutor : IJobExecutor
     /// Serves <paramref name="service"/> (not owned) under <paramref name="modelName"/>; requests that name no
     /// sampler get <paramref name="defaultSampler"/> when given, else the service's default.
     /// </summary>
-    public PipelineJobExecutor(GenerationService service, string modelName, string? defaultSampler = null)
+    public PipelineJobExecutor(GenerationService service, string modelName, string? defaultSampler = null,
+        IEnumerable<EDiffI.Textures.ITextureGpuProvider>? textureGpus = null)
     {
         _service = service;
+        _textureGpus = textureGpus?.ToList() ?? [];
         _defaultSampler = defaultSampler;
         var sampler = service.SamplerFor(new GenerationRequest("probe") { Sampler = defaultSampler });
         Model = new ModelInfo
@@ -38,6 +40,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
         };
         var capabilities = new HashSet<string> { EDiffI.Bridge.Protocol.Capabilities.Generate, EDiffI.Bridge.Protocol.Capabilities.Preview };
         if (service.CanTile) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.Tiling);
+        if (_textureGpus.Count > 0) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.MaterialPreview);
         capabilities.UnionWith([EDiffI.Bridge.Protocol.Capabilities.ImageToImage, EDiffI.Bridge.Protocol.Capabilities.Inpainting,
             EDiffI.Bridge.Protocol.Capabilities.Variations]);
         if (service.CanTile) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.MakeTileable);
@@ -131,6 +134,8 @@ public sealed class PipelineJobExecutor : IJobExecutor
         using var image = result.Images[0];
         byte[] rgba = ImageFiles.ToRgba8(image, out int width, out int height);
         var used = result.Settings;
+        var notes = result.Notes.ToList();
+        ImageData? materialPreview = request.MaterialPreviewSize > 0 ? MaterialPreview(rgba, width, height, request.MaterialPreviewSize, notes) : null;
         return new GenerateResult
         {
             RequestId = request.RequestId,
@@ -146,7 +151,8 @@ public sealed class PipelineJobExecutor : IJobExecutor
                 PaintedRegions = (int)(used.Conditions.GetValueOrDefault(PaintConditioner.ConditionerName)?.GetValueOrDefault("regions") ?? 0),
             },
             ElapsedMilliseconds = clock.Elapsed.TotalMilliseconds,
-            Notes = result.Notes.Count > 0 ? result.Notes.ToList() : null,
+            Notes = notes.Count > 0 ? notes : null,
+            MaterialPreview = materialPreview,
         };
     }
 
@@ -158,5 +164,21 @@ public sealed class PipelineJobExecutor : IJobExecutor
         var small = size == first.shape[^1] ? first : nn.functional.interpolate(first, [size, size], mode: InterpolationMode.Area);
         byte[] rgba = ImageFiles.ToRgba8(small[0].clamp(-1, 1), out int width, out int height);
         return new ImageData { Width = width, Height = height, Rgba = rgba };
+    }
+
+    private readonly List<EDiffI.Textures.ITextureGpuProvider> _textureGpus;
+
+    // The texture path's preview of the result (the same hook as `generate --preview`), read back as RGBA; a note when
+    // there is no Vulkan device to render it.
+    private ImageData? MaterialPreview(byte[] rgba, int width, int height, int size, List<string> notes)
+    {
+        if (_textureGpus.Count == 0)
+        {
+            notes.Add("note: this host has no Vulkan texture path; no material preview.");
+            return null;
+        }
+        var (pixels, w, h, notRun) = Commands.TextureJob.RenderPreview(rgba, width, height, size, _textureGpus);
+        if (notRun.Count > 0) notes.Add($"note: not run without a Vulkan device: {string.Join("; ", notRun)}.");
+        return pixels is null ? null : new ImageData { Width = w, Height = h, Rgba = pixels };
     }
 }

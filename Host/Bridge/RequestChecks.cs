@@ -27,6 +27,9 @@ public static class RequestChecks
         if (CheckImage(request.Scribble, "scribble", limits) is { } scribble) return Error(scribble.Code, scribble.Message);
         if (CheckImage(request.InitImage, "init image", limits) is { } init) return Error(init.Code, init.Message);
         if (CheckImage(request.Mask, "mask", limits) is { } mask) return Error(mask.Code, mask.Message);
+        if (request.MaterialPreviewSize < 0 || request.MaterialPreviewSize > limits.MaxInputImageSide)
+            return Error(request.MaterialPreviewSize < 0 ? ErrorCodes.InvalidRequest : ErrorCodes.Limit,
+                $"The material preview size must be between 0 and {limits.MaxInputImageSide} (got {request.MaterialPreviewSize}).");
         if (request.TileAxes is { Length: > 8 }) return Error(ErrorCodes.InvalidRequest, "Tile axes must be x, y or xy.");
         int legend = request.Legend?.Count ?? 0;
         if (legend > limits.MaxLegendEntries)

@@ -40,7 +40,8 @@ public sealed class ServeSettings : DeviceSettings
 }
 
 /// <summary><c>serve</c>: the game-engine bridge (MessagePack over a Unix socket, optionally loopback TCP).</summary>
-public sealed class ServeCommand(GenerationServiceFactory services, IConfiguration configuration, PluginCatalog plugins)
+public sealed class ServeCommand(GenerationServiceFactory services, IConfiguration configuration, PluginCatalog plugins,
+    IEnumerable<EDiffI.Textures.ITextureGpuProvider> textureGpus)
     : AsyncCommand<ServeSettings>
 {
     /// <inheritdoc />
@@ -64,7 +65,7 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
         string folder = s.Model ?? ModelLocator.ResolveDefault();
         using var service = services.Open(folder, device, TorchRuntime.ComputeType(device, s.Precision));
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
-        var executor = new PipelineJobExecutor(service, modelName, s.Sampler);
+        var executor = new PipelineJobExecutor(service, modelName, s.Sampler, textureGpus);
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
 
         await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));

@@ -257,6 +257,27 @@ public static class TextureJob
         return Run(request, providers, log);
     }
 
+    /// <summary>
+    /// The preview of an RGBA8 colour texture (the hook's, <paramref name="size"/> pixels high) as RGBA8 pixels, for the
+    /// bridge to return beside a result; null pixels when no Vulkan device could render it (<c>NotRun</c> says what).
+    /// </summary>
+    public static (byte[]? Rgba, int Width, int Height, IReadOnlyList<string> NotRun) RenderPreview(byte[] rgba, int width, int height, int size,
+        IEnumerable<ITextureGpuProvider> providers)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"ediffi-preview-{Guid.NewGuid():N}.png");
+        try
+        {
+            var done = AfterGenerate(rgba, width, height, null, file, providers, TextWriter.Null, null, size);
+            if (!File.Exists(file)) return (null, 0, 0, done.NotRun);
+            var (pixels, w, h) = EDiffI.Host.Imaging.ImageFiles.ReadRgba8(file, "The material preview");
+            return (pixels, w, h, done.NotRun);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>A height image's values: the mean of its R, G and B (a grey image's grey), white high.</summary>
     public static float[] HeightValues(TextureImage image)
     {

@@ -144,6 +144,11 @@ public sealed class GenerationServiceBridgeTests
         Assert.Equal(old.Rgba, kept.Rgba);
         var varied = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 1, Steps = 2, Tiling = true, VariationSeed = 9, VariationStrength = 0.5 });
         Assert.NotEqual(old.Rgba, varied.Rgba);
+        // A host without the Vulkan texture path says so instead of failing the job.
+        Assert.False(client.HasCapability(Capabilities.MaterialPreview));
+        var noPreview = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 1, Steps = 2, MaterialPreviewSize = 32 });
+        Assert.Null(noPreview.MaterialPreview);
+        Assert.Contains(noPreview.Notes!, n => n.Contains("no Vulkan texture path", StringComparison.Ordinal));
         var bad = await Assert.ThrowsAsync<BridgeException>(() => client.GenerateAsync(new GenerateRequest { Prompt = "p", TileAxes = "diagonal" }));
         Assert.Equal(ErrorCodes.InvalidRequest, bad.Code);
         Assert.Contains("x, y or xy", bad.Message);

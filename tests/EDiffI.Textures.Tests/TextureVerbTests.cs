@@ -104,4 +104,16 @@ public sealed class TextureVerbTests(VulkanFixture fixture) : IDisposable
         Assert.Equal((146u, 7u), Ktx2(ktx));
         Assert.True(File.Exists(preview));
     }
+
+    [VulkanFact]
+    public void TheBridgesMaterialPreviewIsRenderedAsPixels()
+    {
+        var (_, bricks) = TestImages.World(64).First();
+        var (rgba, width, height, notRun) = TextureJob.RenderPreview(bricks.ToRgba8(), 64, 64, 32, [new VulkanTextureProvider(new VulkanTextureOptions())]);
+        Assert.Empty(notRun);
+        Assert.Equal((64, 32), (width, height)); // sphere and tiled plane side by side
+        Assert.Equal(64 * 32 * 4, rgba!.Length);
+        Assert.Contains(Enumerable.Range(0, 64 * 32), i => rgba[i * 4] != rgba[0] || rgba[i * 4 + 1] != rgba[1]); // not a blank image
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "ediffi-preview-*.png")); // the scratch file is gone
+    }
 }

@@ -202,6 +202,13 @@ public sealed class GenerateRequest : BridgeMessage
     /// <summary>Make <see cref="InitImage"/> seamless: regenerate a band around its wrap seams with tiling on (capability <see cref="Capabilities.MakeTileable"/>).</summary>
     [Key(21)]
     public bool MakeTileable { get; set; }
+
+    /// <summary>
+    /// Also render the texture as a material on a sphere and a tiled plane, this many pixels high (twice as wide), and
+    /// return it as <see cref="GenerateResult.MaterialPreview"/> (capability <see cref="Capabilities.MaterialPreview"/>); 0 for none.
+    /// </summary>
+    [Key(22)]
+    public int MaterialPreviewSize { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>
@@ -273,6 +280,10 @@ public sealed class GenerateResult : BridgeMessage
     /// <summary>Warnings and notes about the request that did not stop it (for example scribble colours missing from the legend); null when none.</summary>
     [Key(7)]
     public List<string>? Notes { get; set; }
+
+    /// <summary>The material preview asked for by <see cref="GenerateRequest.MaterialPreviewSize"/>; null when none was asked or none could be rendered (a note says why).</summary>
+    [Key(8)]
+    public ImageData? MaterialPreview { get; set; }
 }
 
 /// <summary>Client → host: cancel the job whose <see cref="GenerateRequest"/> had <see cref="BridgeMessage.RequestId"/>.</summary>

@@ -220,6 +220,8 @@ public static class Capabilities
     public const string MakeTileable = "make-tileable";
     /// <summary><see cref="GenerateRequest.VariationSeed"/> and <see cref="GenerateRequest.VariationStrength"/>.</summary>
     public const string Variations = "variations";
+    /// <summary>Material previews rendered beside the result (<see cref="GenerateRequest.MaterialPreviewSize"/>, the Vulkan texture path).</summary>
+    public const string MaterialPreview = "material-preview";
     /// <summary>Prefix of the capability a conditioner adds: "conditioner:palette" means GenerateRequest.Conditions may name "palette".</summary>
     public const string ConditionerPrefix = "conditioner:";
     /// <summary>Prefix of the output sizes the host draws: "size:1024" means a request may ask for 1024×1024 (the base's size and each cascade stage's).</summary>
