@@ -24,6 +24,12 @@ if (args.Length > 0 && args[0] == "palette")
     TorchRuntime.UseTorchLibrary(paletteOptions.Get("torch-lib"));
     return PaletteEvaluation.Run(paletteOptions);
 }
+if (args.Length > 0 && args[0] == "img2img")
+{
+    var editOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(editOptions.Get("torch-lib"));
+    return ImageToImageEvaluation.Run(editOptions);
+}
 if (args.Length > 0 && args[0] == "seams")
 {
     var textureOptions = Args.Parse(args[1..]);

@@ -78,3 +78,68 @@ internal static class TextureEvaluation
         return 0;
     }
 }
+
+/// <summary>img2img against strength: how much of the init survives (the judge's attribute readings agreeing with the init's
+/// scene, and the pixel distance) and how much the prompt takes over (agreement with the prompt's scene).</summary>
+internal static class ImageToImageEvaluation
+{
+    /// <summary>Evaluate img2img --model models/default [--count 16] [--strengths 0,0.25,0.5,0.75,1] [--steps 32] [--device cpu] [--figure f.png]</summary>
+    public static int Run(Args o)
+    {
+        string model = o.Get("model") ?? Path.Combine("models", "default");
+        var device = TorchRuntime.ParseDevice(o.Get("device") ?? "cpu");
+        int count = int.Parse(o.Get("count") ?? "16", CultureInfo.InvariantCulture);
+        int? steps = o.Get("steps") is { } st ? int.Parse(st, CultureInfo.InvariantCulture) : null;
+        var strengths = (o.Get("strengths") ?? "0,0.25,0.5,0.75,1").Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToList();
+        string judge = o.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors");
+        using var environment = new EvaluationEnvironment(device, judge);
+        using var service = environment.OpenCascade(model, device, TorchRuntime.ComputeType(device, o.Get("precision") ?? "auto"));
+        // Init: a held-out scene's 64 render; prompt: the next scene's caption (another family, colours and objects).
+        var inits = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(5_000_000 + i, WorldSplit.HeldOut, 64)).ToList();
+        var targets = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(5_000_000 + i + 1, WorldSplit.HeldOut, 64)).ToList();
+        using var real = SceneRenderer.ToImages(inits.Select(s => s.Rgb));
+        var figure = new List<Tensor>();
+        foreach (double strength in strengths)
+        {
+            var clock = Stopwatch.StartNew();
+            var parts = new List<Tensor>();
+            for (int i = 0; i < count; i++)
+            {
+                using var init = real[i];
+                var rgba = ImageFiles.ToRgba8(init, out int w, out int h);
+                var request = new GenerationRequest(targets[i].Short.Text, 60_000 + i, steps)
+                { Width = 64, Height = 64, Init = new EDiffI.Conditioning.ConditionerImage(rgba, w, h), Strength = strength };
+                using var result = service.Generate(request);
+                parts.Add(result.Images.clone());
+            }
+            using var generated = cat(parts, 0);
+            foreach (var p in parts) p.Dispose();
+            double Agreement(IReadOnlyList<RenderedScene> scenes)
+            {
+                using var onDevice = generated.to(device);
+                var scores = WorldMetrics.AttributeAgreement(environment.Judge, onDevice, scenes.Select(s => s.Scene).ToList());
+                return scores.Values.Sum(v => v.Agree) / (double)Math.Max(1, scores.Values.Sum(v => v.Scored));
+            }
+            double keep, follow, distance;
+            using (no_grad())
+            {
+                keep = Agreement(inits);
+                follow = Agreement(targets);
+                distance = (generated - real).abs().mean().item<float>() / 2; // in [0, 1] of the pixel range
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"strength {strength:0.00}: agrees with the init's scene {keep:P1}, with the prompt's scene {follow:P1}, mean pixel change {distance:0.000} ({clock.Elapsed.TotalSeconds:0} s)"));
+            figure.Add(generated.narrow(0, 0, Math.Min(6, count)).clone());
+        }
+        if (o.Get("figure") is { } path)
+        {
+            // One row per strength, the first six scenes.
+            using var all = cat(figure, 0);
+            using var grid = EvaluationImages.Grid(all, Math.Min(6, count));
+            ImageFiles.SavePng(EvaluationImages.Enlarge(grid.unsqueeze(0), 2)[0], path);
+            Console.WriteLine($"wrote {path}");
+        }
+        foreach (var f in figure) f.Dispose();
+        return 0;
+    }
+}
