@@ -3,14 +3,17 @@ namespace EDiffI.Extensibility;
 /// <summary>The version of the contracts in this assembly, which every plugin records when it is built.</summary>
 public static class PluginContract
 {
-    /// <summary>Breaking changes raise the major version: a plugin built for another major is refused.</summary>
-    public const int Major = 1;
+    /// <summary>
+    /// Breaking changes raise the major version: a plugin built for another major is refused. 2: <c>IEdmNetwork.Forward</c>
+    /// takes σ beside c_noise, and <c>ISuperResolutionStage</c>'s methods take the tiling and the window layout.
+    /// </summary>
+    public const int Major = 2;
 
     /// <summary>Additions raise the minor version: a plugin built for a newer minor than the host's is refused.</summary>
     public const int Minor = 0;
 
     /// <summary>"major.minor"; pass this constant to <see cref="EDiffIPluginAttribute"/> so it is baked into the plugin.</summary>
-    public const string Version = "1.0";
+    public const string Version = "2.0";
 
     /// <summary>Why a plugin built against <paramref name="pluginContract"/> cannot run here, or null when it can.</summary>
     public static string? Incompatibility(string pluginContract)

@@ -32,7 +32,7 @@ public class PluginLoadingTests
         using var _ = provider;
         var good = Find(catalog, "GoodPlugin");
         Assert.Equal(PluginStatus.Loaded, good.Status);
-        Assert.Equal(("Good", "1.2.3", "1.0"), (good.Name, good.Version, good.ContractVersion));
+        Assert.Equal(("Good", "1.2.3", "2.0"), (good.Name, good.Version, good.ContractVersion));
         Assert.Contains("ISigmaSchedule ← LinearSchedule", good.Provides);
 
         var throwing = Find(catalog, "ThrowingPlugin");
@@ -41,7 +41,7 @@ public class PluginLoadingTests
 
         var incompatible = Find(catalog, "IncompatiblePlugin");
         Assert.Equal(PluginStatus.Refused, incompatible.Status);
-        Assert.Contains("contract 2.0", incompatible.Reason);
+        Assert.Contains("contract 3.0", incompatible.Reason);
 
         var schedules = provider.GetServices<ISigmaSchedule>().Select(s => s.Name).ToList();
         Assert.Contains("fixture-linear", schedules);

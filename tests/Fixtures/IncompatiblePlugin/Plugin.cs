@@ -5,7 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 // Built "against" a future major version of the contracts.
-[assembly: EDiffIPlugin("Incompatible", "9.0.0", "2.0", typeof(IncompatibleRegistration))]
+[assembly: EDiffIPlugin("Incompatible", "9.0.0", "3.0", typeof(IncompatibleRegistration))]
 
 namespace Fixtures;
 
