@@ -160,7 +160,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
     public override int Execute(CommandContext context, GenerateSettings s, CancellationToken cancellationToken)
     {
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
-        _ = Convention(s.NormalConvention); // refused before any slow work
+        var convention = Convention(s.NormalConvention); // refused before any slow work
         if (s.Ktx2 is not null && !s.Ktx2.EndsWith(".ktx2", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--ktx2 must name a .ktx2 file (got '{s.Ktx2}').");
         if (s.Preview is not null && !s.Preview.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--preview must name a .png file (got '{s.Preview}').");
         var limits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
@@ -206,20 +206,20 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             {
                 string path = seeds.Count == 1 ? s.Out : Path.ChangeExtension(s.Out, null) + $"-seed{seeds[i]}.png";
                 using var image = result.Images[i];
-                ImageFiles.SavePng(image, path, PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault()));
+                var text = PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault());
+                ImageFiles.SavePng(image, path, text);
                 AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (seed {seeds[i]})");
+                if (!s.Pbr && s.Ktx2 is null && s.Preview is null) continue;
+                var rgba = ImageFiles.ToRgba8(image, out int w, out int h);
                 if (s.Pbr)
                 {
-                    var albedo = ImageFiles.ToRgba8(image, out int pw, out int ph);
-                    var maps = PbrMaps.FromAlbedo(albedo, pw, ph, result.Settings.Tiling, convention: Convention(s.NormalConvention));
-                    var files = PbrMaps.Write(path, albedo, maps, result.Settings.Tiling, result.Settings.Prompt, seeds[i], Convention(s.NormalConvention),
-                        PngText(result.Settings, i, s.Model ?? ModelLocator.ResolveDefault()));
+                    var maps = PbrMaps.FromAlbedo(rgba, w, h, result.Settings.Tiling, convention: convention);
+                    var files = PbrMaps.Write(path, rgba, maps, result.Settings.Tiling, result.Settings.Prompt, seeds[i], convention, text);
                     AnsiConsole.MarkupLineInterpolated($"wrote PBR maps: [green]{string.Join(", ", files.Select(Path.GetFileName))}[/]");
                 }
                 if (s.Ktx2 is not null || s.Preview is not null)
                 {
                     string? Each(string? file) => file is null || seeds.Count == 1 ? file : Path.ChangeExtension(file, null) + $"-seed{seeds[i]}" + Path.GetExtension(file);
-                    var rgba = ImageFiles.ToRgba8(image, out int w, out int h);
                     TextureJob.AfterGenerate(rgba, w, h, Each(s.Ktx2), Each(s.Preview), textureGpus, Console.Out, s.VulkanDevice);
                 }
             }

@@ -35,27 +35,33 @@ public static class ImageFiles
         const int afterHeader = 8 + 4 + 4 + 13 + 4;
         using var output = new MemoryStream();
         output.Write(png, 0, afterHeader);
-        Span<byte> number = stackalloc byte[4];
         foreach (var (key, value) in text)
         {
             // keyword (Latin-1, 1-79 bytes), NUL, compression flag 0, method 0, empty language tag, NUL, empty translated keyword, NUL, UTF-8 text
             var body = new List<byte>(System.Text.Encoding.Latin1.GetBytes(key.Length > 79 ? key[..79] : key)) { 0, 0, 0, 0, 0 };
             body.AddRange(System.Text.Encoding.UTF8.GetBytes(value));
-            var chunk = new byte[4 + body.Count];
-            "iTXt"u8.CopyTo(chunk);
-            body.CopyTo(chunk, 4);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, (uint)body.Count);
-            output.Write(number);
-            output.Write(chunk);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, Crc32(chunk));
-            output.Write(number);
+            WritePngChunk(output, "iTXt", body.ToArray());
         }
         output.Write(png, afterHeader, png.Length - afterHeader);
         return output.ToArray();
     }
 
+    /// <summary>Writes one PNG chunk: the data's length (big-endian), the 4-letter type, the data, the CRC-32 of type and data.</summary>
+    internal static void WritePngChunk(Stream output, string type, byte[] data)
+    {
+        var body = new byte[4 + data.Length];
+        System.Text.Encoding.ASCII.GetBytes(type, body);
+        data.CopyTo(body, 4);
+        Span<byte> number = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, (uint)data.Length);
+        output.Write(number);
+        output.Write(body);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, Crc32(body));
+        output.Write(number);
+    }
+
     /// <summary>The CRC-32 of PNG chunks (ISO 3309, polynomial 0xEDB88320 reflected), over the type and data.</summary>
-    internal static uint Crc32(ReadOnlySpan<byte> bytes)
+    private static uint Crc32(ReadOnlySpan<byte> bytes)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in bytes)

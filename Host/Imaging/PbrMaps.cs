@@ -169,21 +169,8 @@ public static class PbrMaps
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
         header[8] = 16; // bit depth
         header[9] = 0;  // greyscale
-        Chunk(file, "IHDR", header);
-        Chunk(file, "IDAT", raw.ToArray());
-        Chunk(file, "IEND", []);
-    }
-
-    private static void Chunk(Stream output, string type, byte[] data)
-    {
-        var body = new byte[4 + data.Length];
-        System.Text.Encoding.ASCII.GetBytes(type, body);
-        data.CopyTo(body, 4);
-        var number = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, (uint)data.Length);
-        output.Write(number);
-        output.Write(body);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(number, ImageFiles.Crc32(body));
-        output.Write(number);
+        ImageFiles.WritePngChunk(file, "IHDR", header);
+        ImageFiles.WritePngChunk(file, "IDAT", raw.ToArray());
+        ImageFiles.WritePngChunk(file, "IEND", []);
     }
 }
