@@ -220,7 +220,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 if (s.Ktx2 is not null || s.Preview is not null)
                 {
                     string? Each(string? file) => file is null || seeds.Count == 1 ? file : Path.ChangeExtension(file, null) + $"-seed{seeds[i]}" + Path.GetExtension(file);
-                    TextureJob.AfterGenerate(rgba, w, h, Each(s.Ktx2), Each(s.Preview), textureGpus, Console.Out, s.VulkanDevice);
+                    TextureJob.AfterGenerate(rgba, w, h, result.Settings.Tiling.HasFlag(EDiffI.Networks.TileAxes.X), result.Settings.Tiling.HasFlag(EDiffI.Networks.TileAxes.Y), Each(s.Ktx2), Each(s.Preview), textureGpus, Console.Out, s.VulkanDevice);
                 }
             }
         }

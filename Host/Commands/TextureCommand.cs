@@ -125,7 +125,7 @@ public sealed class TextureCommand(IEnumerable<ITextureGpuProvider> providers) :
 /// <summary>One texture job: the options of <c>texture</c>, already checked.</summary>
 public sealed record TextureRequest(
     TextureImage Input, TextureKind Kind, TextureImage? Normal, TextureImage? Height, TextureImage? Roughness,
-    bool Mips, TextureFormat Format, string? Out, string? NormalOut, float Strength, NormalConvention Convention, bool Wrap,
+    bool Mips, TextureFormat Format, string? Out, string? NormalOut, float Strength, NormalConvention Convention, bool WrapX, bool WrapY,
     string? Preview, int PreviewSize, string? Device, bool CpuOnly);
 
 /// <summary>What a job did: the files written, the device used, and the passes it could not run (with why).</summary>
@@ -177,7 +177,7 @@ public static class TextureJob
         if (!float.IsFinite(s.Strength) || s.Strength < 0) throw new UserException($"--strength must be 0 or more (got {s.Strength}).");
         if (s.PreviewSize < 8 || s.PreviewSize > 4096) throw new UserException($"--preview-size must be 8 to 4096 pixels (got {s.PreviewSize}).");
         return new TextureRequest(Read(s.In, "The texture (--in)"), kind, ReadOptional(s.Normal, "The normal map (--normal)"), ReadOptional(s.Height, "The height map (--height)"),
-            ReadOptional(s.Roughness, "The roughness map (--roughness)"), s.Mips, format, s.Out, s.NormalOut, s.Strength, convention, !s.Clamp,
+            ReadOptional(s.Roughness, "The roughness map (--roughness)"), s.Mips, format, s.Out, s.NormalOut, s.Strength, convention, !s.Clamp, !s.Clamp,
             s.Preview, s.PreviewSize, s.VulkanDevice, s.Cpu);
     }
 
@@ -210,20 +210,20 @@ public static class TextureJob
         if (r.Height is { } height && (r.Normal is null || r.NormalOut is not null))
         {
             var h = HeightValues(height);
-            derived = gpu?.NormalFromHeight(h, height.Width, height.Height, r.Strength, r.Wrap, r.Wrap, r.Convention)
-                ?? NormalMaps.FromHeightImage(h, height.Width, height.Height, r.Strength, r.Wrap, r.Wrap, r.Convention);
+            derived = gpu?.NormalFromHeight(h, height.Width, height.Height, r.Strength, r.WrapX, r.WrapY, r.Convention)
+                ?? NormalMaps.FromHeightImage(h, height.Width, height.Height, r.Strength, r.WrapX, r.WrapY, r.Convention);
             normal ??= derived;
             log.WriteLine($"normal map from height ({height.Width}×{height.Height}, strength {r.Strength}, {r.Convention}) on {where}");
         }
         if (r.Out is not null)
         {
-            Write(r.Out, r.Input, r.Kind, r.Format, r.Mips, r.Wrap, gpu, where, log, notRun);
+            Write(r.Out, r.Input, r.Kind, r.Format, r.Mips, r.WrapX, r.WrapY, gpu, where, log, notRun);
             written.Add(r.Out);
         }
         if (r.NormalOut is not null && derived is not null)
         {
             if (r.NormalOut.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) SavePng(derived, r.NormalOut);
-            else Write(r.NormalOut, derived, TextureKind.Normal, TextureFormat.Bc5, r.Mips, r.Wrap, gpu, where, log, notRun);
+            else Write(r.NormalOut, derived, TextureKind.Normal, TextureFormat.Bc5, r.Mips, r.WrapX, r.WrapY, gpu, where, log, notRun);
             written.Add(r.NormalOut);
         }
         if (r.Preview is not null)
@@ -246,14 +246,15 @@ public static class TextureJob
     /// <summary>
     /// The hook for <c>generate --ktx2 FILE --preview FILE</c> and the bridge: after an image is generated (RGBA8, row-major),
     /// writes its BC7 mip chain to <paramref name="ktx2"/> and/or its preview PNG to <paramref name="preview"/>, on the GPU
-    /// when one opens, and returns what it did. The generated image is an sRGB colour texture that tiles.
+    /// when one opens, and returns what it did. The generated image is an sRGB colour texture; its mips wrap along the
+    /// axes it was generated to tile on (<paramref name="wrapX"/>, <paramref name="wrapY"/>) and clamp along the others.
     /// </summary>
-    public static TextureResult AfterGenerate(byte[] rgba, int width, int height, string? ktx2, string? preview,
+    public static TextureResult AfterGenerate(byte[] rgba, int width, int height, bool wrapX, bool wrapY, string? ktx2, string? preview,
         IEnumerable<ITextureGpuProvider> providers, TextWriter log, string? device = null, int previewSize = 512)
     {
         if (ktx2 is not null) CheckContainer(ktx2, "--ktx2");
         var request = new TextureRequest(TextureImage.FromRgba8(rgba, width, height), TextureKind.Color, null, null, null, true, TextureFormat.Bc7,
-            ktx2, null, 4, NormalConvention.OpenGL, true, preview, previewSize, device, false);
+            ktx2, null, 4, NormalConvention.OpenGL, wrapX, wrapY, preview, previewSize, device, false);
         return Run(request, providers, log);
     }
 
@@ -267,7 +268,7 @@ public static class TextureJob
         string file = Path.Combine(Path.GetTempPath(), $"ediffi-preview-{Guid.NewGuid():N}.png");
         try
         {
-            var done = AfterGenerate(rgba, width, height, null, file, providers, TextWriter.Null, null, size);
+            var done = AfterGenerate(rgba, width, height, true, true, null, file, providers, TextWriter.Null, null, size);
             if (!File.Exists(file)) return (null, 0, 0, done.NotRun);
             var (pixels, w, h) = EDiffI.Host.Imaging.ImageFiles.ReadRgba8(file, "The material preview");
             return (pixels, w, h, done.NotRun);
@@ -277,6 +278,14 @@ public static class TextureJob
             File.Delete(file);
         }
     }
+
+    private static string Addressing(bool wrapX, bool wrapY) => (wrapX, wrapY) switch
+    {
+        (true, true) => "wrap",
+        (false, false) => "clamp",
+        (true, false) => "wrap x, clamp y",
+        _ => "clamp x, wrap y",
+    };
 
     /// <summary>A height image's values: the mean of its R, G and B (a grey image's grey), white high.</summary>
     public static float[] HeightValues(TextureImage image)
@@ -332,11 +341,11 @@ public static class TextureJob
         }
     }
 
-    private static void Write(string path, TextureImage image, TextureKind kind, TextureFormat format, bool mips, bool wrap, ITextureGpu? gpu, string where,
+    private static void Write(string path, TextureImage image, TextureKind kind, TextureFormat format, bool mips, bool wrapX, bool wrapY, ITextureGpu? gpu, string where,
         TextWriter log, List<string> notRun)
     {
-        var chain = mips ? gpu?.MipChain(image, kind, wrap, wrap) ?? TextureMath.MipChain(image, kind, wrap, wrap) : [image];
-        if (mips) log.WriteLine($"{chain.Count} mip levels of {path} on {where} ({(wrap ? "wrap" : "clamp")}, {kind})");
+        var chain = mips ? gpu?.MipChain(image, kind, wrapX, wrapY) ?? TextureMath.MipChain(image, kind, wrapX, wrapY) : [image];
+        if (mips) log.WriteLine($"{chain.Count} mip levels of {path} on {where} ({Addressing(wrapX, wrapY)}, {kind})");
         if (format != TextureFormat.Rgba8 && gpu is null)
         {
             notRun.Add($"{format.ToString().ToUpperInvariant()} compression ({path} holds RGBA8 instead)");

@@ -94,12 +94,30 @@ public sealed class TextureVerbTests(VulkanFixture fixture) : IDisposable
         Assert.Contains("no-such-gpu", e.Message);
     }
 
+    [Fact]
+    public void TheGenerateHookWrapsMipsOnlyAlongTheAxesTheResultTiles()
+    {
+        var (_, bricks) = TestImages.World(64).First();
+        byte[] Level1(bool wrapX, bool wrapY)
+        {
+            string ktx = Path.Combine(_dir, $"hook-{wrapX}-{wrapY}.ktx2");
+            TextureJob.AfterGenerate(bricks.ToRgba8(), 64, 64, wrapX, wrapY, ktx, null, [new NoDriver()], new StringWriter());
+            var f = File.ReadAllBytes(ktx);
+            // Level index: 24 bytes per level from byte 80 (offset, length, uncompressed length); level 1 is the second.
+            long offset = BinaryPrimitives.ReadInt64LittleEndian(f.AsSpan(80 + 24)), length = BinaryPrimitives.ReadInt64LittleEndian(f.AsSpan(80 + 32));
+            return f.AsSpan((int)offset, (int)length).ToArray();
+        }
+        foreach (var (wx, wy) in new[] { (false, false), (true, false), (true, true) })
+            Assert.Equal(TextureMath.MipChain(bricks, TextureKind.Color, wx, wy)[1].ToRgba8(), Level1(wx, wy));
+        Assert.NotEqual(Level1(false, false), Level1(true, true)); // the addressing matters on this texture
+    }
+
     [VulkanFact]
     public void TheGenerateHookWritesBc7MipsAndAPreview()
     {
         var (_, bricks) = TestImages.World(64).First();
         string ktx = Path.Combine(_dir, "g.ktx2"), preview = Path.Combine(_dir, "g.png");
-        var result = TextureJob.AfterGenerate(bricks.ToRgba8(), 64, 64, ktx, preview, [new VulkanTextureProvider(new VulkanTextureOptions())], new StringWriter(), previewSize: 32);
+        var result = TextureJob.AfterGenerate(bricks.ToRgba8(), 64, 64, true, true, ktx, preview, [new VulkanTextureProvider(new VulkanTextureOptions())], new StringWriter(), previewSize: 32);
         Assert.Empty(result.NotRun);
         Assert.Equal((146u, 7u), Ktx2(ktx));
         Assert.True(File.Exists(preview));
