@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# After ../shared/gpu/prepare.sh and scripts/gpu/publish-tools.sh: packs .gpu/ into .gpuc/ with the app as one
-# tar.xz, so that the working tree (the shipped model is tracked) plus the carried bundle stay under the device
-# tool's 64 MiB. SkiaSharp's native library (12 MB) is left out: runs on the GPU write JSON, and figures are
-# drawn on the CPU. Carry ".gpuc" and begin the device command with:
-#   mkdir -p .gpu && cp .gpuc/run.sh .gpuc/dotnet-rt.tar.xz .gpu/ && tar xJf .gpuc/app.tar.xz -C .gpu && ...
+# After ../shared/gpu/prepare.sh and scripts/gpu/publish-tools.sh: packs .gpu/ into .gpuc/ as parts small enough that
+# the working tree (the shipped models are tracked, ~54 MB) plus one part stay under the device tool's 64 MiB.
+#  - the .NET runtime is cut to the files the published apps can load (scripts/gpu/slim lists them) and xz -9e'd;
+#  - SkiaSharp's native library (12 MB) is left out: runs on the GPU write JSON, figures are drawn on the CPU;
+#  - the bundle (run.sh, runtime, app) is split into .gpuc/bundle.tar.NN parts of at most PART_MB (default 10 MB),
+#    with .gpuc/manifest (the parts and their SHA-256).
+# On the device, each call carries ".gpuc/manifest" and one or more parts and begins with `bash scripts/gpu/unpack.sh`:
+# it stashes the parts in /tmp (kept while the machine stays warm) and, once every part is there, unpacks .gpu/.
+# So a first call can carry part 00, the next part 01, and so on; the last one runs the job.
 set -euo pipefail
 [ -d .gpu/app ] || { echo "no .gpu/app: run ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj first" >&2; exit 2; }
+part_mb=${PART_MB:-10}
 rm -f .gpu/app/libSkiaSharp.so
 rm -rf .gpu/app/models # the publish copies the shipped model; it travels with the working tree already
-rm -rf .gpuc && mkdir .gpuc
-cp .gpu/run.sh .gpu/dotnet-rt.tar.xz .gpuc/
-tar cJf .gpuc/app.tar.xz -C .gpu app
-du -sh .gpuc
+dotnet build scripts/gpu/slim -c Release -v q -clp:ErrorsOnly -o .gpu/slim >/dev/null
+droot=$(dirname "$(readlink -f "$(command -v dotnet)")")
+rt=$(ls -d "$droot"/shared/Microsoft.NETCore.App/* | sort -V | tail -1)
+.gpu/slim/Slim .gpu/app "$rt" > .gpu/runtime-files.txt
+rel=shared/Microsoft.NETCore.App/$(basename "$rt")
+(cd "$droot" && tar cf - dotnet host $(sed "s|^|$rel/|" "$OLDPWD/.gpu/runtime-files.txt")) | xz -9e -T2 > .gpu/dotnet-rt.tar.xz
+rm -rf .gpuc && mkdir -p .gpuc/stage
+cp .gpu/run.sh .gpu/dotnet-rt.tar.xz .gpuc/stage/
+tar cJf .gpuc/stage/app.tar.xz -C .gpu app
+tar cf - -C .gpuc/stage . | split -b "$(awk -v m="$part_mb" 'BEGIN{printf "%d", m*1000000}')" -d - .gpuc/bundle.tar.
+rm -rf .gpuc/stage
+(cd .gpuc && sha256sum bundle.tar.* > manifest)
+ls -l .gpuc | awk 'NR>1{printf "%s %.1f MB\n", $9, $5/1e6}'
+echo "travels with the tree: $(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -1 | awk '{printf "%.1f MB", $1/1e6}') (64 MiB = 67.1 MB in all per call)"

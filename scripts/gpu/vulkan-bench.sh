@@ -2,21 +2,21 @@
 # Benchmarks the Vulkan texture path (texture --bench: mip chain, normal map, BC7/BC1/BC5, preview) on the GPU machine
 # with its NVIDIA driver, beside the CPU reference in the same run, at 1024² and 2048².
 #
-# Here, once, from the repository root (after merging h-vulkan):
-#   ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj && bash scripts/gpu/pack.sh       # the host and runtime in .gpuc/
+# Here, once, from the repository root:
+#   ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj && bash scripts/gpu/pack.sh       # the host and runtime in .gpuc/ parts
 #   echo /.gl/ >>.git/info/exclude; mkdir -p .gl /tmp/amd64/partial
 #   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 #   apt-get $o update; (cd .gl && apt-get $o download libvulkan1)                       # the Vulkan loader
-# Then the device tool: run with carry [".gpuc", ".gl"] and the command
+# Then the device tool: carry [".gpuc/manifest", ".gpuc/bundle.tar.NN"] for each part but the last with the command
+# `bash scripts/gpu/unpack.sh` (it stashes them), then carry [".gpuc/manifest", the last part, ".gl"] and the command
 #   bash scripts/gpu/vulkan-bench.sh
 # Returns in $OUT: machine.txt, devices.txt, bench-1024.md, bench-2048.md (Markdown tables for docs/benchmarks.md).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-[ -d .gpuc ] || { echo "no .gpuc: run ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj && bash scripts/gpu/pack.sh here first" >&2; exit 2; }
+bash scripts/gpu/unpack.sh || exit $?
 ls .gl/*.deb >/dev/null 2>&1 || { echo "no .gl/*.deb: download libvulkan1 into .gl (see the top of this script)" >&2; exit 2; }
 # The loader, unpacked over / as the device README says (only these packages).
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-mkdir -p .gpu && cp .gpuc/run.sh .gpuc/dotnet-rt.tar.xz .gpu/ && tar xJf .gpuc/app.tar.xz -C .gpu
 app() { bash .gpu/run.sh EDiffI.Host.dll "$@"; }
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1; nproc; grep -m1 'model name' /proc/cpuinfo; } | tee "$OUT/machine.txt"
 app texture --list-devices 2>&1 | tee "$OUT/devices.txt"
