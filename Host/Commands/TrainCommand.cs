@@ -119,6 +119,14 @@ public sealed class TrainSettings : DeviceSettings
     [Description("with --stage: no blur, JPEG-like quantisation or synthetic downsampling of the low-resolution input (the real render only)")]
     public bool NoDegradation { get; init; }
 
+    [CommandOption("--finetune <MODEL>")]
+    [Description("fine-tune the experts of this model folder from their weights (all, or those --nodes names), each on its own noise levels; --out gets out/model (the model with the fine-tuned experts) and out/<expert> (checkpoints, resumed)")]
+    public string? Finetune { get; init; }
+
+    [CommandOption("--tile-probability <P>")]
+    [Description("the share of batches trained with circular padding on both axes, for seamless tiling (default 0)")]
+    public double TileProbability { get; init; }
+
     [CommandOption("--seconds <S>")]
     [Description("with --adapter or --stage: stop after this many seconds, writing a checkpoint and the folder (0 = run all --steps)")]
     public double Seconds { get; init; }
@@ -141,6 +149,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         if (s.Stage is not null) return TrainStage(s, cancellationToken);
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
         if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
+        if (s.Finetune is not null) return FineTune(s, cancellationToken);
         if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
@@ -166,7 +175,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         var options = new TrainingOptions
         {
             BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
-            DropProbability = s.Drop, Seed = s.Seed, ImageDropProbability = s.ImageDrop,
+            DropProbability = s.Drop, Seed = s.Seed, ImageDropProbability = s.ImageDrop, TileProbability = s.TileProbability,
         };
         var compute = TorchRuntime.ComputeType(device, s.Precision);
         using var cancel = new ConsoleCancellation();
@@ -208,6 +217,87 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         foreach (var written in tree.ExportEnsembles(family, ScalarType.Float16))
             AnsiConsole.MarkupLineInterpolated($"ensemble: [green]{written}[/]");
         return finished ? 0 : 130;
+    }
+
+    /// <summary>
+    /// <c>train --finetune MODEL</c>: each expert of the model's ensemble (or those <c>--nodes</c> names) trains on from its
+    /// shipped weights (EMA too) on its own σ quantiles, with the model's encoders, resuming from out/&lt;expert&gt;; then
+    /// out/model is the model with those experts replaced (fp16, as shipped) and everything else copied.
+    /// </summary>
+    private int FineTune(TrainSettings s, CancellationToken cancellationToken)
+    {
+        if (s.Schedule is not null || s.Resume is not null)
+            throw new UserException("--finetune resumes each expert from its folder under --out; it does not go with --schedule or --resume.");
+        if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
+        string model = Path.GetFullPath(s.Finetune!);
+        var manifest = ModelManifest.Load(model);
+        var ensemble = manifest.Ensemble ?? throw new UserException($"'{model}' has no expert ensemble to fine-tune (model.json names no experts).");
+        var only = s.Nodes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        var unknown = only?.Where(n => ensemble.Experts.All(e => e.Name != n)).ToList();
+        if (unknown is { Count: > 0 })
+            throw new UserException($"--nodes names {string.Join(", ", unknown)}, which the model does not have (its experts: {string.Join(", ", ensemble.Experts.Select(e => e.Name))}).");
+        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        var device = TorchRuntime.ParseDevice(s.Device);
+        var family = catalog.Family(manifest.Network);
+        var compute = TorchRuntime.ComputeType(device, s.Precision);
+        // The trainers read the encoders where the model keeps them (absolute paths; the export writes its own copy).
+        string? Full(string? path) => path is null ? null : Path.GetFullPath(Path.Combine(model, path));
+        var trainManifest = manifest with
+        {
+            T5 = manifest.T5 is { } t5 ? t5 with { Path = Full(t5.Path) } : null,
+            ClipText = manifest.ClipText is { } c ? c with { Path = Full(c.Path) } : null,
+            ClipImage = manifest.ClipImage is { } i ? i with { Path = Full(i.Path) } : null,
+            Ensemble = null, Cascade = [],
+        };
+        using var cancel = new ConsoleCancellation();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        var done = new Dictionary<string, string>(); // expert name → its exported network folder
+        foreach (var expert in ensemble.Experts.Where(e => only is null || only.Contains(e.Name)))
+        {
+            string runFolder = Path.Combine(s.Out, expert.Name);
+            string? resume = Checkpoint.FindLatest(Path.Combine(runFolder, "checkpoints"));
+            using var shipped = family.Load(Path.Combine(model, expert.Folder));
+            using var initial = ShippedState(shipped);
+            var data = DatasetSources.Open(s.Data, shipped.Resolution, sources);
+            using var disposeData = data as IDisposable;
+            var options = new TrainingOptions
+            {
+                BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
+                DropProbability = s.Drop, Seed = s.Seed + ensemble.Experts.IndexOf(expert), ImageDropProbability = s.ImageDrop,
+                TileProbability = s.TileProbability, SigmaQuantiles = expert.Quantiles, PMean = ensemble.PMean, PStd = ensemble.PStd,
+            };
+            var encoders = _loader.CreateEncoders(trainManifest, null); // the trainer owns them
+            using var trainer = new Trainer(options, family, () => family.FromConfig(shipped.ConfigJson), trainManifest, encoders.T5, encoders.Clip,
+                data, device, compute, runFolder, resume, encoders.Image, initial);
+            AnsiConsole.WriteLine($"expert {expert.Name}: {(resume is null ? $"from {Path.Combine(model, expert.Folder)}" : $"resuming at step {trainer.Step}")}, " +
+                                  $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, tiling share {s.TileProbability}, {device}");
+            if (!RunWithProgress(trainer, expert.Name, s.Steps, linked.Token)) return 130;
+            done[expert.Name] = trainer.ModelFolder;
+        }
+        // The fine-tuned model: the original folder with the trained experts' networks replaced.
+        string target = Path.Combine(s.Out, "model"), temp = target + ".partial";
+        if (Directory.Exists(temp)) Directory.Delete(temp, true);
+        ModelLoader.CopyFolder(model, temp);
+        foreach (var expert in ensemble.Experts.Where(e => done.ContainsKey(e.Name)))
+        {
+            using var tuned = family.Load(done[expert.Name]);
+            string folder = Path.Combine(temp, expert.Folder);
+            Directory.Delete(folder, true);
+            tuned.Save(folder, ScalarType.Float16);
+        }
+        (manifest with { TrainedSteps = manifest.TrainedSteps + done.Count * s.Steps }).Save(temp);
+        if (Directory.Exists(target)) Directory.Delete(target, true);
+        Directory.Move(temp, target);
+        AnsiConsole.MarkupLineInterpolated($"done: fine-tuned {string.Join(", ", done.Keys)}; model in [green]{target}[/]");
+        return 0;
+    }
+
+    // A shipped network's weights as a trainer's starting point: float32 master weights, and the same as the EMA.
+    private static TrainerState ShippedState(INetwork network)
+    {
+        using var noGrad = no_grad();
+        var weights = network.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
+        return new TrainerState(weights, weights.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope()));
     }
 
     /// <summary>Trains with a progress bar; on Ctrl+C writes a checkpoint and returns false.</summary>

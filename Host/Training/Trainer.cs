@@ -82,6 +82,16 @@ public sealed class Trainer : IDisposable
             Model.Dispose();
             throw new UserException($"The data is {data.Resolution}px but the model is {Model.Resolution}px.");
         }
+        if (options.TileProbability is < 0 or > 1 || double.IsNaN(options.TileProbability))
+        {
+            Model.Dispose();
+            throw new UserException($"--tile-probability must lie between 0 and 1 (got {options.TileProbability}).");
+        }
+        if (options.TileProbability > 0 && !Model.CanTile)
+        {
+            Model.Dispose();
+            throw new UserException($"The network '{family.Kind}' cannot pad circularly, so it cannot train for tiling (--tile-probability).");
+        }
         Model.Module.to(device);
         Model.ComputeType = computeType;
         Model.Module.train();
@@ -134,6 +144,9 @@ public sealed class Trainer : IDisposable
         conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
         // What the run adds beyond the text (a super-resolution stage's low-resolution image), never dropped.
         if (_extension is not null) conditioning = _extension.Condition(batch, images, _generator, conditioning);
+        // Tiling batches: every convolution wraps on both axes; the world's scenes are periodic, so the target is too.
+        if (_options.TileProbability > 0 && rand(1, generator: _generator).item<float>() < _options.TileProbability)
+            conditioning = conditioning.With(new EDiffI.Networks.TilingMode(EDiffI.Networks.TileAxes.Both));
         var sigma = _options.SigmaQuantiles is { } ranges
             ? Edm.SampleTrainingSigma(b, ranges.Select(r => (r.Low, r.High)).ToList(), _options.PMean, _options.PStd, _generator, _device)
             : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);

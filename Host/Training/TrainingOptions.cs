@@ -41,4 +41,9 @@ public sealed record TrainingOptions
     public int KeepCheckpoints { get; init; } = 2;
     /// <summary>Seed of weight initialisation and of the training stream.</summary>
     public long Seed { get; init; } = 1;
+    /// <summary>
+    /// The share of batches trained with circular padding on both axes (<see cref="EDiffI.Networks.TilingMode"/>), so that
+    /// the network learns content that wraps around, as `generate --tile` asks of it; 0 trains with zero padding only.
+    /// </summary>
+    public double TileProbability { get; init; }
 }

@@ -44,6 +44,29 @@ public class TrainingTests
         Assert.True(after < before / 3, $"loss fell from {before:0.0000} to {after:0.0000}, expected at least a factor of 3");
     }
 
+    [Fact]
+    public void TilingBatchesTrainThroughCircularPadding()
+    {
+        // The same run with every batch tiled moves the weights elsewhere than with none: the wrap is in the graph.
+        Dictionary<string, Tensor> After(double share)
+        {
+            using var folder = new TinyModel.TempFolder();
+            using var data = new FixedImages();
+            using var trainer = Create(Options(2) with { CheckpointEvery = 1000, TileProbability = share }, data, folder.Path);
+            trainer.Run();
+            return Snapshot(trainer);
+        }
+        var none = After(0);
+        var again = After(0);
+        var tiled = After(1);
+        Assert.All(none, kv => Assert.True(kv.Value.eq(again[kv.Key]).all().item<bool>(), $"{kv.Key} differs between two identical runs"));
+        Assert.Contains(none, kv => !kv.Value.allclose(tiled[kv.Key], 1e-6, 1e-7));
+        using var folder = new TinyModel.TempFolder();
+        using var data = new FixedImages();
+        var e = Assert.Throws<UserException>(() => Create(Options(2) with { TileProbability = 1.5 }, data, folder.Path));
+        Assert.Contains("--tile-probability", e.Message);
+    }
+
     private static Dictionary<string, Tensor> Snapshot(Trainer t) =>
         t.Model.Module.state_dict().Concat(t.Ema.Select(kv => KeyValuePair.Create("ema/" + kv.Key, kv.Value)))
             .ToDictionary(kv => kv.Key, kv => kv.Value.clone());
