@@ -1,6 +1,7 @@
 #nullable enable
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
@@ -9,21 +10,27 @@ using UnityEditor;
 using UnityEngine;
 // UnityEditor has a Progress of its own (the background-task bar, since 2020.1).
 using BridgeProgress = EDiffI.Bridge.Protocol.Progress;
+using EditorProgress = UnityEditor.Progress;
 
 namespace EDiffI.Bridge.Unity.Editor
 {
     /// <summary>
-    /// Window > EDiffI Texture Generator: prompt, seed, size, sampler, style reference and a
-    /// paint-with-words canvas; generate and cancel with a progress bar and live preview; the result
-    /// is saved as a PNG under Assets/ and imported as a Texture2D. The bridge client does the work;
-    /// this class only draws and forwards. Its settings are serialized fields, so they survive script
-    /// reloads; the connection is made again after a reload, and a job a reload cut short is reported
-    /// as cancelled.
+    /// Window > EDiffI Texture Generator: prompt, seed, size, sampler, tiling per axis, style reference,
+    /// paint-with-words, init image and mask (from a texture asset or a canvas), variations, batches and
+    /// PBR maps; generation runs as a background task (UnityEditor.Progress, cancellable there and here)
+    /// and never blocks the editor. Each result is saved under the chosen Assets folder (prompt and seed
+    /// in the names, imported by the importer rules) and waits in the gallery: keep makes a material for
+    /// the active render pipeline in one undo step, discard moves the files to the trash. The bridge client
+    /// does the work; this class only draws and forwards. Its settings and the gallery are serialized
+    /// fields, so they survive script reloads; the connection is made again after a reload, and a job a
+    /// reload cut short is reported as cancelled.
     /// </summary>
     public sealed class TextureGeneratorWindow : EditorWindow
     {
         private const string HostPathKey = "EDiffI.Bridge.HostPath";
         private static readonly string[] TransportNames = { "Unix socket", "TCP (loopback, token file)" };
+        private static readonly string[] SourceNames = { "None", "Texture asset", "Paint canvas" };
+        private const int NoSource = 0, TextureSource = 1, CanvasSource = 2;
 
         // Settings: serialized, so a script reload (any code edit, entering Play Mode) keeps them.
         [SerializeField] private string _hostPath = "";
@@ -39,16 +46,36 @@ namespace EDiffI.Bridge.Unity.Editor
         [SerializeField] private int _steps;
         [SerializeField] private float _guidance;
         [SerializeField] private string _samplerName = "";
-        [SerializeField] private bool _tiling;
+        [SerializeField] private bool _tileX;
+        [SerializeField] private bool _tileY;
         [SerializeField] private Texture2D? _style;
         [SerializeField] private float _styleStrength = 1f;
         [SerializeField] private bool _usePaint;
         [SerializeField] private PaintCanvas _canvas = new PaintCanvas();
+        [SerializeField] private int _initSource;
+        [SerializeField] private Texture2D? _initTexture;
+        [SerializeField] private PaintCanvas _initCanvas = new PaintCanvas();
+        [SerializeField] private float _strength = 0.6f;
+        [SerializeField] private int _maskSource;
+        [SerializeField] private Texture2D? _maskTexture;
+        [SerializeField] private PaintCanvas _maskCanvas = PaintCanvas.Mask();
+        [SerializeField] private bool _makeTileable;
+        [SerializeField] private int _batchCount = 1;
+        [SerializeField] private bool _variations;
+        [SerializeField] private int _variationSeed;
+        [SerializeField] private bool _randomVariationSeed = true;
+        [SerializeField] private float _variationStrength = 0.3f;
+        [SerializeField] private bool _pbr;
+        [SerializeField] private bool _materialOnKeep = true;
+        [SerializeField] private bool _assignToSelection;
+        [SerializeField] private Gallery _gallery = new Gallery();
+        [SerializeField] private Vector2 _scroll;
         // What was going on when a reload came: reconnect, and say what became of the job.
         [SerializeField] private bool _wasConnected;
         [SerializeField] private bool _jobRunning;
 
         private readonly ConcurrentQueue<Action> _mainThread = new ConcurrentQueue<Action>();
+        private readonly System.Random _random = new System.Random();
         private CancellationTokenSource? _lifetime;
         private CancellationTokenSource? _operation;
         private BridgeClient? _client;
@@ -56,6 +83,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private string[] _samplers = Array.Empty<string>();
         private float _progress;
         private string _progressText = "";
+        private int _progressId = -1; // the background task of the running batch in Unity's Progress window; -1 when none
         private Texture2D? _preview;
         private string _status = "";
         private MessageType _statusType = MessageType.None;
@@ -75,6 +103,11 @@ namespace EDiffI.Bridge.Unity.Editor
             if (_transport < 0) _transport = (int)BridgeEndpoint.DefaultTransport;
             if (_hostPath.Length == 0) _hostPath = EditorPrefs.GetString(HostPathKey, "");
             if (_canvas == null) _canvas = new PaintCanvas();
+            if (_initCanvas == null) _initCanvas = new PaintCanvas();
+            if (_maskCanvas == null) _maskCanvas = PaintCanvas.Mask();
+            if (_gallery == null) _gallery = new Gallery();
+            // Results deleted by hand in the Project window leave the gallery.
+            _gallery.Forget(path => File.Exists(TextureAssets.FullPath(path)));
             if (_jobRunning)
             {
                 _jobRunning = false;
@@ -99,7 +132,10 @@ namespace EDiffI.Bridge.Unity.Editor
             }
             DropClient();
             Interlocked.Exchange(ref _connecting, null)?.Dispose();
+            FinishProgress(EditorProgress.Status.Canceled); // Unity cancels managed tasks on a reload too; closing the window must as well
             _canvas.ReleaseTexture();
+            _initCanvas.ReleaseTexture();
+            _maskCanvas.ReleaseTexture();
             if (_preview != null) DestroyImmediate(_preview);
             _preview = null;
         }
@@ -128,12 +164,48 @@ namespace EDiffI.Bridge.Unity.Editor
 
         private void OnGUI()
         {
-            ConnectionSection();
+            _scroll = EditorGUILayout.BeginScrollView(_scroll);
+            try
+            {
+                ConnectionSection();
+                TextureSection();
+                ImageSection();
+                BatchSection();
+                OutputSection();
+
+                GUILayout.BeginHorizontal();
+                GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
+                if (GUILayout.Button(_batchCount > 1 ? $"Generate {_batchCount}" : "Generate")) _ = GenerateAsync();
+                GUI.enabled = _busy;
+                if (GUILayout.Button("Cancel")) CancelOperation();
+                GUI.enabled = true;
+                GUILayout.EndHorizontal();
+
+                var bar = GUILayoutUtility.GetRect(100, 18);
+                EditorGUI.ProgressBar(bar, _progress, _progressText);
+                if (_preview != null) GUI.DrawTexture(GUILayoutUtility.GetRect(128, 128, GUILayout.Width(128)), _preview);
+                if (_status.Length > 0) EditorGUILayout.HelpBox(_status, _statusType);
+                GallerySection();
+            }
+            finally
+            {
+                GUI.enabled = true;
+                EditorGUILayout.EndScrollView();
+            }
+        }
+
+        private bool Has(string capability) => _client != null && _client.HasCapability(capability);
+
+        // The label of a setting the connected host lacks says so; the request is checked again before it is sent.
+        private string Label(string label, string capability) => _client == null || Has(capability) ? label : label + " (host lacks it)";
+
+        private void TextureSection()
+        {
             EditorGUILayout.LabelField("Texture");
             _prompt = EditorGUILayout.TextArea(_prompt, GUILayout.Height(48));
             GUILayout.BeginHorizontal();
             _randomSeed = EditorGUILayout.Toggle("Random seed", _randomSeed);
-            if (!_randomSeed) _seed = EditorGUILayout.IntField("Seed", _seed);
+            if (!_randomSeed) _seed = Math.Max(0, EditorGUILayout.IntField("Seed", _seed));
             GUILayout.EndHorizontal();
             _size = EditorGUILayout.IntField("Size (0 = model's)", _size);
             _steps = EditorGUILayout.IntField("Steps (0 = model's)", _steps);
@@ -143,25 +215,114 @@ namespace EDiffI.Bridge.Unity.Editor
                 int chosen = EditorGUILayout.Popup("Sampler", Math.Max(0, Array.IndexOf(_samplers, _samplerName)), _samplers);
                 _samplerName = _samplers[chosen];
             }
-            bool tilingAvailable = _client != null && _client.HasCapability(Capabilities.Tiling);
-            _tiling = EditorGUILayout.Toggle(tilingAvailable ? "Tiling" : "Tiling (host lacks it)", _tiling);
+            GUILayout.BeginHorizontal();
+            _tileX = EditorGUILayout.Toggle(Label("Tile along X", Capabilities.Tiling), _tileX);
+            _tileY = EditorGUILayout.Toggle("Tile along Y", _tileY);
+            GUILayout.EndHorizontal();
             _style = (Texture2D?)EditorGUILayout.ObjectField("Style reference", _style, typeof(Texture2D), false);
             if (_style != null) _styleStrength = Math.Max(0f, EditorGUILayout.FloatField("Style strength", _styleStrength));
-            _usePaint = EditorGUILayout.Toggle("Paint with words", _usePaint);
+            _usePaint = EditorGUILayout.Toggle(Label("Paint with words", Capabilities.PaintWithWords), _usePaint);
             if (_usePaint) _canvas.Draw();
+        }
 
+        private void ImageSection()
+        {
+            _initSource = EditorGUILayout.Popup(Label("Init image (img2img)", Capabilities.ImageToImage), Clamp(_initSource), SourceNames);
+            if (_initSource == TextureSource) _initTexture = (Texture2D?)EditorGUILayout.ObjectField("Init texture", _initTexture, typeof(Texture2D), false);
+            else if (_initSource == CanvasSource) _initCanvas.Draw(phrases: false);
+            if (_initSource == NoSource) return;
+            _strength = EditorGUILayout.Slider("Strength (0 keeps the init)", _strength, 0f, 1f);
+            _maskSource = EditorGUILayout.Popup(Label("Mask (inpainting)", Capabilities.Inpainting), Clamp(_maskSource), SourceNames);
+            if (_maskSource == TextureSource) _maskTexture = (Texture2D?)EditorGUILayout.ObjectField("Mask texture (white = redo)", _maskTexture, typeof(Texture2D), false);
+            else if (_maskSource == CanvasSource) _maskCanvas.Draw(phrases: false, editableColours: false);
+            _makeTileable = EditorGUILayout.Toggle(Label("Make the init tileable", Capabilities.MakeTileable), _makeTileable);
+        }
+
+        private void BatchSection()
+        {
+            _batchCount = Math.Max(1, Math.Min(BatchPlan.MaxCount, EditorGUILayout.IntField($"Images (1 to {BatchPlan.MaxCount})", _batchCount)));
+            _variations = EditorGUILayout.Toggle(Label("Variations of one seed", Capabilities.Variations), _variations);
+            if (!_variations) return;
             GUILayout.BeginHorizontal();
-            GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
-            if (GUILayout.Button("Generate")) _ = GenerateAsync();
-            GUI.enabled = _busy;
-            if (GUILayout.Button("Cancel")) CancelOperation();
+            _randomVariationSeed = EditorGUILayout.Toggle("Random variation seed", _randomVariationSeed);
+            if (!_randomVariationSeed) _variationSeed = Math.Max(0, EditorGUILayout.IntField("Variation seed", _variationSeed));
+            GUILayout.EndHorizontal();
+            _variationStrength = EditorGUILayout.Slider("Variation strength", _variationStrength, 0f, 1f);
+        }
+
+        private void OutputSection()
+        {
+            _outputFolder = EditorGUILayout.TextField("Save in (under Assets)", _outputFolder);
+            _pbr = EditorGUILayout.Toggle(Label("PBR maps", Capabilities.Pbr), _pbr);
+            _materialOnKeep = EditorGUILayout.Toggle("Make a material on Keep", _materialOnKeep);
+            if (_materialOnKeep) _assignToSelection = EditorGUILayout.Toggle("…and assign it to the selection", _assignToSelection);
+        }
+
+        private void GallerySection()
+        {
+            if (_gallery.Count == 0) return;
+            EditorGUILayout.LabelField($"Gallery: {_gallery.Count} to keep or discard");
+            GUILayout.BeginHorizontal();
+            GUI.enabled = !_busy;
+            if (GUILayout.Button("Keep all")) Post(() => { foreach (var e in _gallery.Entries.ToArray()) Keep(e); });
+            if (GUILayout.Button("Discard all")) Post(() => { foreach (var e in _gallery.Entries.ToArray()) Discard(e); });
             GUI.enabled = true;
             GUILayout.EndHorizontal();
+            foreach (var entry in _gallery.Entries.ToArray())
+            {
+                GUILayout.BeginHorizontal();
+                var texture = AssetDatabase.LoadAssetAtPath<Texture2D>(entry.Files.Count > 0 ? entry.Files[0] : "");
+                var thumbnail = GUILayoutUtility.GetRect(64, 64, GUILayout.Width(64), GUILayout.Height(64));
+                if (texture != null) GUI.DrawTexture(thumbnail, texture, ScaleMode.ScaleToFit);
+                EditorGUILayout.LabelField(entry.Caption + (entry.Pbr ? ", PBR" : "") + (entry.TileAxes.Length > 0 ? ", tiles " + entry.TileAxes : ""));
+                // Decided in the update loop, not in the middle of drawing: assets change there.
+                if (GUILayout.Button("Keep", GUILayout.Width(60))) Post(() => Keep(entry));
+                if (GUILayout.Button("Discard", GUILayout.Width(60))) Post(() => Discard(entry));
+                GUILayout.EndHorizontal();
+            }
+        }
 
-            var bar = GUILayoutUtility.GetRect(100, 18);
-            EditorGUI.ProgressBar(bar, _progress, _progressText);
-            if (_preview != null) GUI.DrawTexture(GUILayoutUtility.GetRect(128, 128, GUILayout.Width(128)), _preview);
-            if (_status.Length > 0) EditorGUILayout.HelpBox(_status, _statusType);
+        private static int Clamp(int source) => Math.Max(NoSource, Math.Min(CanvasSource, source));
+
+        private void Keep(GalleryEntry entry)
+        {
+            int index = _gallery.Entries.IndexOf(entry);
+            var taken = _gallery.Take(entry.Stem, entry.Folder);
+            if (taken == null) return; // decided already
+            if (!_materialOnKeep)
+            {
+                SetStatus($"Kept {taken.Folder}/{taken.Stem}.", MessageType.Info);
+                return;
+            }
+            try
+            {
+                var (path, assigned) = TextureAssets.CreateMaterial(taken, TextureAssets.CurrentPipeline(), _assignToSelection);
+                SetStatus($"Kept {taken.Stem}: material {path}" + (_assignToSelection ? $", assigned to {assigned} renderer(s)." : "."), MessageType.Info);
+            }
+            catch (Exception e) when (e is NotSupportedException || e is InvalidOperationException)
+            {
+                SetStatus($"Kept the textures of {taken.Stem}. {e.Message}", MessageType.Warning);
+            }
+            catch (Exception e)
+            {
+                _gallery.PutBack(taken, index); // still there to try again
+                Fail($"Making the material of {taken.Stem} failed", e);
+            }
+        }
+
+        private void Discard(GalleryEntry entry)
+        {
+            int index = _gallery.Entries.IndexOf(entry);
+            var taken = _gallery.Take(entry.Stem, entry.Folder);
+            if (taken == null) return;
+            var failed = TextureAssets.Trash(taken);
+            if (failed.Count == 0)
+            {
+                SetStatus($"Moved {taken.Stem} to the trash.", MessageType.Info);
+                return;
+            }
+            _gallery.PutBack(taken, index);
+            SetStatus("Could not move these to the trash (are they open elsewhere?): " + string.Join(", ", failed), MessageType.Error);
         }
 
         private void ConnectionSection()
@@ -173,7 +334,6 @@ namespace EDiffI.Bridge.Unity.Editor
                 EditorPrefs.SetString(HostPathKey, hostPath); // a new window, in any project, starts from it
             }
             _modelFolder = EditorGUILayout.TextField("Model folder (optional)", _modelFolder);
-            _outputFolder = EditorGUILayout.TextField("Save textures in", _outputFolder);
             _transport = EditorGUILayout.Popup("Transport", Math.Max(0, Math.Min(1, _transport)), TransportNames);
             if (Transport == BridgeTransport.Tcp)
             {
@@ -330,10 +490,16 @@ namespace EDiffI.Bridge.Unity.Editor
                 SetBusy(false, "Not connected: press Connect, or Start host if none is running.", MessageType.Warning);
                 return;
             }
-            GenerateRequest request;
+            List<GenerateRequest> requests;
+            string outputFolder;
+            MapKind? packed;
             try
             {
-                request = BuildRequest();
+                outputFolder = TextureAssets.CheckFolder(_outputFolder);
+                requests = BuildRequests(client);
+                // The packed smoothness map the active pipeline's shader reads (none for a pipeline the package does not know).
+                var pipeline = TextureAssets.CurrentPipeline();
+                packed = pipeline == RenderPipelineKind.Unknown ? (MapKind?)null : MaterialMapping.For(pipeline).SmoothnessMap;
             }
             catch (Exception e) when (e is InvalidOperationException || e is ArgumentException)
             {
@@ -342,26 +508,42 @@ namespace EDiffI.Bridge.Unity.Editor
             }
             _operation?.Dispose();
             var operation = _operation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
-            string outputFolder = _outputFolder;
             _jobRunning = true;
             _progress = 0;
             _progressText = "sending";
-            SetBusy(true, "Generating…", MessageType.Info);
+            StartProgress(requests.Count);
+            SetBusy(true, requests.Count == 1 ? "Generating…" : $"Generating {requests.Count} images…", MessageType.Info);
+            int index = 0;
             try
             {
-                var result = await client.GenerateAsync(request, p => Post(() => ShowProgress(p)),
-                    a => Post(() => _progressText = a.JobsAhead == 0 ? "starting" : $"queued behind {a.JobsAhead}"),
-                    operation.Token).ConfigureAwait(false);
+                for (; index < requests.Count; index++)
+                {
+                    var request = requests[index];
+                    int at = index;
+                    var result = await client.GenerateAsync(request, p => Post(() => ShowProgress(p, at, requests.Count)),
+                        a => Post(() => _progressText = a.JobsAhead == 0 ? "starting" : $"queued behind {a.JobsAhead}"),
+                        operation.Token).ConfigureAwait(false);
+                    // Encoding the PNGs is the slow part of saving: it runs here, on the worker thread.
+                    string stem = TextureNames.Stem(request.Prompt, result.Seed, request.VariationSeed, request.VariationStrength);
+                    List<EncodedMap> files;
+                    try
+                    {
+                        files = ResultFiles.Encode(result, request, stem, packed);
+                    }
+                    finally
+                    {
+                        ImageBuffers.Return(result.Rgba);
+                    }
+                    Post(() => SaveResult(files, outputFolder, stem, request, result, at, requests.Count));
+                }
                 Post(() =>
                 {
                     _jobRunning = false;
-                    SetBusy(false, "Saving…", MessageType.Info);
-                    string path = TextureAssets.Save(result, outputFolder, request.Tiling);
                     _progress = 1;
                     _progressText = "done";
-                    // Notes are what the host let pass but wants seen (scribble colours missing from the legend, resampling).
-                    if (result.Notes == null) SetStatus($"Saved {path} (seed {result.Seed}).", MessageType.Info);
-                    else SetStatus($"Saved {path} (seed {result.Seed}).\n" + string.Join("\n", result.Notes), MessageType.Warning);
+                    FinishProgress(EditorProgress.Status.Succeeded);
+                    _busy = false;
+                    Repaint();
                 });
             }
             catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
@@ -370,13 +552,20 @@ namespace EDiffI.Bridge.Unity.Editor
             }
             catch (OperationCanceledException)
             {
-                Post(() => { _jobRunning = false; SetBusy(false, "Cancelled.", MessageType.Warning); });
+                int done = index;
+                Post(() =>
+                {
+                    _jobRunning = false;
+                    FinishProgress(EditorProgress.Status.Canceled);
+                    SetBusy(false, done == 0 ? "Cancelled." : $"Cancelled after {done} of {requests.Count} images (those are in the gallery).", MessageType.Warning);
+                });
             }
             catch (BridgeException e)
             {
                 Post(() =>
                 {
                     _jobRunning = false;
+                    FinishProgress(EditorProgress.Status.Failed);
                     if (!client.IsConnected)
                     {
                         _wasConnected = false;
@@ -387,43 +576,139 @@ namespace EDiffI.Bridge.Unity.Editor
             }
             catch (Exception e)
             {
-                Post(() => { _jobRunning = false; Fail("The generation failed", e); });
+                Post(() => { _jobRunning = false; FinishProgress(EditorProgress.Status.Failed); Fail("The generation failed", e); });
             }
         }
 
-        private GenerateRequest BuildRequest()
+        // On the main thread: writes and imports one result and puts it in the gallery; a failure is said and the batch goes on.
+        private void SaveResult(List<EncodedMap> files, string folder, string stem, GenerateRequest request, GenerateResult result, int index, int count)
+        {
+            try
+            {
+                var entry = TextureAssets.Save(files, folder, stem, request, result);
+                _gallery.Add(entry);
+                string saved = $"Saved {entry.Folder}/{entry.Stem} ({entry.Caption}" + (count > 1 ? $", {index + 1} of {count})." : ").");
+                // Notes are what the host let pass but wants seen (scribble colours missing from the legend, resampling).
+                if (result.Notes == null) SetStatus(saved, MessageType.Info);
+                else SetStatus(saved + "\n" + string.Join("\n", result.Notes), MessageType.Warning);
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is ArgumentException)
+            {
+                SetStatus(e.Message, MessageType.Error);
+            }
+        }
+
+        private void StartProgress(int count)
+        {
+            FinishProgress(EditorProgress.Status.Canceled); // a task left over from an earlier batch
+            _progressId = EditorProgress.Start("EDiffI textures", count == 1 ? _prompt.Trim() : $"{count} × {_prompt.Trim()}");
+            // The Progress window's cancel button: cancel as the window's own button does.
+            EditorProgress.RegisterCancelCallback(_progressId, () =>
+            {
+                CancelOperation();
+                return true;
+            });
+        }
+
+        private void FinishProgress(EditorProgress.Status status)
+        {
+            int id = _progressId;
+            _progressId = -1;
+            if (id < 0 || !EditorProgress.Exists(id)) return;
+            if (EditorProgress.GetStatus(id) == EditorProgress.Status.Running) EditorProgress.Finish(id, status);
+        }
+
+        /// <summary>The requests of one press of Generate: a batch of seeds or of variation seeds, each with every setting of the window.</summary>
+        private List<GenerateRequest> BuildRequests(BridgeClient client)
         {
             if (_size < 0 || _steps < 0 || _guidance < 0) throw new InvalidOperationException("Size, steps and guidance are 0 (the model's) or more.");
-            var request = new GenerateRequest
+            void Need(bool used, string capability, string what)
             {
-                Prompt = _prompt.Trim(),
-                Seed = _randomSeed ? (long?)null : _seed,
-                Steps = _steps > 0 ? _steps : (int?)null,
-                Guidance = _guidance > 0 ? _guidance : (double?)null,
-                Width = _size,
-                Height = _size,
-                Sampler = _samplerName.Length > 0 ? _samplerName : null,
-                Tiling = _tiling,
-                PreviewSize = 64,
-            };
-            if (_style != null && _styleStrength > 0) // 0 would mean the host's default, so strength 0 sends no reference
-            {
-                request.StyleImage = TexturePixels.FromTexture(_style);
-                request.StyleStrength = _styleStrength;
+                if (used && !client.HasCapability(capability))
+                    throw new InvalidOperationException($"This host does not offer {what} (capability '{capability}'): untick it, or start a newer host or a model that has it.");
             }
-            if (_usePaint)
+            bool tiles = _tileX || _tileY;
+            bool init = _initSource != NoSource, mask = init && _maskSource != NoSource;
+            Need(tiles, Capabilities.Tiling, "seamless tiling");
+            Need(init && !mask && !_makeTileable, Capabilities.ImageToImage, "img2img");
+            Need(mask, Capabilities.Inpainting, "inpainting");
+            Need(init && _makeTileable, Capabilities.MakeTileable, "make-tileable");
+            Need(_variations, Capabilities.Variations, "variations");
+            Need(_pbr, Capabilities.Pbr, "PBR maps");
+            Need(_usePaint, Capabilities.PaintWithWords, "paint with words");
+
+            ImageData? initImage = null, maskImage = null;
+            if (init)
             {
-                request.Scribble = _canvas.Scribble();
-                request.Legend = _canvas.Legend();
+                initImage = _initSource == TextureSource ? TextureAssets.ReadImage(_initTexture!, "init image") : _initCanvas.Scribble();
+                if (mask)
+                {
+                    maskImage = _maskSource == TextureSource ? TextureAssets.ReadImage(_maskTexture!, "mask") : _maskCanvas.Scribble();
+                    // The host takes a mask of the init's size; the canvas is smaller, a mask texture may be too.
+                    if (maskImage.Width != initImage.Width || maskImage.Height != initImage.Height)
+                        maskImage = new ImageData
+                        {
+                            Width = initImage.Width, Height = initImage.Height,
+                            Rgba = MapPacking.Nearest(maskImage.Rgba, maskImage.Width, maskImage.Height, initImage.Width, initImage.Height),
+                        };
+                }
             }
-            return request;
+            ImageData? style = _style != null && _styleStrength > 0 ? TextureAssets.ReadImage(_style, "style reference") : null;
+            List<LegendEntry>? legend = _usePaint ? _canvas.Legend() : null;
+            ImageData? scribble = _usePaint ? _canvas.Scribble() : null;
+
+            // Random seeds are drawn here, so a batch's seeds are consecutive and each file name says its own.
+            long seed = _randomSeed ? _random.Next() : _seed;
+            long variationSeed = _randomVariationSeed ? _random.Next() : _variationSeed;
+            // Make-tileable wraps both axes unless the tiling toggles pick some.
+            string? axes = tiles ? (_tileX ? "x" : "") + (_tileY ? "y" : "") : init && _makeTileable ? "xy" : null;
+            var requests = new List<GenerateRequest>();
+            foreach (var seeds in BatchPlan.Seeds(_batchCount, seed, _variations, variationSeed))
+            {
+                var request = new GenerateRequest
+                {
+                    Prompt = _prompt.Trim(),
+                    Seed = seeds.Seed,
+                    Steps = _steps > 0 ? _steps : (int?)null,
+                    Guidance = _guidance > 0 ? _guidance : (double?)null,
+                    Width = _size,
+                    Height = _size,
+                    Sampler = _samplerName.Length > 0 ? _samplerName : null,
+                    Tiling = axes == "xy", // what a host older than tile axes reads
+                    TileAxes = axes,
+                    PreviewSize = 64,
+                    InitImage = initImage,
+                    Mask = maskImage,
+                    Strength = init && !mask && !_makeTileable ? _strength : (double?)null,
+                    MakeTileable = init && _makeTileable,
+                    VariationSeed = seeds.VariationSeed,
+                    VariationStrength = seeds.VariationSeed.HasValue ? _variationStrength : 0,
+                    Pbr = _pbr,
+                    NormalConvention = _pbr ? "opengl" : null, // Unity's tangent space is OpenGL's, green up
+                };
+                if (style != null) // strength 0 would mean the host's default, so strength 0 sends no reference
+                {
+                    request.StyleImage = style;
+                    request.StyleStrength = _styleStrength;
+                }
+                if (_usePaint)
+                {
+                    request.Scribble = scribble;
+                    request.Legend = legend;
+                }
+                requests.Add(request);
+            }
+            return requests;
         }
 
-        private void ShowProgress(BridgeProgress p)
+        private void ShowProgress(BridgeProgress p, int index, int count)
         {
             if (!_busy) return; // a late step of a job already over
-            _progress = p.Steps > 0 ? (p.Step + 1f) / p.Steps : 0;
-            _progressText = $"{p.Stage} {p.Step + 1}/{p.Steps}  σ={p.Sigma:0.###}";
+            float within = p.Steps > 0 ? (p.Step + 1f) / p.Steps : 0;
+            _progress = (index + within) / count;
+            string image = count > 1 ? $"image {index + 1}/{count}: " : "";
+            _progressText = $"{image}{p.Stage} {p.Step + 1}/{p.Steps}  σ={p.Sigma:0.###}";
+            if (_progressId >= 0 && EditorProgress.Exists(_progressId)) EditorProgress.Report(_progressId, _progress, _progressText);
             if (p.Preview == null) return;
             if (_preview != null) DestroyImmediate(_preview);
             _preview = null;
