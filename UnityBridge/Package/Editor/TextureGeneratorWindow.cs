@@ -84,6 +84,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private float _progress;
         private string _progressText = "";
         private int _progressId = -1; // the background task of the running batch in Unity's Progress window; -1 when none
+        private int _saveFailures; // results of the running batch that could not be saved
         private Texture2D? _preview;
         private string _status = "";
         private MessageType _statusType = MessageType.None;
@@ -511,6 +512,7 @@ namespace EDiffI.Bridge.Unity.Editor
             _jobRunning = true;
             _progress = 0;
             _progressText = "sending";
+            _saveFailures = 0;
             StartProgress(requests.Count);
             SetBusy(true, requests.Count == 1 ? "Generating…" : $"Generating {requests.Count} images…", MessageType.Info);
             int index = 0;
@@ -540,9 +542,9 @@ namespace EDiffI.Bridge.Unity.Editor
                 {
                     _jobRunning = false;
                     _progress = 1;
-                    _progressText = "done";
-                    FinishProgress(EditorProgress.Status.Succeeded);
-                    _busy = false;
+                    _progressText = _saveFailures == 0 ? "done" : $"done, {_saveFailures} not saved";
+                    FinishProgress(_saveFailures == 0 ? EditorProgress.Status.Succeeded : EditorProgress.Status.Failed);
+                    _busy = false; // the last save's message stays
                     Repaint();
                 });
             }
@@ -594,7 +596,14 @@ namespace EDiffI.Bridge.Unity.Editor
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is ArgumentException)
             {
+                _saveFailures++;
                 SetStatus(e.Message, MessageType.Error);
+            }
+            catch (Exception e) // the batch goes on, and the window stays busy until it is over
+            {
+                _saveFailures++;
+                Debug.LogException(e);
+                SetStatus($"Saving {stem} failed: {e.Message} (details in the Console).", MessageType.Error);
             }
         }
 
