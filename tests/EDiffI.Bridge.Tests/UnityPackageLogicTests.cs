@@ -102,6 +102,8 @@ public class UnityPackageLogicTests
         Assert.Equal("Standard", standard.Shader);
         Assert.Equal(["_MainTex", "_BumpMap", "_ParallaxMap", "_OcclusionMap", "_MetallicGlossMap"], standard.Slots.Select(s => s.Property));
         Assert.Equal(MapKind.MetallicSmoothness, standard.SmoothnessMap);
+        Assert.Contains(standard.FloatsFor([MapKind.Albedo]), f => f.Key == "_Glossiness" && f.Value == MaterialMapping.ConstantSmoothness);
+        Assert.Contains(standard.FloatsFor([MapKind.Albedo, MapKind.MetallicSmoothness]), f => f.Key == "_GlossMapScale" && f.Value == 1f);
 
         var urp = MaterialMapping.For(RenderPipelineKind.Universal);
         Assert.Equal("Universal Render Pipeline/Lit", urp.Shader);
@@ -109,13 +111,18 @@ public class UnityPackageLogicTests
         Assert.Equal("_BumpMap", Slot(RenderPipelineKind.Universal, MapKind.Normal));
         Assert.Equal("_OcclusionMap", Slot(RenderPipelineKind.Universal, MapKind.Occlusion));
         Assert.Equal("_ParallaxMap", Slot(RenderPipelineKind.Universal, MapKind.Height));
-        Assert.Contains(urp.Floats, f => f.Key == "_Smoothness" && f.Value == 1f); // the map's alpha times _Smoothness
+        // With the map, URP's smoothness is its alpha times _Smoothness; without it, a constant: never a mirror.
+        Assert.Contains(urp.FloatsFor([MapKind.Albedo, MapKind.MetallicSmoothness]), f => f.Key == "_Smoothness" && f.Value == 1f);
+        Assert.Contains(urp.FloatsFor([MapKind.Albedo, MapKind.HdrpMask]), f => f.Key == "_Smoothness" && f.Value == MaterialMapping.ConstantSmoothness);
+        Assert.DoesNotContain(urp.FloatsFor([MapKind.Albedo]), f => f.Key == "_Smoothness" && f.Value == 1f);
 
         var hdrp = MaterialMapping.For(RenderPipelineKind.HighDefinition);
         Assert.Equal("HDRP/Lit", hdrp.Shader);
         Assert.Equal(["_BaseColorMap", "_NormalMap", "_HeightMap", "_MaskMap"], hdrp.Slots.Select(s => s.Property));
         Assert.Equal(MapKind.HdrpMask, hdrp.SmoothnessMap);
         Assert.DoesNotContain(hdrp.Slots, s => s.Map == MapKind.Occlusion); // occlusion travels in the mask's green
+        Assert.Contains(hdrp.FloatsFor([MapKind.Albedo, MapKind.HdrpMask]), f => f.Key == "_SmoothnessRemapMax" && f.Value == 1f);
+        Assert.All(new[] { standard, urp, hdrp }, layout => Assert.Contains(layout.FloatsFor([MapKind.Albedo]), f => f.Key == "_Metallic" && f.Value == 0f));
 
         // No shader reads a roughness map: roughness reaches each one as a packed smoothness map.
         foreach (var pipeline in new[] { RenderPipelineKind.BuiltIn, RenderPipelineKind.Universal, RenderPipelineKind.HighDefinition })

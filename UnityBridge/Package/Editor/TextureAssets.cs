@@ -139,7 +139,7 @@ namespace EDiffI.Bridge.Unity.Editor
             var material = new Material(shader) { name = entry.Stem };
             foreach (var (property, texture) in textures) material.SetTexture(property, texture);
             foreach (string keyword in MaterialMapping.Keywords(layout, present)) material.EnableKeyword(keyword);
-            foreach (var pair in present.Count > 1 ? layout.Floats : layout.AlbedoOnlyFloats)
+            foreach (var pair in layout.FloatsFor(present))
                 if (material.HasProperty(pair.Key)) material.SetFloat(pair.Key, pair.Value);
             string materialPath = AssetDatabase.GenerateUniqueAssetPath(entry.MaterialPath);
             AssetDatabase.CreateAsset(material, materialPath);

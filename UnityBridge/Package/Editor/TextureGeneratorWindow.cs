@@ -304,10 +304,11 @@ namespace EDiffI.Bridge.Unity.Editor
             {
                 SetStatus($"Kept the textures of {taken.Stem}. {e.Message}", MessageType.Warning);
             }
-            catch (Exception e)
+            catch (Exception e) // a batch may be running: say it without ending the window's busy state
             {
                 _gallery.PutBack(taken, index); // still there to try again
-                Fail($"Making the material of {taken.Stem} failed", e);
+                Debug.LogException(e);
+                SetStatus($"Making the material of {taken.Stem} failed: {e.Message} (details in the Console). It is still in the gallery.", MessageType.Error);
             }
         }
 

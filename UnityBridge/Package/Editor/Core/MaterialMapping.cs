@@ -42,15 +42,20 @@ namespace EDiffI.Bridge.Unity.Editor
     public sealed class MaterialLayout
     {
         internal MaterialLayout(RenderPipelineKind pipeline, string shader, MapKind smoothnessMap, TextureSlot[] slots,
-            KeyValuePair<string, float>[] floats, KeyValuePair<string, float>[] albedoOnlyFloats)
+            KeyValuePair<string, float>[] floats, KeyValuePair<string, float>[] smoothnessFromMap, KeyValuePair<string, float>[] smoothnessConstant)
         {
             Pipeline = pipeline;
             Shader = shader;
             SmoothnessMap = smoothnessMap;
             Slots = slots;
-            Floats = floats;
-            AlbedoOnlyFloats = albedoOnlyFloats;
+            _floats = floats;
+            _smoothnessFromMap = smoothnessFromMap;
+            _smoothnessConstant = smoothnessConstant;
         }
+
+        private readonly KeyValuePair<string, float>[] _floats;
+        private readonly KeyValuePair<string, float>[] _smoothnessFromMap;
+        private readonly KeyValuePair<string, float>[] _smoothnessConstant;
 
         /// <summary>The pipeline.</summary>
         public RenderPipelineKind Pipeline { get; }
@@ -67,11 +72,18 @@ namespace EDiffI.Bridge.Unity.Editor
         /// <summary>Every texture slot the package fills, albedo first.</summary>
         public IReadOnlyList<TextureSlot> Slots { get; }
 
-        /// <summary>Scalar properties to set when the PBR maps are there.</summary>
-        public IReadOnlyList<KeyValuePair<string, float>> Floats { get; }
-
-        /// <summary>Scalar properties to set for a material with the albedo only.</summary>
-        public IReadOnlyList<KeyValuePair<string, float>> AlbedoOnlyFloats { get; }
+        /// <summary>
+        /// The scalar properties of a material holding the maps in <paramref name="present"/>: metallic 0 and the strengths
+        /// of the maps, and smoothness from the packed map when it is there (scale 1), else a constant 0.3, so a material
+        /// without the map never turns into a mirror.
+        /// </summary>
+        public List<KeyValuePair<string, float>> FloatsFor(ICollection<MapKind> present)
+        {
+            if (present == null) throw new ArgumentNullException(nameof(present));
+            var floats = new List<KeyValuePair<string, float>>(_floats);
+            floats.AddRange(present.Contains(SmoothnessMap) ? _smoothnessFromMap : _smoothnessConstant);
+            return floats;
+        }
 
         /// <summary>The maps this layout saves beside the albedo for a PBR set (the raw roughness included, for other tools).</summary>
         public IReadOnlyList<MapKind> PbrFiles()
@@ -93,6 +105,9 @@ namespace EDiffI.Bridge.Unity.Editor
 
         /// <summary>The full type name of HDRP's pipeline asset.</summary>
         public const string HighDefinitionAssetType = "UnityEngine.Rendering.HighDefinition.HDRenderPipelineAsset";
+
+        /// <summary>The smoothness of a material without a smoothness map (a matte dielectric).</summary>
+        public const float ConstantSmoothness = 0.3f;
 
         /// <summary>The pipeline of the active render pipeline asset's type (GraphicsSettings.currentRenderPipeline); null: Built-in.</summary>
         public static RenderPipelineKind PipelineOf(string? renderPipelineAssetType)
@@ -120,8 +135,9 @@ namespace EDiffI.Bridge.Unity.Editor
                             new TextureSlot("_OcclusionMap", MapKind.Occlusion, null),
                             new TextureSlot("_MetallicGlossMap", MapKind.MetallicSmoothness, "_METALLICGLOSSMAP"),
                         },
-                        Pairs(("_GlossMapScale", 1f), ("_SmoothnessTextureChannel", 0f), ("_Parallax", 0.02f), ("_OcclusionStrength", 1f), ("_BumpScale", 1f)),
-                        Pairs(("_Glossiness", 0.3f), ("_Metallic", 0f)));
+                        Pairs(("_Metallic", 0f), ("_Parallax", 0.02f), ("_OcclusionStrength", 1f), ("_BumpScale", 1f)),
+                        Pairs(("_GlossMapScale", 1f), ("_SmoothnessTextureChannel", 0f)),
+                        Pairs(("_Glossiness", ConstantSmoothness)));
                 case RenderPipelineKind.Universal:
                     // URP Lit: with _METALLICSPECGLOSSMAP, smoothness is the map's alpha times _Smoothness.
                     return new MaterialLayout(pipeline, "Universal Render Pipeline/Lit", MapKind.MetallicSmoothness,
@@ -133,8 +149,9 @@ namespace EDiffI.Bridge.Unity.Editor
                             new TextureSlot("_OcclusionMap", MapKind.Occlusion, "_OCCLUSIONMAP"),
                             new TextureSlot("_MetallicGlossMap", MapKind.MetallicSmoothness, "_METALLICSPECGLOSSMAP"),
                         },
-                        Pairs(("_WorkflowMode", 1f), ("_Smoothness", 1f), ("_SmoothnessTextureChannel", 0f), ("_Parallax", 0.02f), ("_OcclusionStrength", 1f), ("_BumpScale", 1f)),
-                        Pairs(("_Smoothness", 0.3f), ("_Metallic", 0f)));
+                        Pairs(("_WorkflowMode", 1f), ("_Metallic", 0f), ("_Parallax", 0.02f), ("_OcclusionStrength", 1f), ("_BumpScale", 1f)),
+                        Pairs(("_Smoothness", 1f), ("_SmoothnessTextureChannel", 0f)),
+                        Pairs(("_Smoothness", ConstantSmoothness)));
                 case RenderPipelineKind.HighDefinition:
                     // HDRP Lit has no occlusion or smoothness slot of its own: both go into the mask map (R metallic, G occlusion,
                     // B detail mask, A smoothness), remapped by the *RemapMin/Max pairs. The height map is assigned; displacement
@@ -147,9 +164,9 @@ namespace EDiffI.Bridge.Unity.Editor
                             new TextureSlot("_HeightMap", MapKind.Height, "_HEIGHTMAP"),
                             new TextureSlot("_MaskMap", MapKind.HdrpMask, "_MASKMAP"),
                         },
-                        Pairs(("_NormalMapSpace", 0f), ("_NormalScale", 1f), ("_SmoothnessRemapMin", 0f), ("_SmoothnessRemapMax", 1f),
-                            ("_AORemapMin", 0f), ("_AORemapMax", 1f)),
-                        Pairs(("_Smoothness", 0.3f), ("_Metallic", 0f)));
+                        Pairs(("_Metallic", 0f), ("_NormalMapSpace", 0f), ("_NormalScale", 1f)),
+                        Pairs(("_SmoothnessRemapMin", 0f), ("_SmoothnessRemapMax", 1f), ("_AORemapMin", 0f), ("_AORemapMax", 1f)),
+                        Pairs(("_Smoothness", ConstantSmoothness)));
                 default:
                     throw new NotSupportedException("The active render pipeline is neither Built-in, URP nor HDRP: the package knows no lit shader of it, so it makes no material (the textures are saved).");
             }
