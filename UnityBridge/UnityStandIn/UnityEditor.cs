@@ -175,6 +175,8 @@ namespace UnityEditor
         public static void ImportAsset(string path) => throw StandIn.Fail();
         public static void ImportAsset(string path, ImportAssetOptions options) => throw StandIn.Fail();
         public static string GenerateUniqueAssetPath(string path) => throw StandIn.Fail();
+        public static string CreateFolder(string parentFolder, string newFolderName) => throw StandIn.Fail();
+        public static bool IsValidFolder(string path) => throw StandIn.Fail();
         public static void StartAssetEditing() => throw StandIn.Fail();
         public static void StopAssetEditing() => throw StandIn.Fail();
         public static bool MoveAssetToTrash(string path) => throw StandIn.Fail();

@@ -45,7 +45,7 @@ namespace EDiffI.Bridge.Unity.Editor
         {
             folder = CheckFolder(folder);
             string full = FullPath(folder);
-            Directory.CreateDirectory(full);
+            EnsureFolder(folder);
             bool pbr = request.Pbr;
             var kinds = new List<MapKind>();
             foreach (var file in files) kinds.Add(file.Kind);
@@ -196,6 +196,20 @@ namespace EDiffI.Bridge.Unity.Editor
             if (!texture.isReadable)
                 throw new InvalidOperationException($"The {what} '{texture.name}' is not a PNG or JPEG file and not readable: tick Read/Write in its import settings, then try again.");
             return TexturePixels.FromPixels(texture.GetPixels32(), texture.width, texture.height);
+        }
+
+        // Creates the folder and any missing parent through the asset database, so each gets its .meta before our files arrive.
+        private static void EnsureFolder(string folder)
+        {
+            if (AssetDatabase.IsValidFolder(folder)) return;
+            int slash = folder.LastIndexOf('/');
+            string parent = folder.Substring(0, slash);
+            EnsureFolder(parent);
+            string name = folder.Substring(slash + 1);
+            if (Directory.Exists(FullPath(folder))) AssetDatabase.ImportAsset(folder); // on disk already, unknown to Unity yet
+            else AssetDatabase.CreateFolder(parent, name);
+            if (!AssetDatabase.IsValidFolder(folder))
+                throw new IOException($"Could not create the folder {folder}; check that its name is valid and the project is writable.");
         }
 
         private static (bool X, bool Y) TileAxesOf(GenerateRequest request) =>
