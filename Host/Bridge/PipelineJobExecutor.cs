@@ -44,6 +44,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
         capabilities.UnionWith([EDiffI.Bridge.Protocol.Capabilities.ImageToImage, EDiffI.Bridge.Protocol.Capabilities.Inpainting,
             EDiffI.Bridge.Protocol.Capabilities.Variations]);
         if (service.CanTile) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.MakeTileable);
+        capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.Pbr); // the heuristic maps need nothing of the model
         foreach (int size in service.Sizes) capabilities.Add(EDiffI.Bridge.Protocol.Capabilities.SizePrefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (string name in service.Conditioners)
             capabilities.Add(name switch
@@ -71,6 +72,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
         try
         {
             problem = _service.Check(ToRequest(request));
+            _ = Convention(request.NormalConvention);
         }
         catch (Runtime.UserException e)
         {
@@ -136,6 +138,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
         var used = result.Settings;
         var notes = result.Notes.ToList();
         ImageData? materialPreview = request.MaterialPreviewSize > 0 ? MaterialPreview(rgba, width, height, request.MaterialPreviewSize, notes) : null;
+        MaterialMaps? maps = request.Pbr ? Maps(rgba, width, height, used.Tiling, Convention(request.NormalConvention)) : null;
         return new GenerateResult
         {
             RequestId = request.RequestId,
@@ -153,6 +156,41 @@ public sealed class PipelineJobExecutor : IJobExecutor
             ElapsedMilliseconds = clock.Elapsed.TotalMilliseconds,
             Notes = notes.Count > 0 ? notes : null,
             MaterialPreview = materialPreview,
+            Maps = maps,
+        };
+    }
+
+    // The bridge's names of the normal conventions, as `generate --normal-convention` takes them.
+    private static EDiffI.Textures.NormalConvention Convention(string? name) => (name ?? "").Trim().ToLowerInvariant() switch
+    {
+        "" or "opengl" => EDiffI.Textures.NormalConvention.OpenGL,
+        "directx" => EDiffI.Textures.NormalConvention.DirectX,
+        _ => throw new Runtime.UserException($"The normal convention must be opengl or directx (got '{name}')."),
+    };
+
+    // The heuristic PBR maps of `generate --pbr` (PbrMaps.FromAlbedo), in the protocol's layout.
+    private static MaterialMaps Maps(byte[] albedo, int width, int height, EDiffI.Networks.TileAxes tiling, EDiffI.Textures.NormalConvention convention)
+    {
+        var maps = PbrMaps.FromAlbedo(albedo, width, height, tiling, convention: convention);
+        static byte Byte(float v) => (byte)Math.Round(Math.Clamp(v, 0, 1) * 255);
+        ImageData Grey(float[] values, int channels)
+        {
+            var rgba = new byte[width * height * 4];
+            for (int i = 0; i < width * height; i++)
+            {
+                for (int c = 0; c < 3; c++) rgba[i * 4 + c] = Byte(values[i * channels + (channels == 3 ? c : 0)]);
+                rgba[i * 4 + 3] = 255;
+            }
+            return new ImageData { Width = width, Height = height, Rgba = rgba };
+        }
+        var height16 = new byte[width * height * 2];
+        for (int i = 0; i < width * height; i++)
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(height16.AsSpan(i * 2), (ushort)Math.Round(Math.Clamp(maps.HeightMap[i], 0, 1) * 65535));
+        return new MaterialMaps
+        {
+            Width = width, Height = height, Height16 = height16, Normal = Grey(maps.Normal, 3), Roughness = Grey(maps.Roughness, 1),
+            Occlusion = Grey(maps.Occlusion, 1), NormalConvention = convention == EDiffI.Textures.NormalConvention.OpenGL ? "opengl" : "directx",
+            HeightSource = "luminance (heuristic)",
         };
     }
 

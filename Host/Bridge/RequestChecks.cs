@@ -31,6 +31,7 @@ public static class RequestChecks
             return Error(request.MaterialPreviewSize < 0 ? ErrorCodes.InvalidRequest : ErrorCodes.Limit,
                 $"The material preview size must be between 0 and {limits.MaxInputImageSide} (got {request.MaterialPreviewSize}).");
         if (request.TileAxes is { Length: > 8 }) return Error(ErrorCodes.InvalidRequest, "Tile axes must be x, y or xy.");
+        if (request.NormalConvention is { Length: > 16 }) return Error(ErrorCodes.InvalidRequest, "The normal convention must be opengl or directx.");
         int legend = request.Legend?.Count ?? 0;
         if (legend > limits.MaxLegendEntries)
             return Error(ErrorCodes.Limit, $"The legend has {legend} colours; this host takes at most {limits.MaxLegendEntries}.");

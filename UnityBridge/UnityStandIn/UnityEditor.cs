@@ -124,6 +124,20 @@ namespace UnityEditor
         public static void HelpBox(GUIContent content, bool wide = true) => throw StandIn.Fail();
     }
 
+    public partial class EditorGUILayout
+    {
+        public static float Slider(float value, float leftValue, float rightValue, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static float Slider(string label, float value, float leftValue, float rightValue, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static float Slider(GUIContent label, float value, float leftValue, float rightValue, params GUILayoutOption[] options) => throw StandIn.Fail();
+
+        public static Vector2 BeginScrollView(Vector2 scrollPosition, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static Vector2 BeginScrollView(Vector2 scrollPosition, bool alwaysShowHorizontal, bool alwaysShowVertical, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static Vector2 BeginScrollView(Vector2 scrollPosition, GUIStyle horizontalScrollbar, GUIStyle verticalScrollbar, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static Vector2 BeginScrollView(Vector2 scrollPosition, GUIStyle style, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static Vector2 BeginScrollView(Vector2 scrollPosition, bool alwaysShowHorizontal, bool alwaysShowVertical, GUIStyle horizontalScrollbar, GUIStyle verticalScrollbar, GUIStyle background, params GUILayoutOption[] options) => throw StandIn.Fail();
+        public static void EndScrollView() => throw StandIn.Fail();
+    }
+
     public partial class EditorGUI
     {
         public static void ProgressBar(Rect position, float value, string text) => throw StandIn.Fail();
@@ -160,12 +174,64 @@ namespace UnityEditor
     {
         public static void ImportAsset(string path) => throw StandIn.Fail();
         public static void ImportAsset(string path, ImportAssetOptions options) => throw StandIn.Fail();
+        public static string GenerateUniqueAssetPath(string path) => throw StandIn.Fail();
+        public static string CreateFolder(string parentFolder, string newFolderName) => throw StandIn.Fail();
+        public static bool IsValidFolder(string path) => throw StandIn.Fail();
+        public static void StartAssetEditing() => throw StandIn.Fail();
+        public static void StopAssetEditing() => throw StandIn.Fail();
+        public static bool MoveAssetToTrash(string path) => throw StandIn.Fail();
+        public static void CreateAsset(Object asset, string path) => throw StandIn.Fail();
+        public static string GetAssetPath(Object assetObject) => throw StandIn.Fail();
+        public static string GetAssetPath(int instanceID) => throw StandIn.Fail();
+        public static Object LoadAssetAtPath(string assetPath, Type type) => throw StandIn.Fail();
+        public static T LoadAssetAtPath<T>(string assetPath) where T : Object => throw StandIn.Fail();
     }
 
     public partial class AssetImporter : Object
     {
         public static AssetImporter GetAtPath(string path) => throw StandIn.Fail();
         public void SaveAndReimport() => throw StandIn.Fail();
+        public string userData { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
+    }
+
+    public partial class AssetPostprocessor
+    {
+        public string assetPath { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
+        public AssetImporter assetImporter => throw StandIn.Fail();
+        public virtual uint GetVersion() => throw StandIn.Fail();
+    }
+
+    public static partial class Progress
+    {
+        public enum Status { Running, Succeeded, Failed, Canceled, Paused }
+
+        [Flags]
+        public enum Options { None = 0 << 0, Sticky = 1 << 0, Indefinite = 1 << 1, Synchronous = 1 << 2, Managed = 1 << 3, Unmanaged = 1 << 4 }
+
+        public static int Start(string name, string description = null, Options options = Options.None, int parentId = -1) => throw StandIn.Fail();
+        public static void Finish(int id, Status status = Status.Succeeded) => throw StandIn.Fail();
+        public static void Report(int id, float progress) => throw StandIn.Fail();
+        public static void Report(int id, int currentStep, int totalSteps) => throw StandIn.Fail();
+        public static void Report(int id, float progress, string description) => throw StandIn.Fail();
+        public static void Report(int id, int currentStep, int totalSteps, string description) => throw StandIn.Fail();
+        public static void RegisterCancelCallback(int id, Func<bool> callback) => throw StandIn.Fail();
+        public static bool Exists(int id) => throw StandIn.Fail();
+        public static Status GetStatus(int id) => throw StandIn.Fail();
+    }
+
+    public partial class Undo
+    {
+        public static void RegisterCreatedObjectUndo(Object objectToUndo, string name) => throw StandIn.Fail();
+        public static void RecordObject(Object objectToUndo, string name) => throw StandIn.Fail();
+        public static void IncrementCurrentGroup() => throw StandIn.Fail();
+        public static int GetCurrentGroup() => throw StandIn.Fail();
+        public static void SetCurrentGroupName(string name) => throw StandIn.Fail();
+        public static void CollapseUndoOperations(int groupIndex) => throw StandIn.Fail();
+    }
+
+    public sealed partial class Selection
+    {
+        public static GameObject[] gameObjects => throw StandIn.Fail();
     }
 
     // The members the package names, with their values; the rest of the enum is left out.
@@ -177,5 +243,7 @@ namespace UnityEditor
         public bool sRGBTexture { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
         public bool mipmapEnabled { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
         public TextureWrapMode wrapMode { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
+        public TextureWrapMode wrapModeU { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
+        public TextureWrapMode wrapModeV { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
     }
 }

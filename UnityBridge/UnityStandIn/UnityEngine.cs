@@ -61,6 +61,44 @@ namespace UnityEngine
     public static class ImageConversion
     {
         public static byte[] EncodeToPNG(this Texture2D tex) => throw StandIn.Fail();
+        public static bool LoadImage(this Texture2D tex, byte[] data, bool markNonReadable) => throw StandIn.Fail();
+        public static bool LoadImage(this Texture2D tex, byte[] data) => throw StandIn.Fail();
+    }
+
+    public sealed partial class Shader : Object
+    {
+        public static Shader Find(string name) => throw StandIn.Fail();
+    }
+
+    public partial class Material : Object
+    {
+        public Material(Shader shader) => throw StandIn.Fail();
+        public Material(Material source) => throw StandIn.Fail();
+        public Material(string contents) => throw StandIn.Fail();
+        public bool HasProperty(int nameID) => throw StandIn.Fail();
+        public bool HasProperty(string name) => throw StandIn.Fail();
+        public void EnableKeyword(string keyword) => throw StandIn.Fail();
+        public void EnableKeyword(in Rendering.LocalKeyword keyword) => throw StandIn.Fail();
+        public void SetFloat(string name, float value) => throw StandIn.Fail();
+        public void SetFloat(int nameID, float value) => throw StandIn.Fail();
+        public void SetTexture(string name, Texture value) => throw StandIn.Fail();
+        public void SetTexture(int nameID, Texture value) => throw StandIn.Fail();
+        public void SetTexture(string name, RenderTexture value, Rendering.RenderTextureSubElement element) => throw StandIn.Fail();
+        public void SetTexture(int nameID, RenderTexture value, Rendering.RenderTextureSubElement element) => throw StandIn.Fail();
+    }
+
+    public partial class Component : Object { }
+
+    public partial class Renderer : Component
+    {
+        public Material sharedMaterial { get => throw StandIn.Fail(); set => throw StandIn.Fail(); }
+    }
+
+    public sealed partial class GameObject : Object
+    {
+        public T GetComponent<T>() => throw StandIn.Fail();
+        public Component GetComponent(Type type) => throw StandIn.Fail();
+        public Component GetComponent(string type) => throw StandIn.Fail();
     }
 
     // The members the package names, with their values; the rest of each enum is left out.
@@ -173,6 +211,21 @@ namespace UnityEngine
     }
 
     public sealed partial class SerializeField : Attribute { }
+}
+
+namespace UnityEngine.Rendering
+{
+    public sealed partial class GraphicsSettings : Object
+    {
+        public static RenderPipelineAsset currentRenderPipeline => throw StandIn.Fail();
+    }
+
+    public abstract class RenderPipelineAsset : ScriptableObject { }
+
+    // Named by Material's overloads; their members are left out.
+    public readonly struct LocalKeyword { }
+
+    public enum RenderTextureSubElement { Color = 0, Depth = 1, Stencil = 2, Default = 3 }
 }
 
 namespace UnityEngine.Experimental.Rendering

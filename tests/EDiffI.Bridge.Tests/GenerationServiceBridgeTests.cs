@@ -155,6 +155,50 @@ public sealed class GenerationServiceBridgeTests
     }
 
     [Fact]
+    public async Task PbrMapsComeBackAsTheCliDerivesThemAndOnlyWhenAsked()
+    {
+        var (service, _, folder) = Serve();
+        using var _s = service;
+        using var _f = folder;
+        var executor = new PipelineJobExecutor(service, "tiny");
+        await using var host = new TestServer(executor);
+        using var client = await host.ConnectAsync();
+        Assert.True(client.HasCapability(Capabilities.Pbr));
+        // An old client asks for no maps and gets none.
+        var plain = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 4, Steps = 2, TileAxes = "xy" });
+        Assert.Null(plain.Maps);
+        var withMaps = await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 4, Steps = 2, TileAxes = "xy", Pbr = true });
+        Assert.Equal(plain.Rgba, withMaps.Rgba); // the maps are derived after the image; they do not change it
+        var maps = withMaps.Maps!;
+        int w = withMaps.Width, h = withMaps.Height;
+        Assert.Equal((w, h, "opengl", "luminance (heuristic)"), (maps.Width, maps.Height, maps.NormalConvention, maps.HeightSource));
+        Assert.Equal(w * h * 2, maps.Height16.Length);
+        foreach (var map in new[] { maps.Normal, maps.Roughness, maps.Occlusion })
+            Assert.True(map.IsWellFormed() && map.Width == w && map.Height == h);
+        // The same maps as `generate --pbr` writes from this albedo (PbrMaps.FromAlbedo), quantised as the protocol says.
+        var reference = EDiffI.Host.Imaging.PbrMaps.FromAlbedo(withMaps.Rgba, w, h, EDiffI.Networks.TileAxes.Both);
+        for (int i = 0; i < w * h; i++)
+        {
+            Assert.Equal((ushort)Math.Round(reference.HeightMap[i] * 65535), BitConverter.ToUInt16(maps.Height16, i * 2));
+            for (int c = 0; c < 3; c++) Assert.Equal((byte)Math.Round(reference.Normal[i * 3 + c] * 255), maps.Normal.Rgba[i * 4 + c]);
+            Assert.Equal((byte)Math.Round(reference.Roughness[i] * 255), maps.Roughness.Rgba[i * 4 + 1]);
+            Assert.Equal((byte)Math.Round(reference.Occlusion[i] * 255), maps.Occlusion.Rgba[i * 4 + 2]);
+            Assert.Equal(255, maps.Normal.Rgba[i * 4 + 3]);
+        }
+        // DirectX flips the green channel and nothing else.
+        var directX = (await client.GenerateAsync(new GenerateRequest { Prompt = "red bricks", Seed = 4, Steps = 2, TileAxes = "xy", Pbr = true, NormalConvention = "directx" })).Maps!;
+        Assert.Equal("directx", directX.NormalConvention);
+        Assert.Equal(maps.Height16, directX.Height16);
+        var flipped = EDiffI.Host.Imaging.PbrMaps.FromAlbedo(withMaps.Rgba, w, h, EDiffI.Networks.TileAxes.Both, convention: EDiffI.Textures.NormalConvention.DirectX);
+        for (int i = 0; i < w * h; i++) Assert.Equal((byte)Math.Round(flipped.Normal[i * 3 + 1] * 255), directX.Normal.Rgba[i * 4 + 1]);
+        Assert.NotEqual(maps.Normal.Rgba, directX.Normal.Rgba);
+        var bad = await Assert.ThrowsAsync<BridgeException>(() => client.GenerateAsync(new GenerateRequest { Prompt = "p", Pbr = true, NormalConvention = "sideways" }));
+        Assert.Equal(ErrorCodes.InvalidRequest, bad.Code);
+        Assert.Contains("opengl or directx", bad.Message);
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
     public async Task TheBridgeReturns256And1024ResultsWithStageProgress()
     {
         using var folder = new ScratchFolder();

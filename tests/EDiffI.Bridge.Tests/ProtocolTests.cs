@@ -11,6 +11,8 @@ public class ProtocolTests
     {
         RequestId = 3, Prompt = "red bricks", Seed = -5, Steps = 12, Guidance = 3.5, Width = 64, Height = 32, Sampler = "euler", Tiling = true,
         StyleImage = Image(2, 3), Scribble = Image(4, 1), Legend = [new LegendEntry { Rgb = 0xFF0000, Phrase = "bricks", Strength = 0.4 }], PreviewSize = 32,
+        TileAxes = "x", InitImage = Image(2, 2), Mask = Image(2, 2), Strength = 0.25, VariationSeed = 8, VariationStrength = 0.5, MakeTileable = true,
+        MaterialPreviewSize = 16, Pbr = true, NormalConvention = "directx",
     };
 
     /// <summary>One message of every type, every field set to something other than its default.</summary>
@@ -36,6 +38,12 @@ public class ProtocolTests
         {
             RequestId = 3, Width = 2, Height = 2, Rgba = Image(2, 2).Rgba, Seed = long.MaxValue, ElapsedMilliseconds = 12.5,
             Settings = new GenerationSettings { Prompt = "p", Steps = 3, Guidance = 1.5, Sampler = "heun", Width = 2, Height = 2, Tiling = true, Model = "m" },
+            Notes = ["n"], MaterialPreview = Image(4, 2),
+            Maps = new MaterialMaps
+            {
+                Width = 2, Height = 2, Height16 = [1, 2, 3, 4, 5, 6, 7, 8], Normal = Image(2, 2), Roughness = Image(2, 2), Occlusion = Image(2, 2),
+                NormalConvention = "directx", HeightSource = "h",
+            },
         },
         new Cancel { RequestId = 3 },
         new Cancelled { RequestId = 3, WasRunning = true },
@@ -67,6 +75,43 @@ public class ProtocolTests
         Assert.Equal(original.StyleImage!.Rgba, back.StyleImage!.Rgba);
         Assert.Equal(original.Scribble!.Rgba, back.Scribble!.Rgba);
         Assert.Equal((0xFF0000, "bricks", 0.4), (back.Legend![0].Rgb, back.Legend[0].Phrase, back.Legend[0].Strength));
+        Assert.Equal((original.TileAxes, original.Strength, original.VariationSeed, original.VariationStrength, original.MakeTileable, original.MaterialPreviewSize, original.Pbr, original.NormalConvention),
+            (back.TileAxes, back.Strength, back.VariationSeed, back.VariationStrength, back.MakeTileable, back.MaterialPreviewSize, back.Pbr, back.NormalConvention));
+        Assert.Equal(original.InitImage!.Rgba, back.InitImage!.Rgba);
+        Assert.Equal(original.Mask!.Rgba, back.Mask!.Rgba);
+    }
+
+    [Fact]
+    public void AnOldClientsRequestReadsWithoutTheNewFieldsAndAResultKeepsTheOldLayoutFirst()
+    {
+        // A request as a client of the previous protocol wrote it: union tag 4, then keys 0 to 22.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        writer.WriteArrayHeader(2);
+        writer.Write(4);
+        writer.WriteArrayHeader(23);
+        writer.Write(7);              // 0 request id
+        writer.Write("red bricks");   // 1 prompt
+        for (int key = 2; key <= 22; key++)
+        {
+            if (key is 5 or 6 or 12 or 20 or 22) writer.Write(0);
+            else if (key is 8 or 21) writer.Write(false);
+            else if (key == 13) writer.Write(0.0);
+            else writer.WriteNil();
+        }
+        writer.Flush();
+        var old = (GenerateRequest)BridgeSerializer.TryRead(buffer.WrittenMemory, out string? problem)!;
+        Assert.True(old is not null, problem);
+        Assert.Equal((7, "red bricks", false, (string?)null), (old.RequestId, old.Prompt, old.Pbr, old.NormalConvention));
+
+        // A result with maps: its first keys are where an old client reads them, the maps come after (skipped there).
+        var result = new GenerateResult { RequestId = 3, Width = 1, Height = 1, Rgba = [1, 2, 3, 4], Seed = 5, Maps = new MaterialMaps { Width = 1, Height = 1 } };
+        var reader = new MessagePackReader(BridgeSerializer.ToBytes(result));
+        Assert.Equal(2, reader.ReadArrayHeader());
+        Assert.Equal(7, reader.ReadInt32()); // GenerateResult's union tag
+        Assert.Equal(10, reader.ReadArrayHeader());
+        Assert.Equal(3, reader.ReadInt32());
+        Assert.Equal(1, reader.ReadInt32());
     }
 
     [Fact]

@@ -209,6 +209,14 @@ public sealed class GenerateRequest : BridgeMessage
     /// </summary>
     [Key(22)]
     public int MaterialPreviewSize { get; set; }
+
+    /// <summary>Also derive PBR maps (height, normal, roughness, occlusion) from the albedo and return them as <see cref="GenerateResult.Maps"/> (capability <see cref="Capabilities.Pbr"/>).</summary>
+    [Key(23)]
+    public bool Pbr { get; set; }
+
+    /// <summary>The normal map's green convention with <see cref="Pbr"/>: "opengl" (Unity, Godot, Blender) or "directx" (Unreal); null or empty for "opengl".</summary>
+    [Key(24)]
+    public string? NormalConvention { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>
@@ -284,6 +292,10 @@ public sealed class GenerateResult : BridgeMessage
     /// <summary>The material preview asked for by <see cref="GenerateRequest.MaterialPreviewSize"/>; null when none was asked or none could be rendered (a note says why).</summary>
     [Key(8)]
     public ImageData? MaterialPreview { get; set; }
+
+    /// <summary>The PBR maps asked for by <see cref="GenerateRequest.Pbr"/>, derived from <see cref="Rgba"/> and tiling with it; null when none were asked.</summary>
+    [Key(9)]
+    public MaterialMaps? Maps { get; set; }
 }
 
 /// <summary>Client → host: cancel the job whose <see cref="GenerateRequest"/> had <see cref="BridgeMessage.RequestId"/>.</summary>

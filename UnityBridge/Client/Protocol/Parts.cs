@@ -148,6 +148,46 @@ public sealed class GenerationSettings
     public int PaintedRegions { get; set; }
 }
 
+/// <summary>
+/// The PBR maps of a result, each the result's size, row-major with the top row first, wrapping along the axes the
+/// albedo tiles. Only the height map is 16-bit; the others are RGBA8 with alpha 255 (roughness and occlusion grey).
+/// </summary>
+[MessagePackObject]
+public sealed class MaterialMaps
+{
+    /// <summary>Width in pixels.</summary>
+    [Key(0)]
+    public int Width { get; set; }
+
+    /// <summary>Height in pixels.</summary>
+    [Key(1)]
+    public int Height { get; set; }
+
+    /// <summary>Heights, 2 bytes a pixel, little-endian: 0 lowest, 65535 highest.</summary>
+    [Key(2)]
+    public byte[] Height16 { get; set; } = System.Array.Empty<byte>();
+
+    /// <summary>Tangent-space normals in RGB, by <see cref="NormalConvention"/>.</summary>
+    [Key(3)]
+    public ImageData Normal { get; set; } = new ImageData();
+
+    /// <summary>Roughness, 0 (mirror) to 255 (rough), in R, G and B.</summary>
+    [Key(4)]
+    public ImageData Roughness { get; set; } = new ImageData();
+
+    /// <summary>Ambient occlusion, 255 unoccluded, in R, G and B.</summary>
+    [Key(5)]
+    public ImageData Occlusion { get; set; } = new ImageData();
+
+    /// <summary>"opengl" (green up) or "directx".</summary>
+    [Key(6)]
+    public string NormalConvention { get; set; } = "opengl";
+
+    /// <summary>Where the heights came from, for a person (for example "luminance (heuristic)").</summary>
+    [Key(7)]
+    public string HeightSource { get; set; } = "";
+}
+
 /// <summary>The host's limits on requests, sent in <see cref="Welcome"/>.</summary>
 [MessagePackObject]
 public sealed class BridgeLimitsInfo
@@ -222,6 +262,8 @@ public static class Capabilities
     public const string Variations = "variations";
     /// <summary>Material previews rendered beside the result (<see cref="GenerateRequest.MaterialPreviewSize"/>, the Vulkan texture path).</summary>
     public const string MaterialPreview = "material-preview";
+    /// <summary>PBR maps derived from the albedo (<see cref="GenerateRequest.Pbr"/>, <see cref="GenerateResult.Maps"/>).</summary>
+    public const string Pbr = "pbr";
     /// <summary>Prefix of the capability a conditioner adds: "conditioner:palette" means GenerateRequest.Conditions may name "palette".</summary>
     public const string ConditionerPrefix = "conditioner:";
     /// <summary>Prefix of the output sizes the host draws: "size:1024" means a request may ask for 1024×1024 (the base's size and each cascade stage's).</summary>

@@ -8,9 +8,9 @@ using UnityEngine;
 namespace EDiffI.Bridge.Unity.Editor
 {
     /// <summary>
-    /// The paint-with-words canvas: a small square scribble painted with the mouse in the colours of
-    /// a legend, each colour naming a phrase of the prompt. Serializable, so the window's script
-    /// reloads keep the painting.
+    /// A small square canvas painted with the mouse: the paint-with-words scribble (colours of a legend, each naming a
+    /// phrase of the prompt), an init image sketched in any colours, or an inpainting mask (white regenerates, black
+    /// keeps). Serializable, so the window's script reloads keep the painting.
     /// </summary>
     [Serializable]
     public sealed class PaintCanvas
@@ -37,20 +37,36 @@ namespace EDiffI.Bridge.Unity.Editor
             Clear();
         }
 
-        /// <summary>Draws the legend and the canvas, and paints where the mouse drags.</summary>
-        public void Draw()
+        /// <summary>A blank (black) canvas of <paramref name="side"/>² pixels whose brushes are <paramref name="colours"/>.</summary>
+        public PaintCanvas(int side, params Color[] colours) : this(side)
+        {
+            if (colours == null || colours.Length == 0) throw new ArgumentException("a canvas needs at least one brush colour", nameof(colours));
+            _colours = new List<Color>(colours);
+            _phrases = new List<string>();
+            foreach (var _ in colours) _phrases.Add("");
+        }
+
+        /// <summary>A canvas for an inpainting mask: a white brush (regenerate) and a black one (keep), all black (keep) at first.</summary>
+        public static PaintCanvas Mask() => new PaintCanvas(DefaultSide, new Color(1, 1, 1, 1), new Color(0, 0, 0, 1));
+
+        /// <summary>
+        /// Draws the brushes and the canvas, and paints where the mouse drags. With <paramref name="phrases"/> each brush names
+        /// a phrase (paint-with-words); <paramref name="editableColours"/> lets the colours be changed and added.
+        /// </summary>
+        public void Draw(bool phrases = true, bool editableColours = true)
         {
             Repair();
             for (int i = 0; i < _colours.Count; i++)
             {
                 GUILayout.BeginHorizontal();
                 if (GUILayout.Button(i == _brush ? "●" : "○", GUILayout.Width(24))) _brush = i;
-                _colours[i] = EditorGUILayout.ColorField(_colours[i], GUILayout.Width(60));
-                _phrases[i] = EditorGUILayout.TextField("phrase", _phrases[i]);
+                if (editableColours) _colours[i] = EditorGUILayout.ColorField(_colours[i], GUILayout.Width(60));
+                else EditorGUILayout.LabelField(_colours[i].r > 0.5f ? "white: regenerate" : "black: keep");
+                if (phrases) _phrases[i] = EditorGUILayout.TextField("phrase", _phrases[i]);
                 GUILayout.EndHorizontal();
             }
             GUILayout.BeginHorizontal();
-            if (GUILayout.Button("Add colour")) { _colours.Add(new Color(0, 1, 0, 1)); _phrases.Add(""); }
+            if (editableColours && GUILayout.Button("Add colour")) { _colours.Add(new Color(0, 1, 0, 1)); _phrases.Add(""); }
             if (GUILayout.Button("Clear canvas")) Clear();
             GUILayout.EndHorizontal();
 
@@ -69,7 +85,7 @@ namespace EDiffI.Bridge.Unity.Editor
             GUI.DrawTexture(area, _texture);
         }
 
-        /// <summary>The scribble as a bridge image.</summary>
+        /// <summary>The painting as a bridge image (the scribble, the init sketch or the mask).</summary>
         public ImageData Scribble()
         {
             Repair();

@@ -8,22 +8,27 @@ using EDiffI.Bridge.Protocol;
 using UnityEditor;
 using UnityEngine;
 // UnityEditor has a Progress of its own (the background-task bar, since 2020.1).
-using BridgeProgress = EDiffI.Bridge.Protocol.Progress;
+using EditorProgress = UnityEditor.Progress;
 
 namespace EDiffI.Bridge.Unity.Editor
 {
     /// <summary>
-    /// Window > EDiffI Texture Generator: prompt, seed, size, sampler, style reference and a
-    /// paint-with-words canvas; generate and cancel with a progress bar and live preview; the result
-    /// is saved as a PNG under Assets/ and imported as a Texture2D. The bridge client does the work;
-    /// this class only draws and forwards. Its settings are serialized fields, so they survive script
-    /// reloads; the connection is made again after a reload, and a job a reload cut short is reported
-    /// as cancelled.
+    /// Window > EDiffI Texture Generator: prompt, seed, size, sampler, tiling per axis, style reference,
+    /// paint-with-words, init image and mask (from a texture asset or a canvas), variations, batches and
+    /// PBR maps; generation runs as a background task (UnityEditor.Progress, cancellable there and here)
+    /// and never blocks the editor. Each result is saved under the chosen Assets folder (prompt and seed
+    /// in the names, imported by the importer rules) and waits in the gallery: keep makes a material for
+    /// the active render pipeline in one undo step, discard moves the files to the trash. The bridge client
+    /// does the work; this class only draws and forwards. Its settings and the gallery are serialized
+    /// fields, so they survive script reloads; the connection is made again after a reload, and a job a
+    /// reload cut short is reported as cancelled.
     /// </summary>
-    public sealed class TextureGeneratorWindow : EditorWindow
+    public sealed partial class TextureGeneratorWindow : EditorWindow
     {
         private const string HostPathKey = "EDiffI.Bridge.HostPath";
         private static readonly string[] TransportNames = { "Unix socket", "TCP (loopback, token file)" };
+        private static readonly string[] SourceNames = { "None", "Texture asset", "Paint canvas" };
+        private const int NoSource = 0, TextureSource = 1, CanvasSource = 2;
 
         // Settings: serialized, so a script reload (any code edit, entering Play Mode) keeps them.
         [SerializeField] private string _hostPath = "";
@@ -39,16 +44,36 @@ namespace EDiffI.Bridge.Unity.Editor
         [SerializeField] private int _steps;
         [SerializeField] private float _guidance;
         [SerializeField] private string _samplerName = "";
-        [SerializeField] private bool _tiling;
+        [SerializeField] private bool _tileX;
+        [SerializeField] private bool _tileY;
         [SerializeField] private Texture2D? _style;
         [SerializeField] private float _styleStrength = 1f;
         [SerializeField] private bool _usePaint;
         [SerializeField] private PaintCanvas _canvas = new PaintCanvas();
+        [SerializeField] private int _initSource;
+        [SerializeField] private Texture2D? _initTexture;
+        [SerializeField] private PaintCanvas _initCanvas = new PaintCanvas();
+        [SerializeField] private float _strength = 0.6f;
+        [SerializeField] private int _maskSource;
+        [SerializeField] private Texture2D? _maskTexture;
+        [SerializeField] private PaintCanvas _maskCanvas = PaintCanvas.Mask();
+        [SerializeField] private bool _makeTileable;
+        [SerializeField] private int _batchCount = 1;
+        [SerializeField] private bool _variations;
+        [SerializeField] private int _variationSeed;
+        [SerializeField] private bool _randomVariationSeed = true;
+        [SerializeField] private float _variationStrength = 0.3f;
+        [SerializeField] private bool _pbr;
+        [SerializeField] private bool _materialOnKeep = true;
+        [SerializeField] private bool _assignToSelection;
+        [SerializeField] private Gallery _gallery = new Gallery();
+        [SerializeField] private Vector2 _scroll;
         // What was going on when a reload came: reconnect, and say what became of the job.
         [SerializeField] private bool _wasConnected;
         [SerializeField] private bool _jobRunning;
 
         private readonly ConcurrentQueue<Action> _mainThread = new ConcurrentQueue<Action>();
+        private readonly System.Random _random = new System.Random();
         private CancellationTokenSource? _lifetime;
         private CancellationTokenSource? _operation;
         private BridgeClient? _client;
@@ -56,6 +81,8 @@ namespace EDiffI.Bridge.Unity.Editor
         private string[] _samplers = Array.Empty<string>();
         private float _progress;
         private string _progressText = "";
+        private int _progressId = -1; // the background task of the running batch in Unity's Progress window; -1 when none
+        private int _saveFailures; // results of the running batch that could not be saved
         private Texture2D? _preview;
         private string _status = "";
         private MessageType _statusType = MessageType.None;
@@ -75,6 +102,11 @@ namespace EDiffI.Bridge.Unity.Editor
             if (_transport < 0) _transport = (int)BridgeEndpoint.DefaultTransport;
             if (_hostPath.Length == 0) _hostPath = EditorPrefs.GetString(HostPathKey, "");
             if (_canvas == null) _canvas = new PaintCanvas();
+            if (_initCanvas == null) _initCanvas = new PaintCanvas();
+            if (_maskCanvas == null) _maskCanvas = PaintCanvas.Mask();
+            if (_gallery == null) _gallery = new Gallery();
+            // Results deleted by hand in the Project window leave the gallery.
+            _gallery.Forget(path => File.Exists(TextureAssets.FullPath(path)));
             if (_jobRunning)
             {
                 _jobRunning = false;
@@ -99,7 +131,10 @@ namespace EDiffI.Bridge.Unity.Editor
             }
             DropClient();
             Interlocked.Exchange(ref _connecting, null)?.Dispose();
+            FinishProgress(EditorProgress.Status.Canceled); // Unity cancels managed tasks on a reload too; closing the window must as well
             _canvas.ReleaseTexture();
+            _initCanvas.ReleaseTexture();
+            _maskCanvas.ReleaseTexture();
             if (_preview != null) DestroyImmediate(_preview);
             _preview = null;
         }
@@ -128,12 +163,48 @@ namespace EDiffI.Bridge.Unity.Editor
 
         private void OnGUI()
         {
-            ConnectionSection();
+            _scroll = EditorGUILayout.BeginScrollView(_scroll);
+            try
+            {
+                ConnectionSection();
+                TextureSection();
+                ImageSection();
+                BatchSection();
+                OutputSection();
+
+                GUILayout.BeginHorizontal();
+                GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
+                if (GUILayout.Button(_batchCount > 1 ? $"Generate {_batchCount}" : "Generate")) _ = GenerateAsync();
+                GUI.enabled = _busy;
+                if (GUILayout.Button("Cancel")) CancelOperation();
+                GUI.enabled = true;
+                GUILayout.EndHorizontal();
+
+                var bar = GUILayoutUtility.GetRect(100, 18);
+                EditorGUI.ProgressBar(bar, _progress, _progressText);
+                if (_preview != null) GUI.DrawTexture(GUILayoutUtility.GetRect(128, 128, GUILayout.Width(128)), _preview);
+                if (_status.Length > 0) EditorGUILayout.HelpBox(_status, _statusType);
+                GallerySection();
+            }
+            finally
+            {
+                GUI.enabled = true;
+                EditorGUILayout.EndScrollView();
+            }
+        }
+
+        private bool Has(string capability) => _client != null && _client.HasCapability(capability);
+
+        // The label of a setting the connected host lacks says so; the request is checked again before it is sent.
+        private string Label(string label, string capability) => _client == null || Has(capability) ? label : label + " (host lacks it)";
+
+        private void TextureSection()
+        {
             EditorGUILayout.LabelField("Texture");
             _prompt = EditorGUILayout.TextArea(_prompt, GUILayout.Height(48));
             GUILayout.BeginHorizontal();
             _randomSeed = EditorGUILayout.Toggle("Random seed", _randomSeed);
-            if (!_randomSeed) _seed = EditorGUILayout.IntField("Seed", _seed);
+            if (!_randomSeed) _seed = Math.Max(0, EditorGUILayout.IntField("Seed", _seed));
             GUILayout.EndHorizontal();
             _size = EditorGUILayout.IntField("Size (0 = model's)", _size);
             _steps = EditorGUILayout.IntField("Steps (0 = model's)", _steps);
@@ -143,26 +214,50 @@ namespace EDiffI.Bridge.Unity.Editor
                 int chosen = EditorGUILayout.Popup("Sampler", Math.Max(0, Array.IndexOf(_samplers, _samplerName)), _samplers);
                 _samplerName = _samplers[chosen];
             }
-            bool tilingAvailable = _client != null && _client.HasCapability(Capabilities.Tiling);
-            _tiling = EditorGUILayout.Toggle(tilingAvailable ? "Tiling" : "Tiling (host lacks it)", _tiling);
+            GUILayout.BeginHorizontal();
+            _tileX = EditorGUILayout.Toggle(Label("Tile along X", Capabilities.Tiling), _tileX);
+            _tileY = EditorGUILayout.Toggle("Tile along Y", _tileY);
+            GUILayout.EndHorizontal();
             _style = (Texture2D?)EditorGUILayout.ObjectField("Style reference", _style, typeof(Texture2D), false);
             if (_style != null) _styleStrength = Math.Max(0f, EditorGUILayout.FloatField("Style strength", _styleStrength));
-            _usePaint = EditorGUILayout.Toggle("Paint with words", _usePaint);
+            _usePaint = EditorGUILayout.Toggle(Label("Paint with words", Capabilities.PaintWithWords), _usePaint);
             if (_usePaint) _canvas.Draw();
-
-            GUILayout.BeginHorizontal();
-            GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
-            if (GUILayout.Button("Generate")) _ = GenerateAsync();
-            GUI.enabled = _busy;
-            if (GUILayout.Button("Cancel")) CancelOperation();
-            GUI.enabled = true;
-            GUILayout.EndHorizontal();
-
-            var bar = GUILayoutUtility.GetRect(100, 18);
-            EditorGUI.ProgressBar(bar, _progress, _progressText);
-            if (_preview != null) GUI.DrawTexture(GUILayoutUtility.GetRect(128, 128, GUILayout.Width(128)), _preview);
-            if (_status.Length > 0) EditorGUILayout.HelpBox(_status, _statusType);
         }
+
+        private void ImageSection()
+        {
+            _initSource = EditorGUILayout.Popup(Label("Init image (img2img)", Capabilities.ImageToImage), Clamp(_initSource), SourceNames);
+            if (_initSource == TextureSource) _initTexture = (Texture2D?)EditorGUILayout.ObjectField("Init texture", _initTexture, typeof(Texture2D), false);
+            else if (_initSource == CanvasSource) _initCanvas.Draw(phrases: false);
+            if (_initSource == NoSource) return;
+            _strength = EditorGUILayout.Slider("Strength (0 keeps the init)", _strength, 0f, 1f);
+            _maskSource = EditorGUILayout.Popup(Label("Mask (inpainting)", Capabilities.Inpainting), Clamp(_maskSource), SourceNames);
+            if (_maskSource == TextureSource) _maskTexture = (Texture2D?)EditorGUILayout.ObjectField("Mask texture (white = redo)", _maskTexture, typeof(Texture2D), false);
+            else if (_maskSource == CanvasSource) _maskCanvas.Draw(phrases: false, editableColours: false);
+            _makeTileable = EditorGUILayout.Toggle(Label("Make the init tileable", Capabilities.MakeTileable), _makeTileable);
+        }
+
+        private void BatchSection()
+        {
+            _batchCount = Math.Max(1, Math.Min(BatchPlan.MaxCount, EditorGUILayout.IntField($"Images (1 to {BatchPlan.MaxCount})", _batchCount)));
+            _variations = EditorGUILayout.Toggle(Label("Variations of one seed", Capabilities.Variations), _variations);
+            if (!_variations) return;
+            GUILayout.BeginHorizontal();
+            _randomVariationSeed = EditorGUILayout.Toggle("Random variation seed", _randomVariationSeed);
+            if (!_randomVariationSeed) _variationSeed = Math.Max(0, EditorGUILayout.IntField("Variation seed", _variationSeed));
+            GUILayout.EndHorizontal();
+            _variationStrength = EditorGUILayout.Slider("Variation strength", _variationStrength, 0f, 1f);
+        }
+
+        private void OutputSection()
+        {
+            _outputFolder = EditorGUILayout.TextField("Save in (under Assets)", _outputFolder);
+            _pbr = EditorGUILayout.Toggle(Label("PBR maps", Capabilities.Pbr), _pbr);
+            _materialOnKeep = EditorGUILayout.Toggle("Make a material on Keep", _materialOnKeep);
+            if (_materialOnKeep) _assignToSelection = EditorGUILayout.Toggle("…and assign it to the selection", _assignToSelection);
+        }
+
+        private static int Clamp(int source) => Math.Max(NoSource, Math.Min(CanvasSource, source));
 
         private void ConnectionSection()
         {
@@ -173,7 +268,6 @@ namespace EDiffI.Bridge.Unity.Editor
                 EditorPrefs.SetString(HostPathKey, hostPath); // a new window, in any project, starts from it
             }
             _modelFolder = EditorGUILayout.TextField("Model folder (optional)", _modelFolder);
-            _outputFolder = EditorGUILayout.TextField("Save textures in", _outputFolder);
             _transport = EditorGUILayout.Popup("Transport", Math.Max(0, Math.Min(1, _transport)), TransportNames);
             if (Transport == BridgeTransport.Tcp)
             {
@@ -306,128 +400,6 @@ namespace EDiffI.Bridge.Unity.Editor
         {
             _client?.Dispose();
             _client = null;
-        }
-
-        private async Task GenerateAsync()
-        {
-            try
-            {
-                await RunGenerationAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) // whatever escaped the paths below still ends as a message, never as a stuck window
-            {
-                Post(() => { _jobRunning = false; Fail("The generation failed", e); });
-            }
-        }
-
-        private async Task RunGenerationAsync()
-        {
-            var client = _client;
-            var lifetime = _lifetime!.Token;
-            if (client == null || !client.IsConnected)
-            {
-                DropClient();
-                SetBusy(false, "Not connected: press Connect, or Start host if none is running.", MessageType.Warning);
-                return;
-            }
-            GenerateRequest request;
-            try
-            {
-                request = BuildRequest();
-            }
-            catch (Exception e) when (e is InvalidOperationException || e is ArgumentException)
-            {
-                SetBusy(false, e.Message, MessageType.Error);
-                return;
-            }
-            _operation?.Dispose();
-            var operation = _operation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
-            string outputFolder = _outputFolder;
-            _jobRunning = true;
-            _progress = 0;
-            _progressText = "sending";
-            SetBusy(true, "Generating…", MessageType.Info);
-            try
-            {
-                var result = await client.GenerateAsync(request, p => Post(() => ShowProgress(p)),
-                    a => Post(() => _progressText = a.JobsAhead == 0 ? "starting" : $"queued behind {a.JobsAhead}"),
-                    operation.Token).ConfigureAwait(false);
-                Post(() =>
-                {
-                    _jobRunning = false;
-                    SetBusy(false, "Saving…", MessageType.Info);
-                    string path = TextureAssets.Save(result, outputFolder, request.Tiling);
-                    _progress = 1;
-                    _progressText = "done";
-                    // Notes are what the host let pass but wants seen (scribble colours missing from the legend, resampling).
-                    if (result.Notes == null) SetStatus($"Saved {path} (seed {result.Seed}).", MessageType.Info);
-                    else SetStatus($"Saved {path} (seed {result.Seed}).\n" + string.Join("\n", result.Notes), MessageType.Warning);
-                });
-            }
-            catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
-            {
-                // The window closed or scripts are reloading: _jobRunning stays set for OnEnable to report.
-            }
-            catch (OperationCanceledException)
-            {
-                Post(() => { _jobRunning = false; SetBusy(false, "Cancelled.", MessageType.Warning); });
-            }
-            catch (BridgeException e)
-            {
-                Post(() =>
-                {
-                    _jobRunning = false;
-                    if (!client.IsConnected)
-                    {
-                        _wasConnected = false;
-                        if (ReferenceEquals(_client, client)) DropClient();
-                    }
-                    SetBusy(false, e.Message, MessageType.Error);
-                });
-            }
-            catch (Exception e)
-            {
-                Post(() => { _jobRunning = false; Fail("The generation failed", e); });
-            }
-        }
-
-        private GenerateRequest BuildRequest()
-        {
-            if (_size < 0 || _steps < 0 || _guidance < 0) throw new InvalidOperationException("Size, steps and guidance are 0 (the model's) or more.");
-            var request = new GenerateRequest
-            {
-                Prompt = _prompt.Trim(),
-                Seed = _randomSeed ? (long?)null : _seed,
-                Steps = _steps > 0 ? _steps : (int?)null,
-                Guidance = _guidance > 0 ? _guidance : (double?)null,
-                Width = _size,
-                Height = _size,
-                Sampler = _samplerName.Length > 0 ? _samplerName : null,
-                Tiling = _tiling,
-                PreviewSize = 64,
-            };
-            if (_style != null && _styleStrength > 0) // 0 would mean the host's default, so strength 0 sends no reference
-            {
-                request.StyleImage = TexturePixels.FromTexture(_style);
-                request.StyleStrength = _styleStrength;
-            }
-            if (_usePaint)
-            {
-                request.Scribble = _canvas.Scribble();
-                request.Legend = _canvas.Legend();
-            }
-            return request;
-        }
-
-        private void ShowProgress(BridgeProgress p)
-        {
-            if (!_busy) return; // a late step of a job already over
-            _progress = p.Steps > 0 ? (p.Step + 1f) / p.Steps : 0;
-            _progressText = $"{p.Stage} {p.Step + 1}/{p.Steps}  σ={p.Sigma:0.###}";
-            if (p.Preview == null) return;
-            if (_preview != null) DestroyImmediate(_preview);
-            _preview = null;
-            _preview = TexturePixels.ToTexture(p.Preview.Rgba, p.Preview.Width, p.Preview.Height, mipmaps: false);
         }
 
         private void Fail(string what, Exception e)

@@ -153,7 +153,6 @@ namespace UnityEngine
     public class ColorUtility { }
     public struct CombineInstance { }
     public class Compass { }
-    public class Component { }
     public class CompositeCollider2D { }
     public enum CompressionLevel { }
     public enum CompressionType { }
@@ -257,7 +256,6 @@ namespace UnityEngine
     public class GUIText { }
     public class GUITexture { }
     public class GUIUtility { }
-    public class GameObject { }
     public enum GamepadSpeakerOutputType { }
     public class GeometryUtility { }
     public class Gizmos { }
@@ -374,7 +372,6 @@ namespace UnityEngine
     public class MasterServer { }
     public enum MasterServerEvent { }
     public struct MatchTargetWeightMask { }
-    public class Material { }
     public enum MaterialGlobalIlluminationFlags { }
     public class MaterialPropertyBlock { }
     public struct Mathf { }
@@ -535,7 +532,6 @@ namespace UnityEngine
     public enum RenderTextureFormat { }
     public enum RenderTextureMemoryless { }
     public enum RenderTextureReadWrite { }
-    public class Renderer { }
     public static class RendererExtensions { }
     public enum RenderingPath { }
     public class RequireComponent { }
@@ -565,7 +561,6 @@ namespace UnityEngine
     public class SelectionBaseAttribute { }
     public enum SendMessageOptions { }
     public class SerializeReference { }
-    public class Shader { }
     public class ShaderVariantCollection { }
     public enum ShadowObjectsFilter { }
     public enum ShadowProjection { }
@@ -754,7 +749,6 @@ namespace UnityEditor
     public enum AssetMoveResult { }
     public enum AssetPathToGUIDOptions { }
     public enum AssetPipelineMode { }
-    public class AssetPostprocessor { }
     public class AssetPreview { }
     public class AssetSettingsProvider { }
     public enum AssetStatus { }
@@ -974,7 +968,6 @@ namespace UnityEditor
     public enum PreprocessorOverride { }
     public class PreviewRenderUtility { }
     public class ProfilerWindow { }
-    public static class Progress { }
     public class ProjectWindowUtil { }
     public class PropertyDrawer { }
     public class PropertyModification { }
@@ -997,7 +990,6 @@ namespace UnityEditor
     public enum ScriptingImplementation { }
     public enum ScriptingRuntimeVersion { }
     public class SearchableEditorWindow { }
-    public class Selection { }
     public enum SelectionMode { }
     public enum SemanticMergeMode { }
     public enum SerializationMode { }
@@ -1062,7 +1054,6 @@ namespace UnityEditor
     public class TrueTypeFontImporter { }
     public static class TypeCache { }
     public enum UIOrientation { }
-    public class Undo { }
     public struct UndoPropertyModification { }
     public class UndoSnapshot { }
     public class UnityStats { }
