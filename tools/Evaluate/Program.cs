@@ -30,6 +30,12 @@ if (args.Length > 0 && args[0] == "img2img")
     TorchRuntime.UseTorchLibrary(editOptions.Get("torch-lib"));
     return ImageToImageEvaluation.Run(editOptions);
 }
+if (args.Length > 0 && args[0] == "make-tileable")
+{
+    var tileOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(tileOptions.Get("torch-lib"));
+    return MakeTileableEvaluation.Run(tileOptions);
+}
 if (args.Length > 0 && args[0] == "seams")
 {
     var textureOptions = Args.Parse(args[1..]);

@@ -79,6 +79,79 @@ internal static class TextureEvaluation
     }
 }
 
+/// <summary>Make-tileable on real world renders whose wrap seam was cut into view: the seam ratio before and after, and the
+/// largest change outside the repaired band (which must be none).</summary>
+internal static class MakeTileableEvaluation
+{
+    /// <summary>Evaluate make-tileable --model models/default [--count 32] [--steps model's] [--device cpu] [--figure f.png] [--out f.json]</summary>
+    public static int Run(Args o)
+    {
+        string model = o.Get("model") ?? Path.Combine("models", "default");
+        var device = TorchRuntime.ParseDevice(o.Get("device") ?? "cpu");
+        int count = int.Parse(o.Get("count") ?? "32", CultureInfo.InvariantCulture);
+        int? steps = o.Get("steps") is { } st ? int.Parse(st, CultureInfo.InvariantCulture) : null;
+        string judge = o.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors");
+        using var environment = new EvaluationEnvironment(device, judge);
+        using var service = environment.OpenCascade(model, device, TorchRuntime.ComputeType(device, o.Get("precision") ?? "auto"));
+        using var keep = 1 - EDiffI.Host.Pipeline.EditPlan.SeamMask(64, TileAxes.Both); // 1 where make-tileable must not touch
+        var beforeX = new List<double>();
+        var beforeY = new List<double>();
+        var afterX = new List<double>();
+        var afterY = new List<double>();
+        double worstOutside = 0;
+        var figure = new List<Tensor>();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            // A held-out scene rendered at 96 and cut to 64 at an offset that varies: its wrap edges no longer meet.
+            var scene = SceneRenderer.Render(7_000_000 + i, WorldSplit.HeldOut, 96);
+            using var rendered = SceneRenderer.ToImages([scene.Rgb]);
+            int ox = i * 7 % 32, oy = i * 13 % 32;
+            using var cut = rendered[0][.., oy..(oy + 64), ox..(ox + 64)].contiguous();
+            var rgba = ImageFiles.ToRgba8(cut, out int w, out int h);
+            var request = new GenerationRequest(scene.Short.Text, 80_000 + i, steps)
+            { Width = 64, Height = 64, Init = new EDiffI.Conditioning.ConditionerImage(rgba, w, h), MakeTileable = true };
+            using var result = service.Generate(request);
+            using var got = result.Images[0];
+            // The init as the service saw it (RGBA8 round trip), so "unchanged" is exact.
+            using var seen = ImageFiles.FromRgba8(rgba, w, h);
+            beforeX.Add(Tiling.SeamRatio(seen, TileAxes.X));
+            beforeY.Add(Tiling.SeamRatio(seen, TileAxes.Y));
+            afterX.Add(Tiling.SeamRatio(got, TileAxes.X));
+            afterY.Add(Tiling.SeamRatio(got, TileAxes.Y));
+            using (no_grad())
+                worstOutside = Math.Max(worstOutside, ((got - seen).abs() * keep.squeeze(0)).max().item<float>() / 2);
+            if (i < 4)
+            {
+                figure.Add(cat([cat([seen, seen], 2), cat([seen, seen], 2)], 1));
+                figure.Add(cat([cat([got, got], 2), cat([got, got], 2)], 1));
+            }
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"make-tileable over {count} cut world renders: seam ratio x {beforeX.Average():0.00} → {afterX.Average():0.00} (max after {afterX.Max():0.00}), " +
+            $"y {beforeY.Average():0.00} → {afterY.Average():0.00} (max after {afterY.Max():0.00}); largest change outside the band {worstOutside:0.000000} of the pixel range ({clock.Elapsed.TotalSeconds:0} s)"));
+        if (o.Get("figure") is { } path && figure.Count > 0)
+        {
+            // Pairs: the cut render repeated 2×2, then the repaired one.
+            using var stacked = stack(figure);
+            using var grid = EvaluationImages.Grid(stacked, 4);
+            ImageFiles.SavePng(grid, path);
+            Console.WriteLine($"wrote {path}");
+        }
+        foreach (var f in figure) f.Dispose();
+        if (o.Get("out") is { } outPath)
+            File.WriteAllText(outPath, JsonSerializer.Serialize(new
+            {
+                model, device = device.ToString(), count, steps,
+                seamXBefore = beforeX.Average(), seamYBefore = beforeY.Average(), seamXAfter = afterX.Average(), seamYAfter = afterY.Average(),
+                seamXAfterMax = afterX.Max(), seamYAfterMax = afterY.Max(), largestChangeOutsideBand = worstOutside,
+            }, Indented));
+        return 0;
+    }
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+}
+
 /// <summary>img2img against strength: how much of the init survives (the judge's attribute readings agreeing with the init's
 /// scene, and the pixel distance) and how much the prompt takes over (agreement with the prompt's scene).</summary>
 internal static class ImageToImageEvaluation
