@@ -52,6 +52,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private CancellationTokenSource? _lifetime;
         private CancellationTokenSource? _operation;
         private BridgeClient? _client;
+        private readonly FarmSection _farm = new FarmSection(); // Generate goes to a farm instead of the host when it is on
         private BridgeClient? _connecting; // a client made on a worker thread, not yet taken by the main thread
         private string[] _samplers = Array.Empty<string>();
         private float _progress;
@@ -98,6 +99,7 @@ namespace EDiffI.Bridge.Unity.Editor
                 if (!(e is ObjectDisposedException)) Debug.LogException(e);
             }
             DropClient();
+            _farm.Close();
             Interlocked.Exchange(ref _connecting, null)?.Dispose();
             _canvas.ReleaseTexture();
             if (_preview != null) DestroyImmediate(_preview);
@@ -129,6 +131,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private void OnGUI()
         {
             ConnectionSection();
+            _farm.Draw(_busy);
             EditorGUILayout.LabelField("Texture");
             _prompt = EditorGUILayout.TextArea(_prompt, GUILayout.Height(48));
             GUILayout.BeginHorizontal();
@@ -151,7 +154,7 @@ namespace EDiffI.Bridge.Unity.Editor
             if (_usePaint) _canvas.Draw();
 
             GUILayout.BeginHorizontal();
-            GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
+            GUI.enabled = !_busy && (_client != null || _farm.Enabled) && _prompt.Trim().Length > 0;
             if (GUILayout.Button("Generate")) _ = GenerateAsync();
             GUI.enabled = _busy;
             if (GUILayout.Button("Cancel")) CancelOperation();
@@ -324,7 +327,7 @@ namespace EDiffI.Bridge.Unity.Editor
         {
             var client = _client;
             var lifetime = _lifetime!.Token;
-            if (client == null || !client.IsConnected)
+            if (!_farm.Enabled && (client == null || !client.IsConnected))
             {
                 DropClient();
                 SetBusy(false, "Not connected: press Connect, or Start host if none is running.", MessageType.Warning);
@@ -349,7 +352,9 @@ namespace EDiffI.Bridge.Unity.Editor
             SetBusy(true, "Generating…", MessageType.Info);
             try
             {
-                var result = await client.GenerateAsync(request, p => Post(() => ShowProgress(p)),
+                var result = _farm.Enabled
+                    ? await _farm.GenerateAsync(request, p => Post(() => ShowProgress(p)), s => Post(() => _progressText = s), operation.Token).ConfigureAwait(false)
+                    : await client!.GenerateAsync(request, p => Post(() => ShowProgress(p)),
                     a => Post(() => _progressText = a.JobsAhead == 0 ? "starting" : $"queued behind {a.JobsAhead}"),
                     operation.Token).ConfigureAwait(false);
                 Post(() =>
@@ -377,7 +382,7 @@ namespace EDiffI.Bridge.Unity.Editor
                 Post(() =>
                 {
                     _jobRunning = false;
-                    if (!client.IsConnected)
+                    if (client != null && !client.IsConnected)
                     {
                         _wasConnected = false;
                         if (ReferenceEquals(_client, client)) DropClient();
