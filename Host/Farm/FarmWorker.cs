@@ -113,7 +113,9 @@ public sealed class FarmWorker : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is NatsException or BridgeException or IOException)
+#pragma warning disable CA1031 // a worker keeps serving whatever one job or one call did; the job is redelivered
+            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+#pragma warning restore CA1031
             {
                 // The server went away or a store call failed: the job (if any) is redelivered; wait for the connection.
                 _log?.Invoke($"farm worker {Name}: {e.Message}; retrying");
