@@ -32,6 +32,8 @@ app.Configure(config =>
     verbs.Add<BenchCommand>(config, "bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
     verbs.Add<DatasetCommand>(config, "dataset").WithDescription("Write samples of a training source, or measure its throughput.");
     verbs.Add<ServeCommand>(config, "serve").WithDescription("Serve images to game engines over the MessagePack bridge (Unix socket, optional TCP).");
+    verbs.Add<FarmCommand>(config, "farm").WithDescription("Submit jobs to a texture farm (NATS JetStream), follow, fetch and cancel them: farm submit|status|get|cancel|bench.")
+        .WithExample("farm", "submit", "--farm", "nats://127.0.0.1:4222", "--prompt", "mossy cobblestones", "--wait", "--out", "stones.png");
     verbs.Add<TextureCommand>(config, "texture").WithDescription("Mip chains, normal maps, BC1/BC5/BC7 in KTX2 or DDS, and a preview render, on the GPU through Vulkan.")
         .WithExample("texture", "--in", "albedo.png", "--mips", "--format", "bc7", "--out", "albedo.ktx2", "--preview", "preview.png");
     verbs.Add<PluginsCommand>(config, "plugins").WithDescription("List the plugins found, what they provide and their status.");

@@ -30,6 +30,14 @@ public sealed class ServeSettings : DeviceSettings
     [Description("sampler for requests that name none (default: configuration Sampling:Sampler, else heun)")]
     public string? Sampler { get; init; }
 
+    [CommandOption("--farm <URL>")]
+    [Description("also serve the texture farm at this NATS server (nats://host:4222): pull jobs from its JetStream queue; credentials and TLS from the configuration section Farm (README)")]
+    public string? Farm { get; init; }
+
+    [CommandOption("--farm-only")]
+    [Description("with --farm: serve only the farm, no local socket or TCP")]
+    public bool FarmOnly { get; init; }
+
     [CommandOption("--bench")]
     [Description("instead of serving: time the delivery of a 1024×1024 RGBA8 result against a raw Unix-socket copy, and the handshake")]
     public bool Bench { get; init; }
@@ -57,6 +65,8 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
             await BridgeBenchmark.RunAsync(s.BenchIterations, options, Console.Out.WriteLine, linked.Token).ConfigureAwait(false);
             return 0;
         }
+        if (s.FarmOnly && s.Farm is null) throw new UserException("--farm-only needs --farm nats://host:4222.");
+        if (s.FarmOnly && (s.Socket is not null || s.Tcp is not null)) throw new UserException("--farm-only serves no socket; leave out --socket and --tcp.");
         if (s.Tcp is { } requested && (requested < 0 || requested > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {requested}).");
         string socket = s.Socket ?? BridgeEndpoint.DefaultSocketPath();
 
@@ -67,13 +77,23 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
         var executor = new PipelineJobExecutor(service, modelName, s.Sampler, textureGpus);
         var pluginList = plugins.Plugins.Select(p => new PluginSummary { Name = p.Name, Version = p.Version, Status = p.Status.ToString() }).ToList();
+        void Log(string line) => Console.Out.WriteLine(line);
 
-        await using var server = new BridgeServer(executor, options, pluginList, line => Console.Out.WriteLine(line));
-        var (unix, tcp) = Listeners(OperatingSystem.IsWindows(), s.Socket, s.Tcp);
-        if (unix) server.ListenUnix(socket);
-        if (tcp is { } port) server.ListenTcp(port, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
+        // The local bridge and the farm worker share one queue, so the device runs one job at a time.
+        await using var server = s.FarmOnly ? null : new BridgeServer(executor, options, pluginList, Log);
+        using var farmQueue = s.FarmOnly ? new JobQueue(executor, options.MaxQueueDepth, options.MaxJobsPerClient, Log) : null;
+        if (server is not null)
+        {
+            var (unix, tcp) = Listeners(OperatingSystem.IsWindows(), s.Socket, s.Tcp);
+            if (unix) server.ListenUnix(socket);
+            if (tcp is { } port) server.ListenTcp(port, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socket))!, BridgeEndpoint.TokenFileName));
+        }
+        await using var worker = s.Farm is null ? null
+            : await FarmCommand.StartWorkerAsync(configuration, s.Farm, server?.Queue ?? farmQueue!, executor, options, Log, linked.Token).ConfigureAwait(false);
         Console.Out.WriteLine($"serving {modelName} ({executor.Model.Resolution}×{executor.Model.Resolution}, {device}); Ctrl+C stops");
-        await server.RunUntilCancelledAsync(linked.Token).ConfigureAwait(false);
+        var farmRun = worker?.RunAsync(linked.Token) ?? Task.CompletedTask;
+        if (server is not null) await server.RunUntilCancelledAsync(linked.Token).ConfigureAwait(false);
+        await farmRun.ConfigureAwait(false);
         Console.Out.WriteLine("stopped");
         return 0;
     }

@@ -24,6 +24,21 @@ OWN_COPY_DEFINES = {
     "Microsoft.NET.StringTools.dll": "EDIFFI_PROJECT_HAS_STRINGTOOLS",
     "System.Collections.Immutable.dll": "EDIFFI_PROJECT_HAS_IMMUTABLE",
     "System.Runtime.CompilerServices.Unsafe.dll": "EDIFFI_PROJECT_HAS_UNSAFE",
+    # The farm client's NATS.Net closure.
+    "NATS.Client.Abstractions.dll": "EDIFFI_PROJECT_HAS_NATS",
+    "NATS.Client.Core.dll": "EDIFFI_PROJECT_HAS_NATS",
+    "NATS.Client.JetStream.dll": "EDIFFI_PROJECT_HAS_NATS",
+    "NATS.Client.KeyValueStore.dll": "EDIFFI_PROJECT_HAS_NATS",
+    "NATS.Client.ObjectStore.dll": "EDIFFI_PROJECT_HAS_NATS",
+    "NATS.NKeys.dll": "EDIFFI_PROJECT_HAS_NATS",
+    "Microsoft.Extensions.Logging.Abstractions.dll": "EDIFFI_PROJECT_HAS_LOGGING_ABSTRACTIONS",
+    "Microsoft.Extensions.Primitives.dll": "EDIFFI_PROJECT_HAS_EXTENSIONS_PRIMITIVES",
+    "System.ComponentModel.Annotations.dll": "EDIFFI_PROJECT_HAS_COMPONENTMODEL_ANNOTATIONS",
+    "System.Diagnostics.DiagnosticSource.dll": "EDIFFI_PROJECT_HAS_DIAGNOSTICSOURCE",
+    "System.IO.Pipelines.dll": "EDIFFI_PROJECT_HAS_PIPELINES",
+    "System.Text.Encodings.Web.dll": "EDIFFI_PROJECT_HAS_SYSTEM_TEXT_JSON",
+    "System.Text.Json.dll": "EDIFFI_PROJECT_HAS_SYSTEM_TEXT_JSON",
+    "System.Threading.Channels.dll": "EDIFFI_PROJECT_HAS_CHANNELS",
 }
 
 TAIL = "  userData: \n  assetBundleName: \n  assetBundleVariant: \n"

@@ -21,6 +21,9 @@ internal sealed class FakeExecutor : IJobExecutor
     public ManualResetEventSlim? Gate { get; set; }
     public ManualResetEventSlim Started { get; } = new(false);
 
+    /// <summary>A prompt whose jobs throw on every run, as a job that crashes the generation would (a poison job).</summary>
+    public string? ThrowFor { get; set; }
+
     /// <summary>When set, every step takes one permit first; the job waits for it, or for its cancellation.</summary>
     public SemaphoreSlim? StepPermits { get; set; }
 
@@ -40,6 +43,7 @@ internal sealed class FakeExecutor : IJobExecutor
     {
         lock (_ran) _ran.Add(request.Prompt);
         Started.Set();
+        if (request.Prompt == ThrowFor) throw new InvalidOperationException($"the poison job '{request.Prompt}' broke the generation");
         Gate?.Wait(TimeSpan.FromSeconds(60), CancellationToken.None);
         try
         {

@@ -57,6 +57,27 @@ public class HostCliTests
         }
     }
 
+    [Theory]
+    [InlineData("farm status job1 --farm nats://artist:pw-8f3k@127.0.0.1:4222", "The farm address carries credentials")]
+    [InlineData("farm frobnicate", "Unknown farm action 'frobnicate'; use submit, status, get, cancel or bench.")]
+    [InlineData("farm get job1", "farm get needs --out <FILE>.")]
+    [InlineData("serve --farm-only", "--farm-only needs --farm nats://host:4222.")]
+    public async Task FarmMistakesAreErrorsThatSayWhatToDo(string line, string message)
+    {
+        var folder = Directory.CreateTempSubdirectory("ediffi-cli-").FullName;
+        try
+        {
+            var (code, output) = await RunHostAsync(folder, null, line.Split(' '));
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze(message), Squeeze(output));
+            Assert.DoesNotContain("pw-8f3k", output); // a credential given where none belongs is never echoed
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task SetStillReachesTheConfiguration()
     {

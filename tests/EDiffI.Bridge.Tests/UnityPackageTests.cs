@@ -148,7 +148,8 @@ public partial class UnityPackageTests
         Assert.True(missing.Count == 0,
             "Unity lacks these and Plugins/ does not ship them: " + string.Join(", ", missing) +
             ". Run `dotnet build UnityBridge/Client -c Release -p:CopyToUnityPackage=true` and commit Plugins/ (with make_meta.py's .meta files).");
-        Assert.True(bytes < 1_500_000, $"Plugins/ holds {bytes} bytes; committed binaries must stay small");
+        // The client, MessagePack and the farm's NATS.Net closure (about 3.5 MB, System.Text.Json and NATS.Client.JetStream the largest).
+        Assert.True(bytes < 4_000_000, $"Plugins/ holds {bytes} bytes; committed binaries must stay small");
     }
 
     [Fact]

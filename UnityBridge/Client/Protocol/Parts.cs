@@ -321,6 +321,12 @@ public static class ErrorCodes
     public const string ConnectionLost = "connection-lost";
     /// <summary>Client side: the host could not be started.</summary>
     public const string HostStartFailed = "host-start-failed";
+    /// <summary>Farm: the NATS server cannot be reached, refused the credentials, or has no JetStream.</summary>
+    public const string FarmUnreachable = "farm-unreachable";
+    /// <summary>Farm: the settings of the connection (address, credential files, TLS files) are wrong.</summary>
+    public const string FarmSettings = "farm-settings";
+    /// <summary>Farm: a job failed on every delivery it was allowed, or its worker stopped each time.</summary>
+    public const string FarmGaveUp = "farm-gave-up";
 
     /// <summary>True for the codes after which the host closes the connection.</summary>
     public static bool ClosesConnection(string code) =>

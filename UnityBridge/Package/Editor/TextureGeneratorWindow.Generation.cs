@@ -33,7 +33,8 @@ namespace EDiffI.Bridge.Unity.Editor
         {
             var client = _client;
             var lifetime = _lifetime!.Token;
-            if (client == null || !client.IsConnected)
+            bool farm = _farm.Enabled; // the farm checks the request on its workers; the local host need not be connected
+            if (!farm && (client == null || !client.IsConnected))
             {
                 DropClient();
                 SetBusy(false, "Not connected: press Connect, or Start host if none is running.", MessageType.Warning);
@@ -45,7 +46,7 @@ namespace EDiffI.Bridge.Unity.Editor
             try
             {
                 outputFolder = TextureAssets.CheckFolder(_outputFolder);
-                requests = BuildRequests(client);
+                requests = BuildRequests(farm ? null : client);
                 // The packed smoothness map the active pipeline's shader reads (none for a pipeline the package does not know).
                 var pipeline = TextureAssets.CurrentPipeline();
                 packed = pipeline == RenderPipelineKind.Unknown ? (MapKind?)null : MaterialMapping.For(pipeline).SmoothnessMap;
@@ -70,9 +71,12 @@ namespace EDiffI.Bridge.Unity.Editor
                 {
                     var request = requests[index];
                     int at = index;
-                    var result = await client.GenerateAsync(request, p => Post(() => ShowProgress(p, at, requests.Count)),
-                        a => Post(() => _progressText = a.JobsAhead == 0 ? "starting" : $"queued behind {a.JobsAhead}"),
-                        operation.Token).ConfigureAwait(false);
+                    var result = farm
+                        ? await _farm.GenerateAsync(request, p => Post(() => ShowProgress(p, at, requests.Count)), st => Post(() => _progressText = st),
+                            operation.Token).ConfigureAwait(false)
+                        : await client!.GenerateAsync(request, p => Post(() => ShowProgress(p, at, requests.Count)),
+                            a => Post(() => _progressText = a.JobsAhead == 0 ? "starting" : $"queued behind {a.JobsAhead}"),
+                            operation.Token).ConfigureAwait(false);
                     // Encoding the PNGs is the slow part of saving: it runs here, on the worker thread.
                     string stem = TextureNames.Stem(request.Prompt, result.Seed, request.VariationSeed, request.VariationStrength);
                     List<EncodedMap> files;
@@ -116,7 +120,7 @@ namespace EDiffI.Bridge.Unity.Editor
                 {
                     _jobRunning = false;
                     FinishProgress(EditorProgress.Status.Failed);
-                    if (!client.IsConnected)
+                    if (client != null && !client.IsConnected)
                     {
                         _wasConnected = false;
                         if (ReferenceEquals(_client, client)) DropClient();
@@ -175,13 +179,16 @@ namespace EDiffI.Bridge.Unity.Editor
             if (EditorProgress.GetStatus(id) == EditorProgress.Status.Running) EditorProgress.Finish(id, status);
         }
 
-        /// <summary>The requests of one press of Generate: a batch of seeds or of variation seeds, each with every setting of the window.</summary>
-        private List<GenerateRequest> BuildRequests(BridgeClient client)
+        /// <summary>
+        /// The requests of one press of Generate: a batch of seeds or of variation seeds, each with every setting of the
+        /// window, checked against the capabilities of <paramref name="client"/> (null for a farm: its workers check them).
+        /// </summary>
+        private List<GenerateRequest> BuildRequests(BridgeClient? client)
         {
             if (_size < 0 || _steps < 0 || _guidance < 0) throw new InvalidOperationException("Size, steps and guidance are 0 (the model's) or more.");
             void Need(bool used, string capability, string what)
             {
-                if (used && !client.HasCapability(capability))
+                if (used && client != null && !client.HasCapability(capability))
                     throw new InvalidOperationException($"This host does not offer {what} (capability '{capability}'): untick it, or start a newer host or a model that has it.");
             }
             bool tiles = _tileX || _tileY;

@@ -77,6 +77,7 @@ namespace EDiffI.Bridge.Unity.Editor
         private CancellationTokenSource? _lifetime;
         private CancellationTokenSource? _operation;
         private BridgeClient? _client;
+        private readonly FarmSection _farm = new FarmSection(); // Generate goes to a farm instead of the host when it is on
         private BridgeClient? _connecting; // a client made on a worker thread, not yet taken by the main thread
         private string[] _samplers = Array.Empty<string>();
         private float _progress;
@@ -130,6 +131,7 @@ namespace EDiffI.Bridge.Unity.Editor
                 if (!(e is ObjectDisposedException)) Debug.LogException(e);
             }
             DropClient();
+            _farm.Close();
             Interlocked.Exchange(ref _connecting, null)?.Dispose();
             FinishProgress(EditorProgress.Status.Canceled); // Unity cancels managed tasks on a reload too; closing the window must as well
             _canvas.ReleaseTexture();
@@ -167,13 +169,14 @@ namespace EDiffI.Bridge.Unity.Editor
             try
             {
                 ConnectionSection();
+                _farm.Draw(_busy);
                 TextureSection();
                 ImageSection();
                 BatchSection();
                 OutputSection();
 
                 GUILayout.BeginHorizontal();
-                GUI.enabled = !_busy && _client != null && _prompt.Trim().Length > 0;
+                GUI.enabled = !_busy && (_client != null || _farm.Enabled) && _prompt.Trim().Length > 0;
                 if (GUILayout.Button(_batchCount > 1 ? $"Generate {_batchCount}" : "Generate")) _ = GenerateAsync();
                 GUI.enabled = _busy;
                 if (GUILayout.Button("Cancel")) CancelOperation();
