@@ -43,6 +43,7 @@ public sealed record HeightUNetConfig
     };
 
     /// <summary>The side every input must be a multiple of: one factor of two per downsampling.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int Multiple => 1 << (Channels.Length - 1);
 
     /// <summary>Refuses a shape the network cannot be built with.</summary>
