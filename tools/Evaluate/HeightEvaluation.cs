@@ -19,9 +19,9 @@ internal static class HeightEvaluation
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>The families shown in the figure, one row each.</summary>
+    /// <summary>The families shown in the figure, one row each, in the order of the enumeration (the order they are measured in).</summary>
     private static readonly TextureFamily[] FigureFamilies =
-        [TextureFamily.Bricks, TextureFamily.Tiles, TextureFamily.Planks, TextureFamily.MetalPlates, TextureFamily.Cobblestones, TextureFamily.Marble];
+        [TextureFamily.Bricks, TextureFamily.Tiles, TextureFamily.Planks, TextureFamily.Marble, TextureFamily.Cobblestones, TextureFamily.MetalPlates];
 
     /// <summary>
     /// Evaluate height [--model models/default | --height runs/height/height] [--size 256] [--count 16] [--device cpu]
