@@ -9,11 +9,14 @@ public static class PluginContract
     /// </summary>
     public const int Major = 2;
 
-    /// <summary>Additions raise the minor version: a plugin built for a newer minor than the host's is refused.</summary>
-    public const int Minor = 0;
+    /// <summary>
+    /// Additions raise the minor version: a plugin built for a newer minor than the host's is refused. 1: the height
+    /// estimators of the PBR maps (<c>Textures.IHeightEstimatorFactory</c>).
+    /// </summary>
+    public const int Minor = 1;
 
     /// <summary>"major.minor"; pass this constant to <see cref="EDiffIPluginAttribute"/> so it is baked into the plugin.</summary>
-    public const string Version = "2.0";
+    public const string Version = "2.1";
 
     /// <summary>Why a plugin built against <paramref name="pluginContract"/> cannot run here, or null when it can.</summary>
     public static string? Incompatibility(string pluginContract)

@@ -138,7 +138,14 @@ public sealed class PipelineJobExecutor : IJobExecutor
         var used = result.Settings;
         var notes = result.Notes.ToList();
         ImageData? materialPreview = request.MaterialPreviewSize > 0 ? MaterialPreview(rgba, width, height, request.MaterialPreviewSize, notes) : null;
-        MaterialMaps? maps = request.Pbr ? Maps(rgba, width, height, used.Tiling, Convention(request.NormalConvention)) : null;
+        MaterialMaps? maps = null;
+        if (request.Pbr)
+        {
+            // The same maps as `generate --pbr`: the model's height network when it ships one, else luminance.
+            var (pbr, note) = _service.PbrMapsOf(rgba, width, height, used.Tiling, PbrHeight.Auto, Convention(request.NormalConvention));
+            if (note is not null) notes.Add("note: " + note);
+            maps = Maps(pbr, width, height, Convention(request.NormalConvention));
+        }
         return new GenerateResult
         {
             RequestId = request.RequestId,
@@ -168,10 +175,9 @@ public sealed class PipelineJobExecutor : IJobExecutor
         _ => throw new Runtime.UserException($"The normal convention must be opengl or directx (got '{name}')."),
     };
 
-    // The heuristic PBR maps of `generate --pbr` (PbrMaps.FromAlbedo), in the protocol's layout.
-    private static MaterialMaps Maps(byte[] albedo, int width, int height, EDiffI.Networks.TileAxes tiling, EDiffI.Textures.NormalConvention convention)
+    // PBR maps (GenerationService.PbrMapsOf) in the protocol's layout.
+    private static MaterialMaps Maps(PbrMaps.Maps maps, int width, int height, EDiffI.Textures.NormalConvention convention)
     {
-        var maps = PbrMaps.FromAlbedo(albedo, width, height, tiling, convention: convention);
         static byte Byte(float v) => (byte)Math.Round(Math.Clamp(v, 0, 1) * 255);
         ImageData Grey(float[] values, int channels)
         {
@@ -190,7 +196,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
         {
             Width = width, Height = height, Height16 = height16, Normal = Grey(maps.Normal, 3), Roughness = Grey(maps.Roughness, 1),
             Occlusion = Grey(maps.Occlusion, 1), NormalConvention = convention == EDiffI.Textures.NormalConvention.OpenGL ? "opengl" : "directx",
-            HeightSource = "luminance (heuristic)",
+            HeightSource = maps.HeightSource,
         };
     }
 

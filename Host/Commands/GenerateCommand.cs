@@ -125,8 +125,12 @@ public sealed class GenerateSettings : DeviceSettings
     public double VariationStrength { get; init; }
 
     [CommandOption("--pbr")]
-    [Description("also write PBR maps beside --out: name_albedo, name_height (16-bit), name_normal, name_roughness, name_ao and name.material.json (heuristic: luminance as height)")]
+    [Description("also write PBR maps beside --out: name_albedo, name_height (16-bit), name_normal, name_roughness, name_ao and name.material.json (height from the model's height network when it ships one, else luminance)")]
     public bool Pbr { get; init; }
+
+    [CommandOption("--pbr-height <SOURCE>")]
+    [Description("height of --pbr: auto (the model's height network when it ships one, else luminance; default), net, or luminance (the usual heuristic)")]
+    public string PbrHeight { get; init; } = "auto";
 
     [CommandOption("--normal-convention <C>")]
     [Description("normal maps of --pbr: opengl (green up, Unity, Godot, Blender; default) or directx (Unreal)")]
@@ -161,6 +165,8 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
     {
         if (!s.Out.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--out must name a .png file (got '{s.Out}').");
         var convention = Convention(s.NormalConvention); // refused before any slow work
+        var heightSource = PbrMaps.ParseHeight(s.PbrHeight) ?? throw new UserException($"--pbr-height takes auto, net or luminance (got '{s.PbrHeight}').");
+        if (heightSource != EDiffI.Host.Imaging.PbrHeight.Auto && !s.Pbr) throw new UserException("--pbr-height sets the height of the PBR maps; add --pbr.");
         if (s.Ktx2 is not null && !s.Ktx2.EndsWith(".ktx2", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--ktx2 must name a .ktx2 file (got '{s.Ktx2}').");
         if (s.Preview is not null && !s.Preview.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--preview must name a .png file (got '{s.Preview}').");
         var limits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
@@ -169,6 +175,8 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         var device = TorchRuntime.ParseDevice(s.Device);
         using var service = services.Open(s.Model ?? ModelLocator.ResolveDefault(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         service.Validate(request);
+        if (s.Pbr && heightSource == EDiffI.Host.Imaging.PbrHeight.Network && service.HeightEstimatorKind is null)
+            throw new UserException("--pbr-height net: this model ships no usable height network (model.json's \"height\", and a plugin that provides its kind); use --pbr-height luminance.");
         var sampler = service.SamplerFor(request);
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
@@ -213,9 +221,10 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 var rgba = ImageFiles.ToRgba8(image, out int w, out int h);
                 if (s.Pbr)
                 {
-                    var maps = PbrMaps.FromAlbedo(rgba, w, h, result.Settings.Tiling, convention: convention);
+                    var (maps, note) = service.PbrMapsOf(rgba, w, h, result.Settings.Tiling, heightSource, convention);
+                    if (note is not null) Console.WriteLine(note);
                     var files = PbrMaps.Write(path, rgba, maps, result.Settings.Tiling, result.Settings.Prompt, seeds[i], convention, text);
-                    AnsiConsole.MarkupLineInterpolated($"wrote PBR maps: [green]{string.Join(", ", files.Select(Path.GetFileName))}[/]");
+                    AnsiConsole.MarkupLineInterpolated($"wrote PBR maps (height: {maps.HeightSource}): [green]{string.Join(", ", files.Select(Path.GetFileName))}[/]");
                 }
                 if (s.Ktx2 is not null || s.Preview is not null)
                 {

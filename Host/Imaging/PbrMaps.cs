@@ -5,12 +5,23 @@ using EDiffI.Textures;
 
 namespace EDiffI.Host.Imaging;
 
+/// <summary>Where the height of the PBR maps comes from.</summary>
+public enum PbrHeight
+{
+    /// <summary>The model's height estimator when it ships one, else luminance.</summary>
+    Auto,
+    /// <summary>The model's height estimator (an error when it has none).</summary>
+    Network,
+    /// <summary>The usual heuristic: luminance as height.</summary>
+    Luminance,
+}
+
 /// <summary>
-/// PBR maps derived from a generated albedo by the usual heuristic (what texture tools do today): height = luminance,
-/// tangent-space normals from it by the framework's one Sobel convention (<see cref="NormalMaps"/>), ambient occlusion from
-/// how far a pixel lies below its neighbourhood, roughness from the local detail. Every filter wraps along the axes the
-/// albedo tiles, so the maps tile with it. The learned height-from-albedo network of the textures issue is not there
-/// yet; this is the baseline it is to be measured against.
+/// PBR maps derived from a generated albedo: height from a learned estimator (<see cref="IHeightEstimator"/>, the model's
+/// height-from-albedo network) or by the usual heuristic (what texture tools do today, luminance as height), tangent-space
+/// normals from it by the framework's one Sobel convention (<see cref="NormalMaps"/>), ambient occlusion from how far a
+/// pixel lies below its neighbourhood, roughness from the local detail. Every filter wraps along the axes the albedo
+/// tiles, so the maps tile with it.
 /// </summary>
 public static class PbrMaps
 {
@@ -21,29 +32,36 @@ public static class PbrMaps
     /// <param name="Normal">RGB in [0, 1], three per pixel (OpenGL or DirectX, as asked).</param>
     /// <param name="Roughness">Roughness in [0, 1].</param>
     /// <param name="Occlusion">Ambient occlusion in [0, 1], 1 unoccluded.</param>
-    public sealed record Maps(int Width, int Height, float[] HeightMap, float[] Normal, float[] Roughness, float[] Occlusion);
+    /// <param name="HeightSource">What the height came from, as material.json records it.</param>
+    public sealed record Maps(int Width, int Height, float[] HeightMap, float[] Normal, float[] Roughness, float[] Occlusion, string HeightSource);
+
+    /// <summary>The words <c>--pbr-height</c> takes: auto, net (or network), luminance.</summary>
+    public static PbrHeight? ParseHeight(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "auto" or "" => PbrHeight.Auto,
+        "net" or "network" => PbrHeight.Network,
+        "luminance" or "heuristic" => PbrHeight.Luminance,
+        _ => null,
+    };
+
+    /// <summary>What material.json calls the luminance heuristic's height.</summary>
+    public const string LuminanceSource = "luminance (heuristic)";
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>Radius, in pixels at 256², of the neighbourhood ambient occlusion and roughness look at (scaled with the size).</summary>
     public const int RadiusAt256 = 4;
 
-    /// <summary>The maps of the RGBA8 <paramref name="albedo"/>; <paramref name="tiling"/> says which axes wrap.</summary>
-    public static Maps FromAlbedo(byte[] albedo, int width, int height, TileAxes tiling, float normalStrength = 4,
-        NormalConvention convention = NormalConvention.OpenGL)
+    /// <summary>
+    /// The maps of the RGBA8 <paramref name="albedo"/>; <paramref name="tiling"/> says which axes wrap. The height comes from
+    /// <paramref name="estimator"/>, or from <see cref="LuminanceHeight"/> when it is null.
+    /// </summary>
+    public static Maps FromAlbedo(byte[] albedo, int width, int height, TileAxes tiling, float normalStrength = DefaultNormalStrength,
+        NormalConvention convention = NormalConvention.OpenGL, IHeightEstimator? estimator = null)
     {
-        if (width <= 0 || height <= 0 || albedo.Length != (long)width * height * 4)
-            throw new ArgumentException($"an albedo of {width}×{height} needs {(long)width * height * 4} RGBA8 bytes, not {albedo.Length}");
+        var h = estimator is null ? LuminanceHeight(albedo, width, height) : estimator.Estimate(albedo, width, height, tiling);
         bool wrapX = tiling.HasFlag(TileAxes.X), wrapY = tiling.HasFlag(TileAxes.Y);
         int n = width * height;
-        var h = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            // Rec. 709 luminance of the linear colour, back to a perceptual scale (so mortar and grout read as low).
-            double r = SrgbToLinear(albedo[i * 4] / 255.0), g = SrgbToLinear(albedo[i * 4 + 1] / 255.0), b = SrgbToLinear(albedo[i * 4 + 2] / 255.0);
-            h[i] = (float)Math.Sqrt(0.2126 * r + 0.7152 * g + 0.0722 * b);
-        }
-        Normalise(h);
         var normal = NormalMaps.FromHeight(h, width, height, normalStrength, wrapX, wrapY, convention);
         int radius = Math.Max(1, RadiusAt256 * Math.Max(width, height) / 256);
         var mean = BoxBlur(h, width, height, radius, wrapX, wrapY);
@@ -58,17 +76,31 @@ public static class PbrMaps
             float deviation = MathF.Sqrt(Math.Max(0, squares[i] - mean[i] * mean[i]));
             rough[i] = Math.Clamp(0.45f + 2.5f * deviation, 0, 0.95f);
         }
-        return new Maps(width, height, h, normal, rough, ao);
+        return new Maps(width, height, h, normal, rough, ao, estimator is null ? LuminanceSource : $"{estimator.Kind} (network)");
+    }
+
+    /// <summary>Strength of the normals derived from the height (<see cref="NormalMaps.FromHeight"/>'s s), the default of <c>--pbr</c>.</summary>
+    public const float DefaultNormalStrength = 4;
+
+    /// <summary>
+    /// The usual heuristic's height of an RGBA8 albedo: Rec. 709 luminance of the linear colour, back to a perceptual scale
+    /// (so dark mortar and grout read as low), stretched to [0, 1] (<see cref="HeightMaps.Stretch"/>).
+    /// </summary>
+    public static float[] LuminanceHeight(byte[] albedo, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(albedo);
+        if (width <= 0 || height <= 0 || albedo.Length != (long)width * height * 4)
+            throw new ArgumentException($"an albedo of {width}×{height} needs {(long)width * height * 4} RGBA8 bytes, not {albedo.Length}");
+        var h = new float[width * height];
+        for (int i = 0; i < h.Length; i++)
+        {
+            double r = SrgbToLinear(albedo[i * 4] / 255.0), g = SrgbToLinear(albedo[i * 4 + 1] / 255.0), b = SrgbToLinear(albedo[i * 4 + 2] / 255.0);
+            h[i] = (float)Math.Sqrt(0.2126 * r + 0.7152 * g + 0.0722 * b);
+        }
+        return HeightMaps.Stretch(h);
     }
 
     private static double SrgbToLinear(double c) => c <= 0.04045 ? c / 12.92 : Math.Pow((c + 0.055) / 1.055, 2.4);
-
-    // Stretches the heights to [0, 1] (a flat image stays at 0.5).
-    private static void Normalise(float[] h)
-    {
-        float lo = h.Min(), hi = h.Max();
-        for (int i = 0; i < h.Length; i++) h[i] = hi - lo < 1e-6f ? 0.5f : (h[i] - lo) / (hi - lo);
-    }
 
     // Separable box blur of side 2r + 1, wrapping or clamping at each axis's edges.
     private static float[] BoxBlur(float[] values, int width, int height, int r, bool wrapX, bool wrapY)
@@ -118,7 +150,7 @@ public static class PbrMaps
         {
             name, prompt, seed, width = maps.Width, height = maps.Height, tiling = Tiling.Name(tiling),
             normalConvention = convention == NormalConvention.OpenGL ? "opengl" : "directx",
-            heightSource = "luminance (heuristic)",
+            heightSource = maps.HeightSource,
             maps = files.ToDictionary(kv => kv.Key, kv => Path.GetFileName(kv.Value)),
             srgb = new Dictionary<string, bool> { ["albedo"] = true, ["height"] = false, ["normal"] = false, ["roughness"] = false, ["ao"] = false },
         }, Indented));

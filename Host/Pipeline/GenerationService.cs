@@ -3,6 +3,8 @@ using EDiffI.Conditioning;
 using EDiffI.Host.Runtime;
 using EDiffI.Networks;
 using EDiffI.Sampling;
+using EDiffI.Textures;
+using EDiffI.Host.Imaging;
 using TorchSharp;
 using Microsoft.Extensions.Configuration;
 using static TorchSharp.torch;
@@ -30,6 +32,8 @@ public sealed class GenerationService : IDisposable
     private readonly Dictionary<string, string> _unavailable;
     private readonly bool _ownsPipeline;
     private readonly Cascade _cascade;
+    private readonly HeightEstimatorSource? _height;
+    private IHeightEstimator? _heightEstimator;
 
     /// <summary>Largest σ_aug a request may ask for.</summary>
     public const double MaxAugmentationSigma = 10;
@@ -50,9 +54,11 @@ public sealed class GenerationService : IDisposable
     /// configured default does not exist.
     /// </summary>
     public GenerationService(TextToImagePipeline pipeline, IEnumerable<ISampler> samplers, IEnumerable<ISigmaSchedule> schedules,
-        IEnumerable<IConditioner>? conditioners = null, IConfiguration? configuration = null, bool ownsPipeline = true, Cascade? cascade = null)
+        IEnumerable<IConditioner>? conditioners = null, IConfiguration? configuration = null, bool ownsPipeline = true, Cascade? cascade = null,
+        HeightEstimatorSource? height = null)
     {
         Pipeline = pipeline;
+        _height = height;
         _ownsPipeline = ownsPipeline;
         _cascade = cascade ?? Cascade.Empty;
         _samplers = samplers.ToList();
@@ -409,11 +415,44 @@ public sealed class GenerationService : IDisposable
     private string UnknownSchedule(string name) => SamplerLookup.UnknownSchedule(_schedules, name);
     private static string Names(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "none";
 
+    /// <summary>
+    /// The kind of the height estimator the model ships and a plugin provides (what <see cref="PbrHeight.Auto"/> uses), or
+    /// null when the PBR maps' height comes from the luminance heuristic.
+    /// </summary>
+    public string? HeightEstimatorKind => _height?.Load is null ? null : _height.Kind;
+
+    /// <summary>
+    /// The PBR maps of an RGBA8 albedo (<see cref="PbrMaps.FromAlbedo"/>) with the height <paramref name="source"/> asks for:
+    /// the model's estimator (loaded on first use, kept with the service) or the luminance heuristic. <see cref="PbrHeight.Auto"/>
+    /// takes the estimator when the model ships one. Returns the maps and, when the model's estimator could not be used,
+    /// why (for a note).
+    /// </summary>
+    /// <exception cref="UserException">When <see cref="PbrHeight.Network"/> is asked of a model without a usable estimator.</exception>
+    public (PbrMaps.Maps Maps, string? Note) PbrMapsOf(byte[] albedo, int width, int height, TileAxes tiling, PbrHeight source,
+        NormalConvention convention)
+    {
+        string? note = _height is { Load: null } missing ? $"The model's height estimator '{missing.Kind}' is not provided by any plugin; the height is luminance." : null;
+        if (source == PbrHeight.Network && HeightEstimatorKind is null)
+            throw new UserException(note ?? "This model ships no height estimator (model.json has no \"height\"); use the luminance height.");
+        var estimator = source == PbrHeight.Luminance || HeightEstimatorKind is null ? null : _heightEstimator ??= _height!.Load!();
+        return (PbrMaps.FromAlbedo(albedo, width, height, tiling, convention: convention, estimator: estimator), source == PbrHeight.Luminance ? null : note);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        _heightEstimator?.Dispose();
+        _heightEstimator = null;
         if (!_ownsPipeline) return;
         _cascade.Dispose();
         Pipeline.Dispose();
     }
 }
+
+/// <summary>
+/// A model's height estimator as the generation service sees it: its kind, and how to load it, or a null loader when no
+/// loaded plugin provides that kind (then the PBR maps use the luminance heuristic, with a note).
+/// </summary>
+/// <param name="Kind">The kind model.json names.</param>
+/// <param name="Load">Loads it (called once, on the first PBR request); null when no plugin provides the kind.</param>
+public sealed record HeightEstimatorSource(string Kind, Func<IHeightEstimator>? Load);

@@ -24,7 +24,8 @@ public sealed class GenerationServiceFactory(ModelCatalog catalog, IEnumerable<I
         try
         {
             cascade = Cascade.Load(pipeline.Manifest, ModelFolderOf(folder), pipeline.Network.Resolution, stages ?? [], device, computeType);
-            return Serve(pipeline, ownsPipeline: true, cascade);
+            return new GenerationService(pipeline, samplers, schedules, conditioners, configuration, ownsPipeline: true, cascade,
+                HeightOf(pipeline.Manifest, ModelFolderOf(folder), device));
         }
         catch
         {
@@ -37,6 +38,10 @@ public sealed class GenerationServiceFactory(ModelCatalog catalog, IEnumerable<I
     /// <summary>Serves an already loaded <paramref name="pipeline"/> (with its cascade, owned with it when <paramref name="ownsPipeline"/>).</summary>
     public GenerationService Serve(TextToImagePipeline pipeline, bool ownsPipeline = false, Cascade? cascade = null) =>
         new(pipeline, samplers, schedules, conditioners, configuration, ownsPipeline, cascade);
+
+    // The model's height estimator, loaded when the PBR maps first need it.
+    private HeightEstimatorSource? HeightOf(ModelManifest manifest, string modelFolder, Device device) => manifest.Height is not { } spec ? null
+        : new HeightEstimatorSource(spec.Kind, catalog.HasHeightEstimator(spec.Kind) ? () => catalog.LoadHeightEstimator(spec, modelFolder, device) : null);
 
     // The folder the cascade's stage folders are relative to: an adapter's base, whose manifest the pipeline carries.
     private static string ModelFolderOf(string folder)

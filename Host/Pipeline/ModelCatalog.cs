@@ -2,6 +2,8 @@ using EDiffI.Encoders;
 using EDiffI.Experts;
 using EDiffI.Host.Runtime;
 using EDiffI.Networks;
+using EDiffI.Textures;
+using static TorchSharp.torch;
 
 namespace EDiffI.Host.Pipeline;
 
@@ -11,8 +13,9 @@ namespace EDiffI.Host.Pipeline;
 /// </summary>
 public sealed class ModelCatalog(IEnumerable<INetworkFamily> families, IEnumerable<ITextEncoderFactory> encoders,
     IEnumerable<IImageEncoderFactory>? imageEncoders = null, IEnumerable<IExpertRouterFactory>? routers = null,
-    IExpertPlacementFactory? placements = null)
+    IExpertPlacementFactory? placements = null, IEnumerable<IHeightEstimatorFactory>? heightEstimators = null)
 {
+    private readonly List<IHeightEstimatorFactory> _heightEstimators = heightEstimators?.ToList() ?? [];
     private readonly List<INetworkFamily> _families = families.ToList();
     private readonly List<ITextEncoderFactory> _encoders = encoders.ToList();
     private readonly List<IImageEncoderFactory> _imageEncoders = imageEncoders?.ToList() ?? [];
@@ -125,6 +128,21 @@ public sealed class ModelCatalog(IEnumerable<INetworkFamily> families, IEnumerab
 
     private IImageEncoderFactory ImageFactory(string kind) => FindImage(kind)
         ?? throw new UserException($"No plugin provides the image encoder '{kind}' (available: {ImageEncoderNames}; see `plugins`).");
+
+    /// <summary>Whether a plugin provides the height estimator <paramref name="kind"/>.</summary>
+    public bool HasHeightEstimator(string kind) => _heightEstimators.Any(f => string.Equals(f.Kind, kind, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The height estimator kinds the plugins provide, for messages.</summary>
+    public string HeightEstimatorNames => Names(_heightEstimators.Select(f => f.Kind));
+
+    /// <summary>Loads the height estimator <paramref name="spec"/> names from its folder under <paramref name="modelFolder"/>.</summary>
+    /// <exception cref="UserException">When no plugin provides the kind or its files cannot be loaded.</exception>
+    public IHeightEstimator LoadHeightEstimator(HeightEstimatorSpec spec, string modelFolder, Device device)
+    {
+        var factory = _heightEstimators.FirstOrDefault(f => string.Equals(f.Kind, spec.Kind, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UserException($"No plugin provides the height estimator '{spec.Kind}' (available: {HeightEstimatorNames}; see `plugins`).");
+        return Loading($"height estimator '{spec.Kind}'", () => factory.Load(Path.Combine(modelFolder, spec.Path), device));
+    }
 
     // A plugin reports files the user gave that it cannot read as these; the user sees them as messages.
     private static T Loading<T>(string what, Func<T> load)

@@ -42,6 +42,11 @@ public sealed record ModelManifest
     /// output to its resolution. Empty for a base-only model.
     /// </summary>
     public IReadOnlyList<EDiffI.SuperResolution.CascadeStageSpec> Cascade { get; init; } = [];
+    /// <summary>
+    /// The height-from-albedo estimator of the PBR maps (<c>generate --pbr</c>), or null when the model ships none (then the
+    /// luminance heuristic stands in). A kind no loaded plugin provides is not an error: the heuristic stands in, with a note.
+    /// </summary>
+    public EDiffI.Textures.HeightEstimatorSpec? Height { get; init; }
     /// <summary>Side of the images a request that names no size gets; 0 for the largest the cascade draws.</summary>
     public int DefaultSize { get; init; }
     /// <summary>Default number of sampler steps.</summary>

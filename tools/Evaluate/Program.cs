@@ -18,6 +18,7 @@ using static TorchSharp.torch;
 // Prompts: scenes with seeds 1,000,000 + i of the split (never the training stream's seeds), their
 // short or long captions. Real images of the same scenes are the reference of the Fréchet distance.
 //   Evaluate paint ... / Evaluate style ...: the paint-with-words and style measurements (ControlEvaluation.cs).
+//   Evaluate height ...: height-from-albedo network against the luminance heuristic on world ground truth (HeightEvaluation.cs).
 if (args.Length > 0 && args[0] == "palette")
 {
     var paletteOptions = Args.Parse(args[1..]);
@@ -35,6 +36,12 @@ if (args.Length > 0 && args[0] == "make-tileable")
     var tileOptions = Args.Parse(args[1..]);
     TorchRuntime.UseTorchLibrary(tileOptions.Get("torch-lib"));
     return MakeTileableEvaluation.Run(tileOptions);
+}
+if (args.Length > 0 && args[0] == "height")
+{
+    var heightOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(heightOptions.Get("torch-lib"));
+    return HeightEvaluation.Run(heightOptions);
 }
 if (args.Length > 0 && args[0] == "seams")
 {
