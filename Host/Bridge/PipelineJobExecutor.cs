@@ -142,9 +142,10 @@ public sealed class PipelineJobExecutor : IJobExecutor
         if (request.Pbr)
         {
             // The same maps as `generate --pbr`: the model's height network when it ships one, else luminance.
-            var (pbr, note) = _service.PbrMapsOf(rgba, width, height, used.Tiling, PbrHeight.Auto, Convention(request.NormalConvention));
+            var convention = Convention(request.NormalConvention);
+            var (pbr, note) = _service.PbrMapsOf(rgba, width, height, used.Tiling, PbrHeight.Auto, convention);
             if (note is not null) notes.Add("note: " + note);
-            maps = Maps(pbr, width, height, Convention(request.NormalConvention));
+            maps = Maps(pbr, width, height, convention);
         }
         return new GenerateResult
         {

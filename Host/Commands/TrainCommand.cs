@@ -149,8 +149,8 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         if (s.Stage is not null) return TrainStage(s, cancellationToken);
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
         if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
-        if (s.Finetune is not null) return FineTune(s, cancellationToken);
         if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
+        if (s.Finetune is not null) return FineTune(s, cancellationToken);
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
         var family = catalog.Family(s.Network);
@@ -172,11 +172,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         var data = DatasetSources.Open(s.Data, resolution, sources);
         using var disposeData = data as IDisposable;
         if (data is ImageFolderDataset { Skipped: > 0 } folder) AnsiConsole.MarkupLineInterpolated($"[yellow]{folder.Skipped} images without a caption file were left out.[/]");
-        var options = new TrainingOptions
-        {
-            BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
-            DropProbability = s.Drop, Seed = s.Seed, ImageDropProbability = s.ImageDrop, TileProbability = s.TileProbability,
-        };
+        var options = BaseOptions(s);
         var compute = TorchRuntime.ComputeType(device, s.Precision);
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
@@ -228,7 +224,6 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
     {
         if (s.Schedule is not null || s.Resume is not null)
             throw new UserException("--finetune resumes each expert from its folder under --out; it does not go with --schedule or --resume.");
-        if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
         string model = Path.GetFullPath(s.Finetune!);
         var manifest = ModelManifest.Load(model);
         var ensemble = manifest.Ensemble ?? throw new UserException($"'{model}' has no expert ensemble to fine-tune (model.json names no experts).");
@@ -260,11 +255,9 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             using var initial = ShippedState(shipped);
             var data = DatasetSources.Open(s.Data, shipped.Resolution, sources);
             using var disposeData = data as IDisposable;
-            var options = new TrainingOptions
+            var options = BaseOptions(s) with
             {
-                BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
-                DropProbability = s.Drop, Seed = s.Seed + ensemble.Experts.IndexOf(expert), ImageDropProbability = s.ImageDrop,
-                TileProbability = s.TileProbability, SigmaQuantiles = expert.Quantiles, PMean = ensemble.PMean, PStd = ensemble.PStd,
+                Seed = s.Seed + ensemble.Experts.IndexOf(expert), SigmaQuantiles = expert.Quantiles, PMean = ensemble.PMean, PStd = ensemble.PStd,
             };
             var encoders = _loader.CreateEncoders(trainManifest, null); // the trainer owns them
             using var trainer = new Trainer(options, family, () => family.FromConfig(shipped.ConfigJson), trainManifest, encoders.T5, encoders.Clip,
@@ -291,6 +284,13 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         AnsiConsole.MarkupLineInterpolated($"done: fine-tuned {string.Join(", ", done.Keys)}; model in [green]{target}[/]");
         return 0;
     }
+
+    // The options of a base run (one network, a tree's nodes or a fine-tuned expert) as the command line gives them.
+    private static TrainingOptions BaseOptions(TrainSettings s) => new()
+    {
+        BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
+        DropProbability = s.Drop, Seed = s.Seed, ImageDropProbability = s.ImageDrop, TileProbability = s.TileProbability,
+    };
 
     // A shipped network's weights as a trainer's starting point: float32 master weights, and the same as the EMA.
     private static TrainerState ShippedState(INetwork network)

@@ -17,7 +17,10 @@ internal static class TextureEvaluation
     // The coarsest cell of the shipped networks: three 2× downsamplings (every level of the base and of the stages).
     private const int Phase = 8;
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>An image (C×H×W) repeated 2×2, as the figures show textures.</summary>
+    internal static Tensor Repeat2x2(Tensor image) => cat([cat([image, image], 2), cat([image, image], 2)], 1);
 
     /// <summary>
     /// Evaluate seams --model models/default [--size 64] [--count 16] [--seeds 2] [--steps model's] [--tile none,x,y,xy]
@@ -57,7 +60,7 @@ internal static class TextureEvaluation
                     ratioY.Add(Tiling.SeamRatio(image, TileAxes.Y));
                     phaseX.Add(Tiling.SeamRatio(image, TileAxes.X, Phase));
                     phaseY.Add(Tiling.SeamRatio(image, TileAxes.Y, Phase));
-                    if (i < 4 && j == 0) figure.Add(cat([cat([image, image], 2), cat([image, image], 2)], 1));
+                    if (i < 4 && j == 0) figure.Add(TextureEvaluation.Repeat2x2(image));
                 }
             }
             string name = Tiling.Name(tiling);
@@ -123,8 +126,8 @@ internal static class MakeTileableEvaluation
                 worstOutside = Math.Max(worstOutside, ((got - seen).abs() * keep.squeeze(0)).max().item<float>() / 2);
             if (i < 4)
             {
-                figure.Add(cat([cat([seen, seen], 2), cat([seen, seen], 2)], 1));
-                figure.Add(cat([cat([got, got], 2), cat([got, got], 2)], 1));
+                figure.Add(TextureEvaluation.Repeat2x2(seen));
+                figure.Add(TextureEvaluation.Repeat2x2(got));
             }
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -145,11 +148,9 @@ internal static class MakeTileableEvaluation
                 model, device = device.ToString(), count, steps,
                 seamXBefore = beforeX.Average(), seamYBefore = beforeY.Average(), seamXAfter = afterX.Average(), seamYAfter = afterY.Average(),
                 seamXAfterMax = afterX.Max(), seamYAfterMax = afterY.Max(), largestChangeOutsideBand = worstOutside,
-            }, Indented));
+            }, TextureEvaluation.Indented));
         return 0;
     }
-
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 }
 
 /// <summary>img2img against strength: how much of the init survives (the judge's attribute readings agreeing with the init's
