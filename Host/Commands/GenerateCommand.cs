@@ -92,6 +92,10 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("σ_aug of super-resolution stages: the noise the low-resolution input is corrupted with, e.g. sr256=0.2, or one number for every stage")]
     public string? SigmaAug { get; init; }
 
+    [CommandOption("--stage-sigma-max <STAGE=S>")]
+    [Description("largest σ of super-resolution stages' schedules, e.g. sr256=0.5: lower stays closer to the upsampled input, higher redraws more detail (default: model.json's)")]
+    public string? StageSigmaMax { get; init; }
+
     [CommandOption("--tile <AXES>")]
     [Description("seamless tiling: x, y or xy (circular padding in every stage, so the texture repeats without a seam along those axes)")]
     public string? Tile { get; init; }
@@ -257,13 +261,14 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         }.Concat(used.Tiling != TileAxes.None ? [$"Tiling: {Tiling.Name(used.Tiling)}"] : [])
          .Concat(used.Edit is { } edit ? [string.Format(inv, "Edit: {0}, Strength: {1}", edit, used.Strength)] : [])
          .Concat(used.Variation is { } v ? [string.Format(inv, "Variation seed: {0}, Variation strength: {1}", v.Seed, v.Strength)] : [])
-         .Concat(used.Stages.Select(st => string.Format(inv, "{0}: {1} steps, CFG {2}, sigma_aug {3}", st.Name, st.Steps, st.Guidance, st.AugmentationSigma))));
+         .Concat(used.Stages.Select(st => string.Format(inv, "{0}: {1} steps, CFG {2}, sigma_aug {3}", st.Name, st.Steps, st.Guidance, st.AugmentationSigma)
+            + (st.SigmaMax is { } top ? string.Format(inv, ", sigma_max {0}", top) : ""))));
         var json = System.Text.Json.JsonSerializer.Serialize(new
         {
             prompt = used.Prompt, seed = used.Seeds[index], model, used.Steps, used.Guidance, used.Sampler, used.Schedule, used.Width, used.Height,
             tiling = Tiling.Name(used.Tiling), edit = used.Edit, strength = used.Strength,
             variationSeed = used.Variation?.Seed, variationStrength = used.Variation?.Strength,
-            stages = used.Stages.Select(st => new { st.Name, st.Steps, st.Guidance, sigmaAug = st.AugmentationSigma, st.Window }),
+            stages = used.Stages.Select(st => new { st.Name, st.Steps, st.Guidance, sigmaAug = st.AugmentationSigma, sigmaMax = st.SigmaMax, st.Window }),
         });
         return new Dictionary<string, string> { ["parameters"] = used.Prompt + "\n" + line, ["ediffi"] = json };
     }
@@ -274,7 +279,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         var request = new GenerationRequest(s.Prompt, s.Seed, s.Steps, s.Guidance, s.Batch)
         {
             Sampler = s.Sampler, Schedule = s.Schedule, Width = s.Size ?? 0, Height = s.Size ?? 0,
-            Stages = StageOptions.Parse(s.StageSteps, s.StageGuidance, s.SigmaAug),
+            Stages = StageOptions.Parse(s.StageSteps, s.StageGuidance, s.SigmaAug, s.StageSigmaMax),
             Tiling = s.Tile is null ? TileAxes.None
                 : Tiling.Parse(s.Tile) ?? throw new UserException($"--tile takes x, y or xy (got '{s.Tile}')."),
             StageWindow = s.StageWindow,

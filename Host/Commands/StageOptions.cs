@@ -5,7 +5,7 @@ using EDiffI.Host.Runtime;
 namespace EDiffI.Host.Commands;
 
 /// <summary>
-/// The per-stage options of <c>generate</c> (<c>--stage-steps</c>, <c>--stage-guidance</c>, <c>--sigma-aug</c>):
+/// The per-stage options of <c>generate</c> (<c>--stage-steps</c>, <c>--stage-guidance</c>, <c>--sigma-aug</c>, <c>--stage-sigma-max</c>):
 /// <c>sr256=12,sr1024=6</c>, or one number for every stage ("*"). The service checks names and ranges.
 /// </summary>
 internal static class StageOptions
@@ -13,8 +13,8 @@ internal static class StageOptions
     /// <summary>The name under which a bare number applies to every stage.</summary>
     public const string Every = GenerationService.EveryStage;
 
-    /// <summary>Stage settings by stage name from the three options (null or empty: none given).</summary>
-    public static IReadOnlyDictionary<string, StageSettings> Parse(string? steps, string? guidance, string? sigmaAug)
+    /// <summary>Stage settings by stage name from the four options (null or empty: none given).</summary>
+    public static IReadOnlyDictionary<string, StageSettings> Parse(string? steps, string? guidance, string? sigmaAug, string? sigmaMax = null)
     {
         var map = new Dictionary<string, StageSettings>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in Pairs(steps, "--stage-steps"))
@@ -27,6 +27,8 @@ internal static class StageOptions
             map[name] = (map.GetValueOrDefault(name) ?? new StageSettings()) with { Guidance = Number(value, "--stage-guidance") };
         foreach (var (name, value) in Pairs(sigmaAug, "--sigma-aug"))
             map[name] = (map.GetValueOrDefault(name) ?? new StageSettings()) with { AugmentationSigma = Number(value, "--sigma-aug") };
+        foreach (var (name, value) in Pairs(sigmaMax, "--stage-sigma-max"))
+            map[name] = (map.GetValueOrDefault(name) ?? new StageSettings()) with { SigmaMax = Number(value, "--stage-sigma-max") };
         return map;
     }
 

@@ -94,7 +94,9 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
 /// <param name="Steps">Sampler steps of the stage.</param>
 /// <param name="Guidance">Guidance weight of the stage (1: none, one evaluation per step).</param>
 /// <param name="AugmentationSigma">σ_aug: the noise the low-resolution input is corrupted with (0: none).</param>
-public sealed record StageSettings(int? Steps = null, double? Guidance = null, double? AugmentationSigma = null);
+/// <param name="SigmaMax">Largest σ of the stage's schedule (model.json's <c>sigmaMax</c>): lower keeps the output closer to
+/// its upsampled input, higher lets the stage redraw more detail.</param>
+public sealed record StageSettings(int? Steps = null, double? Guidance = null, double? AugmentationSigma = null, double? SigmaMax = null);
 
 /// <summary>What one super-resolution stage of a generation used.</summary>
 /// <param name="Name">The stage ("sr256").</param>
@@ -104,6 +106,8 @@ public sealed record StageSettings(int? Steps = null, double? Guidance = null, d
 /// <param name="AugmentationSigma">σ_aug.</param>
 public sealed record StageUsed(string Name, int Resolution, int Steps, double Guidance, double AugmentationSigma)
 {
+    /// <summary>Largest σ of the stage's schedule; null for the schedule's own.</summary>
+    public double? SigmaMax { get; init; }
     /// <summary>Side of the windows the stage ran in; 0 when it ran on the whole image.</summary>
     public int Window { get; init; }
 }

@@ -37,6 +37,8 @@ public sealed class GenerationService : IDisposable
 
     /// <summary>Largest σ_aug a request may ask for.</summary>
     public const double MaxAugmentationSigma = 10;
+    /// <summary>Largest σ_max a request may give a super-resolution stage (the EDM schedule's own top).</summary>
+    public const double MaxSigmaMax = 80;
 
     /// <summary>The loaded model.</summary>
     public TextToImagePipeline Pipeline { get; }
@@ -159,6 +161,8 @@ public sealed class GenerationService : IDisposable
             if (stage.Guidance is { } g && !(g >= 0 && g <= MaxGuidance)) return Invalid($"Guidance of stage '{name}' must be between 0 and {MaxGuidance} (got {g}); 1 is no guidance.");
             if (stage.AugmentationSigma is { } a && !(a >= 0 && a <= MaxAugmentationSigma))
                 return Invalid($"σ_aug of stage '{name}' must be between 0 and {MaxAugmentationSigma} (got {a}); 0 is no augmentation.");
+            if (stage.SigmaMax is { } top && !(top > 0 && top <= MaxSigmaMax))
+                return Invalid($"σ_max of stage '{name}' must be above 0 and at most {MaxSigmaMax} (got {top}).");
         }
         if ((request.Tiling & ~TileAxes.Both) != 0) return Invalid($"Tiling must be x, y or xy (got {(int)request.Tiling}).");
         if (request.Tiling != TileAxes.None || request.MakeTileable)
@@ -284,7 +288,7 @@ public sealed class GenerationService : IDisposable
                 double guidanceOfStage = set.Guidance ?? spec.DefaultGuidance;
                 var usedStage = new StageUsed(spec.Name, spec.Resolution, set.Steps ?? spec.DefaultSteps, guidanceOfStage,
                     set.AugmentationSigma ?? spec.AugmentationSigma)
-                { Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
+                { SigmaMax = set.SigmaMax ?? spec.SigmaMax, Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
                 var low = images;
                 images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tiling, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
                 low.Dispose();
@@ -316,7 +320,8 @@ public sealed class GenerationService : IDisposable
             if (string.Equals(name, stage, StringComparison.OrdinalIgnoreCase)) own = settings;
             else if (name == EveryStage) every = settings;
         }
-        return new StageSettings(own?.Steps ?? every?.Steps, own?.Guidance ?? every?.Guidance, own?.AugmentationSigma ?? every?.AugmentationSigma);
+        return new StageSettings(own?.Steps ?? every?.Steps, own?.Guidance ?? every?.Guidance, own?.AugmentationSigma ?? every?.AugmentationSigma,
+            own?.SigmaMax ?? every?.SigmaMax);
     }
 
     /// <summary>The name progress gives the base's steps.</summary>
@@ -337,7 +342,7 @@ public sealed class GenerationService : IDisposable
         var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation,
             new EDiffI.SuperResolution.StageLayout(tiling, used.Window, used.Window / 4)), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
-        var sigmas = spec.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
+        var sigmas = used.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
         if (edit is not null) sigmas = edit.Schedule(sigmas);
         if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0
         // x_0 = start + σ_0 ε with start the init (img2img) or bicubic(low): the sampler scales its unit noise by σ_0, so

@@ -54,6 +54,21 @@ internal sealed class EvaluationEnvironment : IDisposable
     public Device Device { get; }
     public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
 
+    /// <summary>The judge's features of <paramref name="images"/> (on the CPU), <paramref name="batch"/> at a time on the device.</summary>
+    public Tensor JudgeFeatures(Tensor images, int batch)
+    {
+        using var noGrad = no_grad();
+        var parts = new List<Tensor>();
+        for (long start = 0; start < images.shape[0]; start += batch)
+        {
+            using var chunk = images.narrow(0, start, Math.Min(batch, images.shape[0] - start)).to(Device);
+            parts.Add(Judge.Features(chunk).cpu());
+        }
+        var all = cat(parts, 0);
+        foreach (var p in parts) p.Dispose();
+        return all;
+    }
+
     /// <summary>Loads a model folder as a generation service with the evaluation's sampler and schedule.</summary>
     public GenerationService Open(string model, Device device, ScalarType computeType, IEnumerable<EDiffI.Conditioning.IConditioner>? conditioners = null) =>
         new(TextToImagePipeline.Load(model, Catalog, device, computeType), [Sampler], [Schedule], conditioners);

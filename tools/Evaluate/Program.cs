@@ -19,6 +19,7 @@ using static TorchSharp.torch;
 // short or long captions. Real images of the same scenes are the reference of the Fréchet distance.
 //   Evaluate paint ... / Evaluate style ...: the paint-with-words and style measurements (ControlEvaluation.cs).
 //   Evaluate height ...: height-from-albedo network against the luminance heuristic on world ground truth (HeightEvaluation.cs).
+//   Evaluate sr ... / Evaluate cascade ...: a super-resolution stage on real renders, the cascade from text (SuperResolutionEvaluation.cs).
 if (args.Length > 0 && args[0] == "palette")
 {
     var paletteOptions = Args.Parse(args[1..]);
@@ -42,6 +43,12 @@ if (args.Length > 0 && args[0] == "height")
     var heightOptions = Args.Parse(args[1..]);
     TorchRuntime.UseTorchLibrary(heightOptions.Get("torch-lib"));
     return HeightEvaluation.Run(heightOptions);
+}
+if (args.Length > 0 && args[0] is "sr" or "cascade")
+{
+    var srOptions = Args.Parse(args[1..]);
+    TorchRuntime.UseTorchLibrary(srOptions.Get("torch-lib"));
+    return args[0] == "sr" ? SuperResolutionEvaluation.Restore(srOptions) : SuperResolutionEvaluation.FromText(srOptions);
 }
 if (args.Length > 0 && args[0] == "seams")
 {
@@ -75,8 +82,7 @@ var judge = environment.Judge;
 var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, 64)).ToList();
 var prompts = scenes.Select(s => (longCaptions ? s.Long : s.Short).Text).ToList();
 using var real = SceneRenderer.ToImages(scenes.Select(s => s.Rgb));
-Tensor realFeatures;
-using (no_grad()) realFeatures = Features(judge, real, device, batch);
+var realFeatures = environment.JudgeFeatures(real, batch);
 var realScores = WorldMetrics.AttributeAgreement(judge, real.to(device), scenes.Select(s => s.Scene).ToList());
 Console.WriteLine($"real images: {Format(realScores)}");
 
@@ -102,7 +108,7 @@ foreach (string model in models)
         {
             using var onDevice = generated.to(device);
             scores = WorldMetrics.AttributeAgreement(judge, onDevice, scenes.Select(s => s.Scene).ToList());
-            using var fake = Features(judge, generated, device, batch);
+            using var fake = environment.JudgeFeatures(generated, batch);
             fd = WorldMetrics.FrechetDistance(fake.cpu().to(ScalarType.Float64), realFeatures.cpu().to(ScalarType.Float64));
         }
         double mean = scores.Values.Sum(v => v.Agree) / (double)Math.Max(1, scores.Values.Sum(v => v.Scored));
@@ -133,19 +139,6 @@ if (options.Get("out") is string outPath)
     Console.WriteLine($"wrote {outPath}");
 }
 return 0;
-
-static Tensor Features(WorldJudge judge, Tensor images, Device device, int batch)
-{
-    var parts = new List<Tensor>();
-    for (long start = 0; start < images.shape[0]; start += batch)
-    {
-        using var chunk = images.narrow(0, start, Math.Min(batch, images.shape[0] - start)).to(device);
-        parts.Add(judge.Features(chunk).cpu());
-    }
-    var all = cat(parts, 0);
-    foreach (var p in parts) p.Dispose();
-    return all;
-}
 
 static string Format(Dictionary<string, (long Agree, long Scored)> scores) =>
     string.Join(", ", scores.Where(kv => kv.Value.Scored > 0).Select(kv => $"{kv.Key} {kv.Value.Agree / (double)kv.Value.Scored:P1}"));

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The cascade's measurements on the GPU machine (cascade issue, item 5), in two calls on one warm machine:
+#   bash scripts/gpu/sr-study.sh train [seconds]  # trains the sr256 ablation without noise augmentation for as many steps
+#                                                 # as the shipped sr256 had (1,822, batch 48), while the shipped stages
+#                                                 # are measured on the idle GPU beside it
+#   bash scripts/gpu/sr-study.sh eval             # the ablation measured the same way; the cascade from text; speed
+# Measured with tools/Evaluate (`Evaluate sr`, `Evaluate cascade`) through the generation service:
+#  - sr256 on 64 real held-out renders against their real 256 renders: PSNR, SSIM, sharpness, beside bicubic, over
+#    σ_aug and σ_max sweeps, for the shipped stage and the ablation;
+#  - sr1024 on 16 real 256 renders against their real 1024 renders, for the shipped settings (σ_max 4 from noise) and
+#    for a copy of the model whose sr1024 starts from its upsampled input (startFromInput, σ_max 0.5 and 1);
+#  - text → 256 through the cascade, judged downsampled to 64, against the base and bicubic; 1024 end-to-end speed.
+# Expects the bundle (scripts/gpu/pack.sh parts; see its header). Resumes the ablation from runs/sr256-noaug or from
+# carried/sr256-noaug-ckpt.tar.* when a previous call left them. Returns in $OUT: machine.txt, *.json results,
+# noaug.log, speed logs, sr256-noaug.tar.xz (the ablation's exported stage) and its checkpoint parts.
+set -uo pipefail
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+bash scripts/gpu/unpack.sh || exit $?
+app() { bash .gpu/run.sh "$@"; }
+phase=${1:-train}
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
+aug="0,0.05,0.1,0.2,0.4"; tops="0.25,0.5,1,2,4"
+if [ "$phase" = train ]; then
+  seconds=${2:-400}
+  if [ ! -d runs/sr256-noaug ] && ls carried/sr256-noaug-ckpt.tar.* >/dev/null 2>&1; then cat carried/sr256-noaug-ckpt.tar.* | tar xf -; fi
+  app EDiffI.Host.dll train --stage sr256 --aug-max 0 --batch 48 --lr 4e-4 --steps 1822 --checkpoint-every 500 \
+    --seconds "$seconds" --data world:train --device cuda --out runs/sr256-noaug > "$OUT/noaug.log" 2>&1 &
+  trainer=$!
+  app Evaluate.dll sr --model models/default --device cuda --count 64 --sigma-aug "$aug" --out "$OUT/sr256-aug-shipped.json" 2>&1 | grep -vi warn
+  app Evaluate.dll sr --model models/default --device cuda --count 64 --sigma-max "$tops" --out "$OUT/sr256-top-shipped.json" 2>&1 | grep -vi warn
+  wait $trainer
+  grep -E "step|done|rror" "$OUT/noaug.log" | tail -3
+  latest=$(ls -d runs/sr256-noaug/checkpoints/ckpt-* 2>/dev/null | sort | tail -1)
+  [ -n "$latest" ] && tar cf - "$latest" | split -b 15M -d - "$OUT/sr256-noaug-ckpt.tar."
+  [ -d runs/sr256-noaug/model ] && tar cJf "$OUT/sr256-noaug.tar.xz" runs/sr256-noaug/model
+else
+  [ -f runs/sr256-noaug/model/unet.safetensors ] || { echo "no ablation: run the train phase first"; exit 1; }
+  rm -rf /tmp/noaug && cp -r models/default /tmp/noaug && rm -rf /tmp/noaug/sr256 && cp -r runs/sr256-noaug/model /tmp/noaug/sr256
+  app Evaluate.dll sr --model /tmp/noaug --device cuda --count 64 --sigma-aug "$aug" --out "$OUT/sr256-aug-noaug.json" 2>&1 | grep -vi warn
+  app Evaluate.dll sr --model /tmp/noaug --device cuda --count 64 --sigma-max "$tops" --out "$OUT/sr256-top-noaug.json" 2>&1 | grep -vi warn
+  # sr1024 from its upsampled input: the same weights, model.json's stage entry changed.
+  rm -rf /tmp/start && cp -r models/default /tmp/start
+  python3 - <<'PY'
+import json
+p='/tmp/start/model.json'; m=json.load(open(p))
+for s in m['cascade']:
+    if s['name']=='sr1024': s['startFromInput']=True; s['sigmaMax']=1.0
+json.dump(m,open(p,'w'),indent=2)
+PY
+  app Evaluate.dll sr --model models/default --stage sr1024 --device cuda --count 16 --steps 4,8 --out "$OUT/sr1024-shipped.json" 2>&1 | grep -vi warn
+  app Evaluate.dll sr --model /tmp/start --stage sr1024 --device cuda --count 16 --steps 4,8 --sigma-max 0.25,0.5,1 --out "$OUT/sr1024-start.json" 2>&1 | grep -vi warn
+  app Evaluate.dll cascade --model models/default --device cuda --size 256 --count 256 --batch 32 --out "$OUT/cascade-256.json" 2>&1 | grep -vi warn
+  for steps in 32 16; do
+    app EDiffI.Host.dll generate --device cuda -p "red bricks" --seed 1 --size 1024 --steps $steps --repeat 4 -o /tmp/one.png 2>&1 | grep -E "^run|rror" | tee "$OUT/speed-1024-steps$steps.log"
+  done
+  app EDiffI.Host.dll generate --device cuda -p "red bricks" --seed 1 --size 1024 --batch 8 --repeat 3 -o /tmp/eight.png 2>&1 | grep -E "^run|rror" | tee "$OUT/speed-1024-batch8.log"
+fi
+ls -la "$OUT"
