@@ -98,7 +98,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
             Init = request.InitImage is { } init ? new ConditionerImage(init.Rgba, init.Width, init.Height) : null,
             Mask = request.Mask is { } mask ? new ConditionerImage(mask.Rgba, mask.Width, mask.Height) : null,
             Strength = request.Strength, VariationSeed = request.VariationSeed, VariationStrength = request.VariationStrength,
-            MakeTileable = request.MakeTileable,
+            MakeTileable = request.MakeTileable, Resample = Math.Max(1, request.Resample), JumpLength = request.JumpLength,
         };
         if (request.StyleImage is { } style)
             generation = generation.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(

@@ -120,6 +120,14 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("make an existing texture seamless: regenerate a band around its wrap seams with tiling on (--tile picks the axes, default xy)")]
     public string? MakeTileable { get; init; }
 
+    [CommandOption("--resample <R>")]
+    [Description("inpainting and make-tileable: run each piece of the schedule R times, noising back between the runs (RePaint's resampling), so the repaired region blends in; costs R times the steps (default 1, none)")]
+    public int Resample { get; init; } = 1;
+
+    [CommandOption("--jump-length <J>")]
+    [Description("steps per resampled piece with --resample (RePaint's jump length; default an eighth of the steps)")]
+    public int JumpLength { get; init; }
+
     [CommandOption("--variation-seed <SEED>")]
     [Description("a second seed whose noise is mixed in by --variation-strength (A1111's variations)")]
     public long? VariationSeed { get; init; }
@@ -261,6 +269,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         }.Concat(used.Tiling != TileAxes.None ? [$"Tiling: {Tiling.Name(used.Tiling)}"] : [])
          .Concat(used.Edit is { } edit ? [string.Format(inv, "Edit: {0}, Strength: {1}", edit, used.Strength)] : [])
          .Concat(used.Variation is { } v ? [string.Format(inv, "Variation seed: {0}, Variation strength: {1}", v.Seed, v.Strength)] : [])
+         .Concat(used.Resampling is { } r ? [string.Format(inv, "Resample: {0}, Jump length: {1}", r.Count, r.JumpLength)] : [])
          .Concat(used.Stages.Select(st => string.Format(inv, "{0}: {1} steps, CFG {2}, sigma_aug {3}", st.Name, st.Steps, st.Guidance, st.AugmentationSigma)
             + (st.SigmaMax is { } top ? string.Format(inv, ", sigma_max {0}", top) : ""))));
         var json = System.Text.Json.JsonSerializer.Serialize(new
@@ -268,6 +277,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             prompt = used.Prompt, seed = used.Seeds[index], model, used.Steps, used.Guidance, used.Sampler, used.Schedule, used.Width, used.Height,
             tiling = Tiling.Name(used.Tiling), edit = used.Edit, strength = used.Strength,
             variationSeed = used.Variation?.Seed, variationStrength = used.Variation?.Strength,
+            resample = used.Resampling?.Count, jumpLength = used.Resampling?.JumpLength,
             stages = used.Stages.Select(st => new { st.Name, st.Steps, st.Guidance, sigmaAug = st.AugmentationSigma, sigmaMax = st.SigmaMax, st.Window }),
         });
         return new Dictionary<string, string> { ["parameters"] = used.Prompt + "\n" + line, ["ediffi"] = json };
@@ -284,6 +294,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 : Tiling.Parse(s.Tile) ?? throw new UserException($"--tile takes x, y or xy (got '{s.Tile}')."),
             StageWindow = s.StageWindow,
             Strength = s.Strength, VariationSeed = s.VariationSeed, VariationStrength = s.VariationStrength,
+            Resample = s.Resample, JumpLength = s.JumpLength,
         };
         if (s.MakeTileable is not null && s.Init is not null) throw new UserException("--make-tileable takes the image itself; leave out --init.");
         if ((s.Init ?? s.MakeTileable) is { } initPath)

@@ -20,8 +20,12 @@ internal sealed class EditPlan
     private readonly Tensor? _init;   // [1, 3, S, S] at the output size (inpainting) or the start size (img2img)
     private readonly Tensor? _mask;   // [1, 1, S, S], 1 = regenerate
 
-    private EditPlan(int startSize, Tensor? init, Tensor? mask, double strength, string? name)
+    private readonly int _resample, _jumpLength;
+
+    private EditPlan(int startSize, Tensor? init, Tensor? mask, double strength, string? name, int resample = 1, int jumpLength = 0)
     {
+        _resample = resample;
+        _jumpLength = jumpLength;
         StartSize = startSize;
         _init = init;
         _mask = mask;
@@ -63,7 +67,7 @@ internal sealed class EditPlan
             mask = StageEdit.Resize(grey, size).clamp(0, 1);
         }
         else mask = SeamMask(size, tiling);
-        return new EditPlan(sizes[0], full, mask, request.Strength ?? 1, request.MakeTileable ? "make-tileable" : "inpaint");
+        return new EditPlan(sizes[0], full, mask, request.Strength ?? 1, request.MakeTileable ? "make-tileable" : "inpaint", request.Resample, request.JumpLength);
     }
 
     /// <summary>A mask of the band around the wrap seams of the wrapping axes: 1 within side/16 of an edge along them.</summary>
@@ -86,7 +90,7 @@ internal sealed class EditPlan
             return resolution == StartSize ? new StageEdit(Repeat(StageEdit.Resize(_init, resolution), batch), null, Strength) : null;
         var mask = StageEdit.Resize(_mask, resolution);
         return new StageEdit(Repeat(StageEdit.Resize(_init, resolution), batch), Repeat(mask, batch),
-            resolution == StartSize ? Strength : 1);
+            resolution == StartSize ? Strength : 1) { Resample = _resample, JumpLength = _jumpLength };
     }
 
     /// <summary>The low-resolution input of the start stage: the init downsampled to <paramref name="resolution"/>.</summary>

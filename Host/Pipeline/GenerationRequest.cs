@@ -67,6 +67,16 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
     /// </summary>
     public bool MakeTileable { get; init; }
 
+    /// <summary>
+    /// RePaint's resampling for inpainting and make-tileable (Lugmayr et al. 2022): each piece of <see cref="JumpLength"/>
+    /// steps is run this many times, the image noised back to the piece's first σ between the runs, so the regenerated
+    /// region agrees with the kept one. 1 (the default) is none; r costs r times the evaluations.
+    /// </summary>
+    public int Resample { get; init; } = 1;
+
+    /// <summary>Steps per resampled piece (RePaint's jump length j); 0 for an eighth of the stage's steps (at least 1).</summary>
+    public int JumpLength { get; init; }
+
     /// <summary>A second seed whose starting noise is mixed into each image's (A1111's variation seed); null for none.</summary>
     public long? VariationSeed { get; init; }
 
@@ -156,6 +166,9 @@ public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> S
 
     /// <summary>The variation seed and strength used; null for none.</summary>
     public (long Seed, double Strength)? Variation { get; init; }
+
+    /// <summary>RePaint's resampling used (times each piece ran, steps per piece at the base); null for none.</summary>
+    public (int Count, int JumpLength)? Resampling { get; init; }
 }
 
 /// <summary>The images of a generation with what was used and what the user should know.</summary>

@@ -37,6 +37,8 @@ public sealed class GenerationService : IDisposable
 
     /// <summary>Largest σ_aug a request may ask for.</summary>
     public const double MaxAugmentationSigma = 10;
+    /// <summary>Most times RePaint's resampling may run each piece of the schedule.</summary>
+    public const int MaxResample = 20;
     /// <summary>Largest σ_max a request may give a super-resolution stage (the EDM schedule's own top).</summary>
     public const double MaxSigmaMax = 80;
 
@@ -193,6 +195,10 @@ public sealed class GenerationService : IDisposable
         }
         if (!(request.VariationStrength >= 0 && request.VariationStrength <= 1)) return Invalid($"The variation strength must be between 0 and 1 (got {request.VariationStrength}).");
         if (request.VariationStrength > 0 && request.VariationSeed is null) return Invalid("A variation strength needs a variation seed.");
+        if (request.Resample < 1 || request.Resample > MaxResample) return Invalid($"Resampling must be between 1 (none) and {MaxResample} (got {request.Resample}).");
+        if (request.JumpLength < 0 || request.JumpLength > MaxSteps) return Invalid($"The jump length must be between 0 (an eighth of the steps) and {MaxSteps} (got {request.JumpLength}).");
+        if (request.Resample > 1 && request.Mask is null && !request.MakeTileable)
+            return Invalid("Resampling (RePaint's jumps) repairs a masked region: give a mask or make-tileable, or leave resampling at 1.");
         if (request.StageWindow is { } window && window != 0 && (window < MinStageWindow || window % 32 != 0))
             return Invalid($"The stage window must be 0 (whole image) or a multiple of 32 of at least {MinStageWindow} pixels (got {window}).");
         foreach (var (name, input) in request.Conditions)
@@ -298,6 +304,7 @@ public sealed class GenerationService : IDisposable
                 sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) {
                     Stages = stagesUsed, Tiling = tiling, Edit = plan.Name, Strength = request.Init is null ? null : plan.Strength,
                     Variation = request.VariationSeed is { } v && request.VariationStrength > 0 ? (v, request.VariationStrength) : null,
+                    Resampling = request.Resample > 1 ? (request.Resample, StageEdit.JumpOf(request.JumpLength, steps)) : null,
                 };
             return new GenerationResult(images.MoveToOuterDisposeScope(), settings, notes);
         }
@@ -350,8 +357,8 @@ public sealed class GenerationService : IDisposable
         if (edit?.Init is not null && edit.Mask is null) noise = edit.StartNoise(noise, sigmas[0]);
         else if (spec.StartFromInput && sigmas[0] > 0)
             noise = noise + Tiling.Bicubic(low, side, side, tiling).to(ScalarType.Float64, device) / sigmas[0];
-        var samples = sampler.Sample(edit?.Constrain(denoiser) ?? denoiser, new SamplingRequest(noise, sigmas, conditioning,
-            Callback: callback, CancellationToken: cancellationToken));
+        var request = new SamplingRequest(noise, sigmas, conditioning, Callback: callback, CancellationToken: cancellationToken);
+        var samples = edit?.Sample(sampler, edit.Constrain(denoiser), request, seed + 1_000_003L * used.Resolution) ?? sampler.Sample(denoiser, request);
         if (edit is not null) samples = edit.Paste(samples);
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }

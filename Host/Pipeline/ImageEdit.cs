@@ -1,5 +1,6 @@
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
+using EDiffI.Sampling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -16,6 +17,56 @@ namespace EDiffI.Host.Pipeline;
 /// <param name="Strength">SDEdit strength: 0 returns the init, 1 runs the whole schedule.</param>
 internal sealed record StageEdit(Tensor? Init, Tensor? Mask, double Strength)
 {
+    /// <summary>RePaint's r: times each piece of the schedule runs when inpainting (1: once, no resampling).</summary>
+    public int Resample { get; init; } = 1;
+
+    /// <summary>RePaint's j: steps per resampled piece; 0 for an eighth of the schedule's steps.</summary>
+    public int JumpLength { get; init; }
+
+    /// <summary>Steps per piece for a schedule of <paramref name="steps"/> steps.</summary>
+    public static int JumpOf(int jumpLength, int steps) => jumpLength > 0 ? Math.Min(jumpLength, steps) : Math.Max(1, steps / 8);
+
+    /// <summary>
+    /// Samples <paramref name="request"/> under this edit: the sampler once over the whole schedule, or, inpainting with
+    /// <see cref="Resample"/> above 1 (RePaint, Lugmayr et al. 2022, Algorithm 1 with jumps), piece by piece: each piece
+    /// of j steps is sampled r times, x noised back from the piece's last σ to its first between the runs
+    /// (x + √(σ_first² − σ_last²)·ε), so the kept region's information spreads into the regenerated one. The noise of the
+    /// jumps comes from <paramref name="seed"/>. Progress counts every step run, r·N in all.
+    /// </summary>
+    public Tensor Sample(ISampler sampler, IDenoiser denoiser, SamplingRequest request, long seed)
+    {
+        var sigmas = request.Sigmas;
+        int n = sigmas.Count - 1;
+        if (Mask is null || Resample <= 1 || n < 1) return sampler.Sample(denoiser, request);
+        int jump = JumpOf(JumpLength, n), total = Resample * n, done = 0;
+        using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 0x52455041UL)); // "REPA"
+        Tensor? x = null;
+        for (int first = 0; first < n; first += jump)
+        {
+            int last = Math.Min(n, first + jump);
+            var piece = sigmas.Skip(first).Take(last - first + 1).ToArray();
+            for (int run = 0; run < Resample; run++)
+            {
+                int offset = done;
+                SamplerCallback? callback = request.Callback is not { } outer ? null
+                    : (in SamplerStep step) => outer(step with { Index = offset + step.Index, Count = total });
+                Tensor next;
+                using (var unit = x is null ? request.Noise.alias() : x / piece[0]) // the sampler multiplies its noise by σ_0
+                    next = sampler.Sample(denoiser, request with { Noise = unit, Sigmas = piece, Callback = callback });
+                done += piece.Length - 1;
+                x?.Dispose();
+                if (run < Resample - 1)
+                {
+                    using var eps = randn(next.shape, ScalarType.Float64, generator: generator).to(next.device);
+                    using var moved = next;
+                    next = moved + Math.Sqrt(piece[0] * piece[0] - piece[^1] * piece[^1]) * eps;
+                }
+                x = next;
+            }
+        }
+        return x!;
+    }
+
     /// <summary>The σ schedule this edit runs: the tail from index round((1 − strength)·N) when there is an init.</summary>
     public double[] Schedule(double[] sigmas)
     {

@@ -205,8 +205,8 @@ public sealed class TextToImagePipeline : IDisposable
         if (start?.VariationSeed is { } other && start.VariationStrength > 0)
             noise = StageEdit.Slerp(noise, Noise(other, prompts.Count), start.VariationStrength);
         if (edit is not null) noise = edit.StartNoise(noise, sigmas[0]);
-        var samples = sampler.Sample(denoiser, new SamplingRequest(noise, sigmas, conditioning,
-            Callback: callback, CancellationToken: cancellationToken));
+        var request = new SamplingRequest(noise, sigmas, conditioning, Callback: callback, CancellationToken: cancellationToken);
+        var samples = edit?.Sample(sampler, denoiser, request, seed) ?? sampler.Sample(denoiser, request);
         if (edit is not null) samples = edit.Paste(samples);
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }

@@ -21,23 +21,25 @@ phase=${1:-train}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 aug="0,0.05,0.1,0.2,0.4"; tops="0.25,0.5,1,2,4"
 if [ "$phase" = train ]; then
-  seconds=${2:-400}
-  if [ ! -d runs/sr256-noaug ] && ls carried/sr256-noaug-ckpt.tar.* >/dev/null 2>&1; then cat carried/sr256-noaug-ckpt.tar.* | tar xf -; fi
-  app EDiffI.Host.dll train --stage sr256 --aug-max 0 --batch 48 --lr 4e-4 --steps 1822 --checkpoint-every 500 \
-    --seconds "$seconds" --data world:train --device cuda --out runs/sr256-noaug > "$OUT/noaug.log" 2>&1 &
-  trainer=$!
-  app Evaluate.dll sr --model models/default --device cuda --count 64 --sigma-aug "$aug" --out "$OUT/sr256-aug-shipped.json" 2>&1 | grep -vi warn
-  app Evaluate.dll sr --model models/default --device cuda --count 64 --sigma-max "$tops" --out "$OUT/sr256-top-shipped.json" 2>&1 | grep -vi warn
-  wait $trainer
-  grep -E "step|done|rror" "$OUT/noaug.log" | tail -3
-  latest=$(ls -d runs/sr256-noaug/checkpoints/ckpt-* 2>/dev/null | sort | tail -1)
-  [ -n "$latest" ] && tar cf - "$latest" | split -b 15M -d - "$OUT/sr256-noaug-ckpt.tar."
-  [ -d runs/sr256-noaug/model ] && tar cJf "$OUT/sr256-noaug.tar.xz" runs/sr256-noaug/model
+  # The ablation at equal training: the stage with and without noise augmentation, side by side, the same steps.
+  seconds=${2:-480}; steps=${3:-800}
+  if [ ! -d runs/sr256-noaug ] && ls carried/sr256-ckpt.tar.* >/dev/null 2>&1; then cat carried/sr256-ckpt.tar.* | tar xf -; fi
+  common=(--stage sr256 --batch 48 --lr 4e-4 --steps "$steps" --checkpoint-every 200 --seconds "$seconds" --data world:train --device cuda)
+  app EDiffI.Host.dll train "${common[@]}" --aug-max 0 --out runs/sr256-noaug > "$OUT/noaug.log" 2>&1 &
+  app EDiffI.Host.dll train "${common[@]}" --out runs/sr256-aug > "$OUT/aug.log" 2>&1 &
+  wait
+  for r in noaug aug; do grep -E "step|done|rror" "$OUT/$r.log" | tail -2; done
+  latest() { ls -d runs/$1/checkpoints/ckpt-* 2>/dev/null | sort | tail -1; }
+  tar cf - $(latest sr256-noaug) $(latest sr256-aug) | xz -T8 | split -b 15M -d - "$OUT/sr256-ckpt.tar."
+  tar cJf "$OUT/sr256-ablation.tar.xz" runs/sr256-noaug/model runs/sr256-aug/model 2>/dev/null
 else
-  [ -f runs/sr256-noaug/model/unet.safetensors ] || { echo "no ablation: run the train phase first"; exit 1; }
-  rm -rf /tmp/noaug && cp -r models/default /tmp/noaug && rm -rf /tmp/noaug/sr256 && cp -r runs/sr256-noaug/model /tmp/noaug/sr256
-  app Evaluate.dll sr --model /tmp/noaug --device cuda --count 64 --sigma-aug "$aug" --out "$OUT/sr256-aug-noaug.json" 2>&1 | grep -vi warn
-  app Evaluate.dll sr --model /tmp/noaug --device cuda --count 64 --sigma-max "$tops" --out "$OUT/sr256-top-noaug.json" 2>&1 | grep -vi warn
+  for r in noaug aug; do
+    [ -f runs/sr256-$r/model/unet.safetensors ] || { echo "no runs/sr256-$r: run the train phase first"; continue; }
+    rm -rf /tmp/$r && cp -r models/default /tmp/$r && rm -rf /tmp/$r/sr256 && cp -r runs/sr256-$r/model /tmp/$r/sr256
+    app Evaluate.dll sr --model /tmp/$r --device cuda --count 64 --sigma-aug "$aug" --out "$OUT/sr256-aug-$r.json" 2>&1 | grep -vi warn
+  done
+  # The shipped stage in float32 on the GPU (the runs above compute in bf16).
+  app Evaluate.dll sr --model models/default --device cuda --precision fp32 --count 64 --sigma-max 0.25,1 --out "$OUT/sr256-fp32.json" 2>&1 | grep -vi warn
   # sr1024 from its upsampled input: the same weights, model.json's stage entry changed.
   rm -rf /tmp/start && cp -r models/default /tmp/start
   python3 - <<'PY'

@@ -12,7 +12,7 @@ public class ProtocolTests
         RequestId = 3, Prompt = "red bricks", Seed = -5, Steps = 12, Guidance = 3.5, Width = 64, Height = 32, Sampler = "euler", Tiling = true,
         StyleImage = Image(2, 3), Scribble = Image(4, 1), Legend = [new LegendEntry { Rgb = 0xFF0000, Phrase = "bricks", Strength = 0.4 }], PreviewSize = 32,
         TileAxes = "x", InitImage = Image(2, 2), Mask = Image(2, 2), Strength = 0.25, VariationSeed = 8, VariationStrength = 0.5, MakeTileable = true,
-        MaterialPreviewSize = 16, Pbr = true, NormalConvention = "directx",
+        MaterialPreviewSize = 16, Pbr = true, NormalConvention = "directx", Resample = 3, JumpLength = 2,
     };
 
     /// <summary>One message of every type, every field set to something other than its default.</summary>
@@ -77,6 +77,7 @@ public class ProtocolTests
         Assert.Equal((0xFF0000, "bricks", 0.4), (back.Legend![0].Rgb, back.Legend[0].Phrase, back.Legend[0].Strength));
         Assert.Equal((original.TileAxes, original.Strength, original.VariationSeed, original.VariationStrength, original.MakeTileable, original.MaterialPreviewSize, original.Pbr, original.NormalConvention),
             (back.TileAxes, back.Strength, back.VariationSeed, back.VariationStrength, back.MakeTileable, back.MaterialPreviewSize, back.Pbr, back.NormalConvention));
+        Assert.Equal((3, 2), (back.Resample, back.JumpLength));
         Assert.Equal(original.InitImage!.Rgba, back.InitImage!.Rgba);
         Assert.Equal(original.Mask!.Rgba, back.Mask!.Rgba);
     }

@@ -134,6 +134,72 @@ public class TextureEditTests
         Assert.True(after < before, $"seam ratio {before:0.00} before, {after:0.00} after");
     }
 
+    // A denoiser of data that is all zeros (D = 0), which records σ and the spread of x at every call: along the ODE
+    // x stays σ times unit noise, so std(x)/σ must be 1 at every call, jumps back included.
+    private sealed class ZeroData : EDiffI.Denoising.IDenoiser
+    {
+        public List<(double Sigma, double Ratio)> Calls { get; } = [];
+        public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) => Denoise(x, sigma[0].item<double>(), conditioning);
+        public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning)
+        {
+            Calls.Add((sigma, x.std().item<double>() / sigma));
+            return zeros_like(x);
+        }
+    }
+
+    [Fact]
+    public void RepaintJumpsNoiseBackToThePiecesFirstSigma()
+    {
+        var sigmas = new EDiffI.Sampling.KarrasSchedule().Sigmas(8, 10);
+        using var init = zeros(1, 3, 64, 64);
+        using var mask = ones(1, 1, 64, 64);
+        var edit = new StageEdit(init, mask, 1) { Resample = 3, JumpLength = 2 };
+        var data = new ZeroData();
+        var steps = new List<(int Index, int Count)>();
+        using var noise = randn([1, 3, 64, 64], dtype: ScalarType.Float64, generator: new Generator(3));
+        var sampler = new EDiffI.Plugins.Sampling.EulerSampler();
+        using var x = edit.Sample(sampler, data, new EDiffI.Sampling.SamplingRequest(noise, sigmas, new ConditioningInputs(),
+            Callback: (in EDiffI.Sampling.SamplerStep s) => steps.Add((s.Index, s.Count))), seed: 1);
+        // Euler: one call per step, each of the 4 pieces of 2 steps run 3 times.
+        Assert.Equal(3 * 8, data.Calls.Count);
+        Assert.All(data.Calls, c => Assert.InRange(c.Ratio, 0.97, 1.03));
+        // The σ of the calls go back up after every run of a piece but the last of each: 4 pieces × 2 jumps.
+        int ups = data.Calls.Zip(data.Calls.Skip(1)).Count(p => p.Second.Sigma > p.First.Sigma);
+        Assert.Equal(4 * 2, ups);
+        Assert.Equal(Enumerable.Range(0, 24).Select(i => (i, 24)), steps);
+        Assert.True(x.abs().max().item<double>() < 1e-9, "D = 0 must end at 0");
+        // Without a mask, or with one run, it is the sampler's own result exactly.
+        using var plain = sampler.Sample(data, new EDiffI.Sampling.SamplingRequest(noise, sigmas, new ConditioningInputs()));
+        using var once = (edit with { Resample = 1 }).Sample(sampler, new ZeroData(), new EDiffI.Sampling.SamplingRequest(noise, sigmas, new ConditioningInputs()), 1);
+        Assert.True(plain.equal(once).item<bool>());
+    }
+
+    [Fact]
+    public void InpaintingWithResamplingKeepsTheUnmaskedRegionAndReportsEveryStep()
+    {
+        using var tiny = new TinyCascade();
+        var init = Render(9, 64);
+        using var maskT = zeros(3, 64, 64);
+        maskT[.., 16..48, 16..48] = tensor(1f);
+        var mask = Image(maskT * 2 - 1);
+        var request = new GenerationRequest("blue water", 4, 4) { Width = 64, Height = 64, Init = init, Mask = mask };
+        var counts = new Dictionary<string, int>();
+        using var once = tiny.Service.Generate(request);
+        using var thrice = tiny.Service.Generate(request with { Resample = 3, JumpLength = 2 },
+            (string stage, in EDiffI.Sampling.SamplerStep s) => counts[stage] = s.Count);
+        using var expected = Pixels(init);
+        var keep = ones(64, 64);
+        keep[16..48, 16..48] = tensor(0f);
+        using var got = thrice.Images[0];
+        Assert.True(((got - expected).abs() * keep).max().item<float>() < 1e-6, "the kept region changed");
+        Assert.True(((got - once.Images[0]).abs() * (1 - keep)).mean().item<float>() > 1e-3, "resampling changed nothing");
+        Assert.Equal(3 * 4, counts[GenerationService.BaseStage]);
+        Assert.Equal(3 * 3, counts["sr64"]);
+        Assert.Equal((3, 2), thrice.Settings.Resampling);
+        Assert.Contains("mask", tiny.Service.Check(new GenerationRequest("x") { Resample = 2 })!.Message);
+        Assert.Contains("between 1", tiny.Service.Check(new GenerationRequest("x") { Init = init, Mask = mask, Resample = 0 })!.Message);
+    }
+
     [Fact]
     public void VariationStrengthRunsFromTheSeedToTheVariationSeed()
     {

@@ -86,13 +86,15 @@ internal static class TextureEvaluation
 /// largest change outside the repaired band (which must be none).</summary>
 internal static class MakeTileableEvaluation
 {
-    /// <summary>Evaluate make-tileable --model models/default [--count 32] [--steps model's] [--device cpu] [--figure f.png] [--out f.json]</summary>
+    /// <summary>Evaluate make-tileable --model models/default [--count 32] [--steps model's] [--resample 1] [--device cpu] [--figure f.png] [--out f.json]
+    /// (--resample: RePaint's resampling, each piece of the schedule run that many times)</summary>
     public static int Run(Args o)
     {
         string model = o.Get("model") ?? Path.Combine("models", "default");
         var device = TorchRuntime.ParseDevice(o.Get("device") ?? "cpu");
         int count = int.Parse(o.Get("count") ?? "32", CultureInfo.InvariantCulture);
         int? steps = o.Get("steps") is { } st ? int.Parse(st, CultureInfo.InvariantCulture) : null;
+        int resample = int.Parse(o.Get("resample") ?? "1", CultureInfo.InvariantCulture);
         string judge = o.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors");
         using var environment = new EvaluationEnvironment(device, judge);
         using var service = environment.OpenCascade(model, device, TorchRuntime.ComputeType(device, o.Get("precision") ?? "auto"));
@@ -113,7 +115,7 @@ internal static class MakeTileableEvaluation
             using var cut = rendered[0][.., oy..(oy + 64), ox..(ox + 64)].contiguous();
             var rgba = ImageFiles.ToRgba8(cut, out int w, out int h);
             var request = new GenerationRequest(scene.Short.Text, 80_000 + i, steps)
-            { Width = 64, Height = 64, Init = new EDiffI.Conditioning.ConditionerImage(rgba, w, h), MakeTileable = true };
+            { Width = 64, Height = 64, Init = new EDiffI.Conditioning.ConditionerImage(rgba, w, h), MakeTileable = true, Resample = resample };
             using var result = service.Generate(request);
             using var got = result.Images[0];
             // The init as the service saw it (RGBA8 round trip), so "unchanged" is exact.
@@ -131,7 +133,7 @@ internal static class MakeTileableEvaluation
             }
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"make-tileable over {count} cut world renders: seam ratio x {beforeX.Average():0.00} → {afterX.Average():0.00} (max after {afterX.Max():0.00}), " +
+            $"make-tileable (resample {resample}) over {count} cut world renders: seam ratio x {beforeX.Average():0.00} → {afterX.Average():0.00} (max after {afterX.Max():0.00}), " +
             $"y {beforeY.Average():0.00} → {afterY.Average():0.00} (max after {afterY.Max():0.00}); largest change outside the band {worstOutside:0.000000} of the pixel range ({clock.Elapsed.TotalSeconds:0} s)"));
         if (o.Get("figure") is { } path && figure.Count > 0)
         {
@@ -145,7 +147,7 @@ internal static class MakeTileableEvaluation
         if (o.Get("out") is { } outPath)
             File.WriteAllText(outPath, JsonSerializer.Serialize(new
             {
-                model, device = device.ToString(), count, steps,
+                model, device = device.ToString(), count, steps, resample,
                 seamXBefore = beforeX.Average(), seamYBefore = beforeY.Average(), seamXAfter = afterX.Average(), seamYAfter = afterY.Average(),
                 seamXAfterMax = afterX.Max(), seamYAfterMax = afterY.Max(), largestChangeOutsideBand = worstOutside,
             }, TextureEvaluation.Indented));

@@ -217,6 +217,14 @@ public sealed class GenerateRequest : BridgeMessage
     /// <summary>The normal map's green convention with <see cref="Pbr"/>: "opengl" (Unity, Godot, Blender) or "directx" (Unreal); null or empty for "opengl".</summary>
     [Key(24)]
     public string? NormalConvention { get; set; }
+
+    /// <summary>With <see cref="Mask"/> or <see cref="MakeTileable"/>: run each piece of the schedule this many times, noising back between the runs (RePaint's resampling); 0 or 1 for none.</summary>
+    [Key(25)]
+    public int Resample { get; set; }
+
+    /// <summary>Steps per resampled piece with <see cref="Resample"/>; 0 for the host's default (an eighth of the steps).</summary>
+    [Key(26)]
+    public int JumpLength { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>
