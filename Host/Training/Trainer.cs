@@ -63,7 +63,7 @@ public sealed class Trainer : IDisposable
     /// <paramref name="createNetwork"/> after the global RNG is seeded, so initialisation is reproducible;
     /// a child of the noise-level tree starts from its parent's <paramref name="initial"/> weights and EMA
     /// instead. The trainer owns the network and the encoders. With <paramref name="parallel"/> it is one rank of a
-    /// data-parallel run (<see cref="DataParallel"/>, owned): it starts from rank 0's state, trains on its share of each
+    /// data-parallel run (<see cref="DataParallel"/>, owned; its communicator is not): it starts from rank 0's state, trains on its share of each
     /// global batch of <see cref="TrainingOptions.BatchSize"/>, and only rank 0 writes files.
     /// </summary>
     public Trainer(TrainingOptions options, INetworkFamily family, Func<INetwork> createNetwork, ModelManifest manifest,

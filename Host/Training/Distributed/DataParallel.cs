@@ -20,7 +20,7 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
 {
     private TensorBuckets? _gradients;
 
-    /// <summary>The communicator (owned).</summary>
+    /// <summary>The communicator (not owned: the trainers of a tree's nodes share one, one after the other).</summary>
     public ICommunicator Communicator { get; } = communicator;
 
     /// <summary>Whether this rank writes checkpoints, exports and progress (rank 0).</summary>
@@ -109,6 +109,5 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
     public void Dispose()
     {
         _gradients?.Dispose();
-        Communicator.Dispose();
     }
 }
