@@ -29,7 +29,7 @@ public sealed class NcclCommunicator : ICommunicator
     private readonly ManualResetEventSlim _stop = new();
     private readonly object _lock = new();
     private string? _failure;
-    private bool _aborted, _disposed;
+    private bool _aborted, _disposed, _finished;
 
     /// <inheritdoc />
     public int Rank { get; }
@@ -147,7 +147,7 @@ public sealed class NcclCommunicator : ICommunicator
             int result;
             lock (_lock)
             {
-                if (_aborted || _disposed) return;
+                if (_aborted || _disposed || _finished) return;
                 if (_nccl.CommGetAsyncError(_comm, out result) != 0) continue;
             }
             if (result != 0 && result != 7) // 7: ncclInProgress
@@ -179,26 +179,41 @@ public sealed class NcclCommunicator : ICommunicator
     }
 
     /// <summary>
-    /// Ends the run on this rank: after a clean run, waits for the device, says goodbye to the others (rank 0 waits for
-    /// everyone, so that its last checkpoint is written before any rank's end could look like a death) and destroys the
-    /// communicator; after a failure only releases what is left.
+    /// Ends a run that went well on this rank: waits for the device, destroys the communicator and says goodbye (rank 0
+    /// waits for everyone, so that its last checkpoint is written before any rank's end could look like a death).
+    /// </summary>
+    public void Finish()
+    {
+        lock (_lock)
+        {
+            if (_disposed || _failure is not null) return;
+            _finished = true;
+        }
+        _stop.Set();
+        cuda.synchronize(Device);
+        _nccl.CommDestroy(_comm);
+        try { _rendezvous.Leave(TimeSpan.FromMinutes(10)); }
+        catch (UserException e) { Console.Error.WriteLine($"rank {Rank}: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// Releases the rank. Without <see cref="Finish"/> first (this rank stops on an error) the others are told at once,
+    /// so they stop too instead of waiting for it in a collective.
     /// </summary>
     public void Dispose()
     {
-        bool clean;
+        bool finished, failed;
         lock (_lock)
         {
             if (_disposed) return;
-            clean = _failure is null;
+            (finished, failed) = (_finished, _failure is not null);
             _disposed = true;
         }
         _stop.Set();
-        if (clean)
+        if (!finished && !failed)
         {
-            cuda.synchronize(Device);
-            _nccl.CommDestroy(_comm);
-            try { _rendezvous.Leave(TimeSpan.FromMinutes(10)); }
-            catch (UserException e) { Console.Error.WriteLine($"rank {Rank}: {e.Message}"); }
+            _rendezvous.Fail(Rank == 0 ? "rank 0 stopped before the end of the run (see its output)" : "it stopped before the end of the run (see its output)");
+            _nccl.CommAbort(_comm);
         }
         _rendezvous.Dispose();
     }

@@ -16,6 +16,9 @@ namespace EDiffI.Host.Training.Distributed;
 /// </summary>
 public sealed class Rendezvous : IDisposable
 {
+    /// <summary>How long ranks wait for each other at the start (they may load data and libraries at different speeds).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
+
     private const uint Magic = 0x45444450; // "EDDP"
     private const byte Ok = (byte)'K', Error = (byte)'E', Bye = (byte)'B', Abort = (byte)'A';
 
