@@ -3,6 +3,7 @@ using EDiffI.Host.Data;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
 using EDiffI.Host.Training;
+using EDiffI.Host.Training.Distributed;
 using EDiffI.Encoders;
 using EDiffI.Experts;
 using static TorchSharp.torch;
@@ -127,6 +128,18 @@ public sealed class TrainSettings : DeviceSettings
     [Description("the share of batches trained with circular padding on both axes, for seamless tiling (default 0)")]
     public double TileProbability { get; init; }
 
+    [CommandOption("--distributed")]
+    [Description("one rank of a data-parallel run on cuda:LOCAL_RANK, as torchrun --no-python or srun start it (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT or SLURM_*); --batch is the global batch")]
+    public bool Distributed { get; init; }
+
+    [CommandOption("--gpus <N>")]
+    [Description("data-parallel training on N GPUs of this machine: starts N --distributed ranks of this command")]
+    public int? Gpus { get; init; }
+
+    [CommandOption("--nccl-lib <PATH>")]
+    [Description("libnccl.so.2 (or its folder) for --distributed (or set EDIFFI_NCCL_LIB); default: beside the CUDA libtorch")]
+    public string? NcclLib { get; init; }
+
     [CommandOption("--seconds <S>")]
     [Description("with --adapter or --stage: stop after this many seconds, writing a checkpoint and the folder (0 = run all --steps)")]
     public double Seconds { get; init; }
@@ -146,6 +159,9 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
+        if ((s.Distributed || s.Gpus is not null) && (s.Stage ?? s.Adapter ?? s.Finetune) is not null)
+            throw new UserException("--distributed and --gpus train a base network or a --schedule tree; --stage, --adapter and --finetune train on one GPU.");
+        if (s.Gpus is { } gpus) return LocalLauncher.Run(gpus);
         if (s.Stage is not null) return TrainStage(s, cancellationToken);
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
         if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
@@ -153,6 +169,8 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         if (s.Finetune is not null) return FineTune(s, cancellationToken);
         TorchRuntime.UseTorchLibrary(s.TorchLib);
         var device = TorchRuntime.ParseDevice(s.Device);
+        using var communicator = s.Distributed ? JoinRun(s) : null;
+        if (communicator is not null) device = communicator.Device;
         var family = catalog.Family(s.Network);
         int resolution = s.Resolution ?? DefaultResolution(family, s.UNet);
         var manifest = Manifest(s);
@@ -181,7 +199,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         {
             var encoders = _loader.CreateEncoders(manifest, null); // the trainer owns them
             return new(o, family, () => CreateNetwork(family, s, resolution, manifest), manifest, encoders.T5, encoders.Clip,
-                data, device, compute, runFolder, resume, encoders.Image, initial);
+                data, device, compute, runFolder, resume, encoders.Image, initial, parallel: communicator is null ? null : new DataParallel(communicator));
         }
 
         if (schedule is null)
@@ -190,7 +208,9 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             using var trainer = NewTrainer(options, s.Out, resume, null);
             AnsiConsole.MarkupLineInterpolated(
                 $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {(data.Count is long n ? $"{n} images" : "unlimited images")}, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
-            if (!RunWithProgress(trainer, "training", s.Steps, linked.Token)) return 130;
+            bool completed = RunWithProgress(trainer, "training", s.Steps, linked.Token);
+            communicator?.Finish(); // every rank stops after the same step, finished or interrupted
+            if (!completed) return 130;
             AnsiConsole.MarkupLineInterpolated($"done: model in [green]{trainer.ModelFolder}[/]");
             return 0;
         }
@@ -210,8 +230,9 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
                                   $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
             if (!RunWithProgress(trainer, node.Name, node.Iterations, linked.Token)) { finished = false; throw new OperationCanceledException(); }
         }, only, linked.Token);
-        foreach (var written in tree.ExportEnsembles(family, ScalarType.Float16))
+        foreach (var written in communicator is { Rank: > 0 } ? [] : tree.ExportEnsembles(family, ScalarType.Float16))
             AnsiConsole.MarkupLineInterpolated($"ensemble: [green]{written}[/]");
+        communicator?.Finish();
         return finished ? 0 : 130;
     }
 
@@ -300,9 +321,36 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         return new TrainerState(weights, weights.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope()));
     }
 
-    /// <summary>Trains with a progress bar; on Ctrl+C writes a checkpoint and returns false.</summary>
+    /// <summary>
+    /// <c>--distributed</c>: joins the run the environment describes (<see cref="DistributedEnvironment"/>) through NCCL on
+    /// cuda:LOCAL_RANK.
+    /// </summary>
+    private static NcclCommunicator JoinRun(TrainSettings s)
+    {
+        if (!s.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
+            throw new UserException("--distributed trains through NCCL on CUDA devices: add --device cuda (each rank takes cuda:LOCAL_RANK).");
+        var environment = DistributedEnvironment.FromEnvironment();
+        var communicator = NcclCommunicator.Create(environment, s.NcclLib, Rendezvous.DefaultTimeout);
+        if (communicator.Rank == 0)
+            AnsiConsole.MarkupLineInterpolated($"distributed: {communicator.WorldSize} ranks, NCCL {communicator.Library.VersionText} from {communicator.Library.Path}, global batch {s.Batch}");
+        return communicator;
+    }
+
+    /// <summary>Trains with a progress bar; on Ctrl+C writes a checkpoint and returns false. A data-parallel rank other than 0 trains silently.</summary>
     private static bool RunWithProgress(Trainer trainer, string name, long steps, CancellationToken token)
     {
+        if (!trainer.IsWriter)
+        {
+            try
+            {
+                trainer.Run(null, token);
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;
         try
         {

@@ -8,6 +8,7 @@ using EDiffI.Diffusion;
 using EDiffI.Encoders;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
+using EDiffI.Host.Training.Distributed;
 using EDiffI.IO;
 using EDiffI.Networks;
 using TorchSharp;
@@ -42,6 +43,7 @@ public sealed class Trainer : IDisposable
     private readonly string _outputFolder;
     private readonly INetworkFamily _family;
     private readonly TrainerExtension? _extension;
+    private readonly DataParallel? _parallel;
 
     /// <summary>The network being trained (float32 master weights).</summary>
     public INetwork Model { get; }
@@ -60,13 +62,18 @@ public sealed class Trainer : IDisposable
     /// Starts a run, or resumes from <paramref name="resumeFrom"/> when given. The network is built by
     /// <paramref name="createNetwork"/> after the global RNG is seeded, so initialisation is reproducible;
     /// a child of the noise-level tree starts from its parent's <paramref name="initial"/> weights and EMA
-    /// instead. The trainer owns the network and the encoders.
+    /// instead. The trainer owns the network and the encoders. With <paramref name="parallel"/> it is one rank of a
+    /// data-parallel run (<see cref="DataParallel"/>, owned; its communicator is not): it starts from rank 0's state, trains on its share of each
+    /// global batch of <see cref="TrainingOptions.BatchSize"/>, and only rank 0 writes files.
     /// </summary>
     public Trainer(TrainingOptions options, INetworkFamily family, Func<INetwork> createNetwork, ModelManifest manifest,
         ITextEncoder? t5, ITextEncoder? clip, IDatasetSource data, Device device, ScalarType computeType,
-        string outputFolder, string? resumeFrom = null, IImageEncoder? image = null, TrainerState? initial = null, TrainerExtension? extension = null)
+        string outputFolder, string? resumeFrom = null, IImageEncoder? image = null, TrainerState? initial = null, TrainerExtension? extension = null,
+        DataParallel? parallel = null)
     {
+        if (parallel is not null && extension is not null) throw new ArgumentException("data-parallel training covers base networks only", nameof(parallel));
         _extension = extension;
+        _parallel = parallel;
         if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
         _options = options;
         _data = data;
@@ -117,14 +124,25 @@ public sealed class Trainer : IDisposable
                 ema.copy_(initial.Ema.TryGetValue(name, out var e) ? e : throw new UserException($"The parent's EMA lacks '{name}'."));
         }
         if (resumeFrom is not null) Restore(resumeFrom);
+        parallel?.Share(options.BatchSize); // refuses a batch that does not split over the ranks
+        parallel?.StartFromRankZero(_parameters.Select(p => (Tensor)p.Param).ToList(), [.. _ema.Values], Step);
     }
+
+    /// <summary>Whether this process writes checkpoints and exports (always, unless it is a data-parallel rank other than 0).</summary>
+    public bool IsWriter => _parallel?.IsWriter ?? true;
+
+    /// <summary>In a data-parallel run, waits until every rank has come here; otherwise returns at once.</summary>
+    public void Barrier() => _parallel?.Barrier(_device);
 
     /// <summary>One optimisation step; returns the batch's mean loss.</summary>
     public double TrainStep()
     {
         using var scope = NewDisposeScope();
         int b = _options.BatchSize;
-        using var batch = _data.NextBatch(b, _generator);
+        // A data-parallel rank draws what one process would for the whole batch and keeps its share of every draw.
+        BatchShare? share = _parallel?.Share(b);
+        Tensor Mine(Tensor t, int dim = 0) => share is { } s ? t.narrow(dim, s.Offset, s.Count) : t;
+        using var batch = share is { } part ? _data.NextBatch(b, _generator, part) : _data.NextBatch(b, _generator);
         var images = batch.Images.to(_device);
         ConditioningInputs conditioning;
         if (batch.Conditioning is { } cached)
@@ -139,29 +157,34 @@ public sealed class Trainer : IDisposable
                 ClipImage: _image?.Encode(images));
         // Independent dropout of each stream (eDiff-I, Section 5); all dropped is unconditional training.
         double p = _options.DropProbability;
-        var keep = rand(3, b, generator: _generator) >= p;
-        var keepImage = _image is null ? keep[2] : keep[2].logical_and(rand(b, generator: _generator) >= _options.ImageDropProbability);
+        var keep = Mine(rand(3, b, generator: _generator) >= p, 1);
+        var keepImage = _image is null ? keep[2] : keep[2].logical_and(Mine(rand(b, generator: _generator) >= _options.ImageDropProbability));
         conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
         // What the run adds beyond the text (a super-resolution stage's low-resolution image), never dropped.
         if (_extension is not null) conditioning = _extension.Condition(batch, images, _generator, conditioning);
         // Tiling batches: every convolution wraps on both axes; the world's scenes are periodic, so the target is too.
         if (_options.TileProbability > 0 && rand(1, generator: _generator).item<float>() < _options.TileProbability)
             conditioning = conditioning.With(new EDiffI.Networks.TilingMode(EDiffI.Networks.TileAxes.Both));
-        var sigma = _options.SigmaQuantiles is { } ranges
+        var sigma = Mine(_options.SigmaQuantiles is { } ranges
             ? Edm.SampleTrainingSigma(b, ranges.Select(r => (r.Low, r.High)).ToList(), _options.PMean, _options.PStd, _generator, _device)
-            : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device);
-        var noise = randn(images.shape, generator: _generator).to(_device);
+            : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device));
+        long[] shape = images.shape;
+        shape[0] = b;
+        var noise = Mine(randn(shape, generator: _generator)).to(_device);
 
         var loss = Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
         _optimizer.zero_grad();
         loss.backward();
+        // Data-parallel: every rank continues with the mean gradient, so clipping and the step agree on all ranks.
+        _parallel?.AverageGradients(_parameters, Step);
         if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters.Select(x => x.Param), _options.GradientClip);
         foreach (var group in _optimizer.ParamGroups)
             group.LearningRate = _options.LearningRate * Math.Min(1.0, (Step + 1) / (double)Math.Max(1, _options.WarmupSteps));
         _optimizer.step();
         Step++;
         UpdateEma();
-        return loss.item<float>();
+        double value = loss.item<float>();
+        return _parallel?.Mean(value, _device) ?? value;
     }
 
     private void UpdateEma()
@@ -180,6 +203,8 @@ public sealed class Trainer : IDisposable
         long startStep = Step;
         while (Step < _options.Steps)
         {
+            // A data-parallel run stops when any rank is asked to, after the same step on every rank.
+            if (_parallel?.AnyStops(cancellationToken.IsCancellationRequested, _device) ?? false) throw new OperationCanceledException(cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             double loss = TrainStep();
             if (!double.IsFinite(loss))
@@ -198,9 +223,13 @@ public sealed class Trainer : IDisposable
             _ema.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().clone().DetachFromDisposeScope()));
     }
 
-    /// <summary>Writes a checkpoint of everything a resumed run needs, and exports the EMA model.</summary>
+    /// <summary>
+    /// Writes a checkpoint of everything a resumed run needs, and exports the EMA model; a data-parallel rank other than 0
+    /// writes nothing (its state is rank 0's) and returns the folder rank 0 writes.
+    /// </summary>
     public string SaveCheckpoint()
     {
+        if (!IsWriter) return Path.Combine(CheckpointFolder, $"ckpt-{Step:D8}");
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (name, param) in _parameters) tensors["model/" + name] = param;
@@ -274,6 +303,7 @@ public sealed class Trainer : IDisposable
         _t5?.Dispose();
         _clip?.Dispose();
         _image?.Dispose();
+        _parallel?.Dispose();
     }
 }
 

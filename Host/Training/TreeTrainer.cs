@@ -61,8 +61,10 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
                 if (trainer.Step >= node.Iterations)
                 {
                     trainer.SaveCheckpoint();
-                    EDiffI.IO.SafeTensorsWeights.WriteAtomically(Path.Combine(folder, DoneFile),
-                        s => JsonSerializer.Serialize(s, new { node = node.Name, steps = trainer.Step }));
+                    if (trainer.IsWriter)
+                        EDiffI.IO.SafeTensorsWeights.WriteAtomically(Path.Combine(folder, DoneFile),
+                            s => JsonSerializer.Serialize(s, new { node = node.Name, steps = trainer.Step }));
+                    trainer.Barrier(); // data-parallel ranks read this node's files next (its children start from them)
                 }
             }
             finally

@@ -45,11 +45,16 @@ public sealed class ProceduralWorld(int resolution, WorldSplit split = WorldSpli
     public WorldSplit Split { get; } = split;
 
     /// <inheritdoc />
-    public TrainingBatch NextBatch(int batchSize, Generator generator)
+    public TrainingBatch NextBatch(int batchSize, Generator generator) => NextBatch(batchSize, generator, new BatchShare(0, batchSize));
+
+    /// <inheritdoc />
+    /// <remarks>The seeds of the whole batch are drawn; only the share's scenes are rendered.</remarks>
+    public TrainingBatch NextBatch(int batchSize, Generator generator, BatchShare share)
     {
         long[] seeds;
         using (var drawn = randint(0, long.MaxValue, [batchSize], dtype: ScalarType.Int64, generator: generator))
-            seeds = drawn.data<long>().ToArray();
+            seeds = drawn.data<long>().Skip(share.Offset).Take(share.Count).ToArray();
+        batchSize = seeds.Length;
         if (crops is not null) return NextCrops(seeds);
         int plane = Resolution * Resolution, n = plane * 3;
         var images = new float[batchSize * n];
