@@ -4,6 +4,7 @@
 #                                                 # as the shipped sr256 had (1,822, batch 48), while the shipped stages
 #                                                 # are measured on the idle GPU beside it
 #   bash scripts/gpu/sr-study.sh eval             # the ablation measured the same way; the cascade from text; speed
+#   bash scripts/gpu/sr-study.sh sr1024 [σ_max list]  # only the sr1024 start-from-input sweep
 # Measured with tools/Evaluate (`Evaluate sr`, `Evaluate cascade`) through the generation service:
 #  - sr256 on 64 real held-out renders against their real 256 renders: PSNR, SSIM, sharpness, beside bicubic, over
 #    σ_aug and σ_max sweeps, for the shipped stage and the ablation;
@@ -20,7 +21,18 @@ app() { bash .gpu/run.sh "$@"; }
 phase=${1:-train}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 aug="0,0.05,0.1,0.2,0.4"; tops="0.25,0.5,1,2,4"
-if [ "$phase" = train ]; then
+if [ "$phase" = sr1024 ]; then
+  # sr1024 starting from its upsampled input (startFromInput) at low σ_max, against the shipped settings' numbers.
+  rm -rf /tmp/start && cp -r models/default /tmp/start
+  python3 - <<'PY'
+import json
+p='/tmp/start/model.json'; m=json.load(open(p))
+for s in m['cascade']:
+    if s['name']=='sr1024': s['startFromInput']=True; s['sigmaMax']=1.0
+json.dump(m,open(p,'w'),indent=2)
+PY
+  app Evaluate.dll sr --model /tmp/start --stage sr1024 --device cuda --count 16 --steps 4 --sigma-max ${2:-0.1,0.25,0.5} --out "$OUT/sr1024-start.json" 2>&1 | grep -vi warn
+elif [ "$phase" = train ]; then
   # The ablation at equal training: the stage with and without noise augmentation, side by side, the same steps.
   seconds=${2:-480}; steps=${3:-800}
   if [ ! -d runs/sr256-noaug ] && ls carried/sr256-ckpt.tar.* >/dev/null 2>&1; then cat carried/sr256-ckpt.tar.* | tar xf -; fi
