@@ -22,10 +22,13 @@ internal sealed class FakeCommunicator(FakeCommunicator.Group group, int rank) :
         public readonly Tensor?[] Slots = new Tensor?[worldSize];
         public int WorldSize => worldSize;
         public FakeCommunicator[] Ranks() => Enumerable.Range(0, worldSize).Select(r => new FakeCommunicator(this, r)).ToArray();
+        public readonly (int Color, int Key)[] Splits = new (int, int)[worldSize];
+        public FakeCommunicator[] SplitRanks = [];
     }
 
     public int Rank => rank;
     public int WorldSize => group.WorldSize;
+    public Device Device => CPU;
 
     public void AllReduceSum(Tensor tensor)
     {
@@ -49,6 +52,28 @@ internal sealed class FakeCommunicator(FakeCommunicator.Group group, int rank) :
         using (no_grad()) if (rank != root) tensor.copy_(group.Slots[root]!);
         group.Barrier.SignalAndWait();
         if (rank == root) group.Slots[root]!.Dispose();
+    }
+
+    // Rank 0 makes every new group from the table of colors and keys; each rank takes its own.
+    public ICommunicator Split(int color, int key)
+    {
+        group.Splits[rank] = (color, key);
+        group.Barrier.SignalAndWait();
+        if (rank == 0)
+        {
+            var made = new FakeCommunicator[WorldSize];
+            foreach (var members in Enumerable.Range(0, WorldSize).GroupBy(r => group.Splits[r].Color))
+            {
+                var ordered = members.OrderBy(r => group.Splits[r].Key).ThenBy(r => r).ToList();
+                var sub = new Group(ordered.Count);
+                for (int i = 0; i < ordered.Count; i++) made[ordered[i]] = new FakeCommunicator(sub, i);
+            }
+            group.SplitRanks = made;
+        }
+        group.Barrier.SignalAndWait();
+        var mine = group.SplitRanks[rank];
+        group.Barrier.SignalAndWait(); // before rank 0 may make the next split's table
+        return mine;
     }
 
     public void ThrowIfFailed() { }
@@ -237,6 +262,68 @@ public class DistributedTests
         Assert.True(gradDiff <= 1e-5 * scale, $"averaged gradients differ by {gradDiff} (largest gradient {scale})");
         Assert.True(weightDiff < 1e-4, $"weights after 3 steps differ by {weightDiff}");
         Assert.True(MaxDifference(one.Start, one.Weights) > 1e-3, "the three steps did not move the weights");
+    }
+
+    [Fact]
+    public void ExpertParallelSiblingsTrainAtOnceAsTheyWouldOneAfterTheOther()
+    {
+        // A base and its two children: one process trains them in turn; two ranks with --expert-parallel train the base
+        // data-parallel, then one child each, at the same time.
+        var schedule = new EDiffI.Experts.BranchingSchedule
+        {
+            Nodes =
+            [
+                new() { Name = "base", Iterations = 2 },
+                new() { Name = "low", Level = 1, Index = 0, Parent = "base", Iterations = 2 },
+                new() { Name = "high", Level = 1, Index = 1, Parent = "base", Iterations = 2 },
+            ],
+        };
+        using var data = new FixedImages();
+        var network = Network(Options(1).Seed);
+        Trainer NodeTrainer(EDiffI.Experts.TreeNode node, string folder, TrainerState? parent, string? resume, ICommunicator? ranks) =>
+            new(Options(node.Iterations) with
+                {
+                    Seed = 11 + schedule.Nodes.IndexOf(node), SigmaQuantiles = node.Level == 0 ? null : node.Quantiles().ToList(),
+                    PMean = schedule.PMean, PStd = schedule.PStd,
+                },
+                new EDiffI.Plugins.UNet.UNetFamily(), network, TinyModel.Manifest, TinyModel.T5(), TinyModel.Clip(), data, CPU,
+                ScalarType.Float32, folder, resume, initial: parent, parallel: ranks is null ? null : new DataParallel(ranks));
+        TrainerState Final(string run, string node) =>
+            TrainerState.FromCheckpoint(Checkpoint.FindLatest(Path.Combine(run, "nodes", node, "checkpoints"))!);
+
+        using var alone = new TinyModel.TempFolder();
+        new TreeTrainer(schedule, alone.Path, NodeTrainer).Run((_, t) => t.Run());
+        using var shared = new TinyModel.TempFolder();
+        using var siblings = new Barrier(2);
+        var trained = OnRanks(2, c =>
+        {
+            var mine = new List<string>();
+            new TreeTrainer(schedule, shared.Path, NodeTrainer, c, expertParallel: true).Run((node, t) =>
+            {
+                mine.Add(node.Name);
+                // Each child's trainer waits here for the other's: they run at once, or this times out.
+                if (node.Level == 1) Assert.True(siblings.SignalAndWait(TimeSpan.FromMinutes(2)), "the siblings did not train at the same time");
+                t.Run();
+            });
+            return mine;
+        });
+        Assert.Equal(["base", "low"], trained[0]);
+        Assert.Equal(["base", "high"], trained[1]);
+        foreach (var node in schedule.Nodes)
+        {
+            Assert.True(File.Exists(Path.Combine(shared.Path, "nodes", node.Name, "done.json")), $"{node.Name} is not marked done");
+            using var one = Final(alone.Path, node.Name);
+            using var two = Final(shared.Path, node.Name);
+            var w1 = one.Weights.ToDictionary(kv => kv.Key, kv => kv.Value);
+            var e1 = one.Ema.ToDictionary(kv => kv.Key, kv => kv.Value);
+            double weights = MaxDifference(w1, two.Weights.ToDictionary(kv => kv.Key, kv => kv.Value));
+            double ema = MaxDifference(e1, two.Ema.ToDictionary(kv => kv.Key, kv => kv.Value));
+            Assert.True(weights < 1e-4 && ema < 1e-4, $"{node.Name}: weights differ by {weights}, EMA by {ema}");
+        }
+        // The siblings learnt different things (else the comparison above could not tell them apart).
+        using (var low = Final(alone.Path, "low"))
+        using (var high = Final(alone.Path, "high"))
+            Assert.True(MaxDifference(low.Weights.ToDictionary(kv => kv.Key, kv => kv.Value), high.Weights.ToDictionary(kv => kv.Key, kv => kv.Value)) > 1e-4);
     }
 
     [Fact]
