@@ -264,11 +264,14 @@ public class DistributedTests
         Assert.True(MaxDifference(one.Start, one.Weights) > 1e-3, "the three steps did not move the weights");
     }
 
-    [Fact]
-    public void ExpertParallelSiblingsTrainAtOnceAsTheyWouldOneAfterTheOther()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void ExpertParallelSiblingsTrainAtOnceAsTheyWouldOneAfterTheOther(int worldSize)
     {
-        // A base and its two children: one process trains them in turn; two ranks with --expert-parallel train the base
-        // data-parallel, then one child each, at the same time.
+        // A base and its two children: one process trains them in turn; ranks with --expert-parallel train the base
+        // data-parallel, then split into two groups (one rank each of 2, two ranks each of 4: a split communicator) that
+        // train one child each, at the same time.
         var schedule = new EDiffI.Experts.BranchingSchedule
         {
             Nodes =
@@ -294,8 +297,8 @@ public class DistributedTests
         using var alone = new TinyModel.TempFolder();
         new TreeTrainer(schedule, alone.Path, NodeTrainer).Run((_, t) => t.Run());
         using var shared = new TinyModel.TempFolder();
-        using var siblings = new Barrier(2);
-        var trained = OnRanks(2, c =>
+        using var siblings = new Barrier(worldSize);
+        var trained = OnRanks(worldSize, c =>
         {
             var mine = new List<string>();
             new TreeTrainer(schedule, shared.Path, NodeTrainer, c, expertParallel: true).Run((node, t) =>
@@ -307,8 +310,7 @@ public class DistributedTests
             });
             return mine;
         });
-        Assert.Equal(["base", "low"], trained[0]);
-        Assert.Equal(["base", "high"], trained[1]);
+        for (int r = 0; r < worldSize; r++) Assert.Equal(["base", r < worldSize / 2 ? "low" : "high"], trained[r]);
         foreach (var node in schedule.Nodes)
         {
             Assert.True(File.Exists(Path.Combine(shared.Path, "nodes", node.Name, "done.json")), $"{node.Name} is not marked done");
