@@ -136,6 +136,10 @@ public sealed class TrainSettings : DeviceSettings
     [Description("data-parallel training on N GPUs of this machine: starts N --distributed ranks of this command")]
     public int? Gpus { get; init; }
 
+    [CommandOption("--expert-parallel")]
+    [Description("with --schedule on several GPUs: train the siblings of the tree at once, the ranks split into groups (one per sibling as far as the world size divides); each group trains its siblings data-parallel, --batch being a group's batch")]
+    public bool ExpertParallel { get; init; }
+
     [CommandOption("--nccl-lib <PATH>")]
     [Description("libnccl.so.2 (or its folder) for --distributed (or set EDIFFI_NCCL_LIB); default: beside the CUDA libtorch")]
     public string? NcclLib { get; init; }
@@ -161,6 +165,8 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
         if ((s.Distributed || s.Gpus is not null) && (s.Stage ?? s.Adapter ?? s.Finetune) is not null)
             throw new UserException("--distributed and --gpus train a base network or a --schedule tree; --stage, --adapter and --finetune train on one GPU.");
+        if (s.ExpertParallel && (s.Schedule is null || !(s.Distributed || s.Gpus is not null)))
+            throw new UserException("--expert-parallel trains the siblings of a --schedule tree on several GPUs at once: add --schedule and --gpus N (or --distributed).");
         if (s.Gpus is { } gpus) return LocalLauncher.Run(gpus);
         if (s.Stage is not null) return TrainStage(s, cancellationToken);
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
@@ -195,17 +201,17 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
 
-        Trainer NewTrainer(TrainingOptions o, string runFolder, string? resume, TrainerState? initial)
+        Trainer NewTrainer(TrainingOptions o, string runFolder, string? resume, TrainerState? initial, ICommunicator? ranks)
         {
             var encoders = _loader.CreateEncoders(manifest, null); // the trainer owns them
             return new(o, family, () => CreateNetwork(family, s, resolution, manifest), manifest, encoders.T5, encoders.Clip,
-                data, device, compute, runFolder, resume, encoders.Image, initial, parallel: communicator is null ? null : new DataParallel(communicator));
+                data, device, compute, runFolder, resume, encoders.Image, initial, parallel: ranks is null ? null : new DataParallel(ranks));
         }
 
         if (schedule is null)
         {
             string? resume = s.Resume ?? Checkpoint.FindLatest(Path.Combine(s.Out, "checkpoints"));
-            using var trainer = NewTrainer(options, s.Out, resume, null);
+            using var trainer = NewTrainer(options, s.Out, resume, null, communicator);
             AnsiConsole.MarkupLineInterpolated(
                 $"{(resume is null ? "training" : $"resuming at step {trainer.Step} from {resume}")}: {(data.Count is long n ? $"{n} images" : "unlimited images")}, {resolution}px, {trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, {device}");
             bool completed = RunWithProgress(trainer, "training", s.Steps, linked.Token);
@@ -215,13 +221,13 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             return 0;
         }
 
-        var tree = new TreeTrainer(schedule, s.Out, (node, runFolder, parent, resume) =>
+        var tree = new TreeTrainer(schedule, s.Out, (node, runFolder, parent, resume, ranks) =>
             NewTrainer(options with
             {
                 Steps = node.Iterations, Seed = s.Seed + schedule.Nodes.IndexOf(node),
                 SigmaQuantiles = node.Level == 0 && !node.Complement ? null : node.Quantiles().ToList(),
                 PMean = schedule.PMean, PStd = schedule.PStd,
-            }, runFolder, resume, parent));
+            }, runFolder, resume, parent, ranks), communicator, s.ExpertParallel);
         bool finished = true;
         var only = s.ExportOnly ? new HashSet<string>() : s.Nodes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
         tree.Run((node, trainer) =>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EDiffI.Experts;
 using EDiffI.Host.Pipeline;
+using EDiffI.Host.Training.Distributed;
 using EDiffI.Networks;
 using static TorchSharp.torch;
 
@@ -15,9 +16,20 @@ namespace EDiffI.Host.Training;
 /// </summary>
 /// <param name="schedule">The branching schedule.</param>
 /// <param name="runFolder">The run folder.</param>
-/// <param name="createTrainer">Builds the trainer of a node (its options already set), given its parent's state and a checkpoint to resume from.</param>
+/// <param name="createTrainer">
+/// Builds the trainer of a node (its options already set), given its parent's state, a checkpoint to resume from, and the
+/// communicator of the ranks that train it data-parallel (null: this process alone).
+/// </param>
+/// <param name="communicator">The run's ranks (null: one process).</param>
+/// <param name="expertParallel">
+/// With several ranks, train the nodes that are ready at once (siblings, whose parents are finished) side by side: the
+/// ranks split into as many groups as the world size allows (a divisor of it, at most one per node), each group takes every
+/// so-many-th of those nodes in schedule order and trains them data-parallel among its ranks (alone when a group is one
+/// rank), its first rank writing their files; all ranks meet before the next nodes start. Otherwise every node trains on all ranks in turn.
+/// </param>
 public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
-    Func<TreeNode, string, TrainerState?, string?, Trainer> createTrainer)
+    Func<TreeNode, string, TrainerState?, string?, ICommunicator?, Trainer> createTrainer,
+    ICommunicator? communicator = null, bool expertParallel = false)
 {
     private const string DoneFile = "done.json";
 
@@ -39,38 +51,69 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
     {
         if (only is not null && only.FirstOrDefault(n => schedule.Nodes.All(m => m.Name != n)) is string unknown)
             throw new Runtime.UserException($"The schedule has no node '{unknown}' (nodes: {string.Join(", ", schedule.Nodes.Select(n => n.Name))}).");
-        foreach (var node in schedule.Nodes)
+        bool Pending(TreeNode node) => !IsDone(node) && (only is null || only.Contains(node.Name));
+        if (!expertParallel || communicator is not { WorldSize: > 1 } world)
+        {
+            foreach (var node in schedule.Nodes)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!Pending(node)) continue;
+                if (node.Parent is string parentName && !IsDone(schedule.Node(parentName))) throw ParentNotFinished(node);
+                TrainNode(node, communicator, onNode);
+            }
+            return;
+        }
+        var pending = schedule.Nodes.Where(Pending).ToList();
+        if (pending.FirstOrDefault(n => n.Parent is string p && !IsDone(schedule.Node(p)) && pending.All(m => m.Name != p)) is { } blocked)
+            throw ParentNotFinished(blocked);
+        while (pending.Count > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (IsDone(node) || (only is not null && !only.Contains(node.Name))) continue;
-            if (node.Parent is string parentName && !IsDone(schedule.Node(parentName)))
-                throw new Runtime.UserException($"Node '{node.Name}' starts from '{parentName}', which has not finished; train it first.");
-            string folder = NodeFolder(node.Name);
-            string? resume = Checkpoint.FindLatest(Path.Combine(folder, "checkpoints"));
-            TrainerState? parent = null;
-            try
+            // Every rank sees the same finished nodes here (they met after the last wave), so all pick the same wave.
+            var wave = pending.Where(n => n.Parent is not string p || IsDone(schedule.Node(p))).ToList();
+            int groups = Enumerable.Range(1, Math.Min(wave.Count, world.WorldSize)).Last(g => world.WorldSize % g == 0);
+            int size = world.WorldSize / groups, color = world.Rank / size;
+            using (var group = groups == 1 ? null : size == 1 ? null : world.Split(color, world.Rank))
             {
-                if (node.Parent is string p && resume is null)
-                {
-                    string parentCheckpoint = Checkpoint.FindLatest(Path.Combine(NodeFolder(p), "checkpoints"))
-                        ?? throw new Runtime.UserException($"The finished node '{p}' has no checkpoint in {NodeFolder(p)}; train it again.");
-                    parent = TrainerState.FromCheckpoint(parentCheckpoint);
-                }
-                using var trainer = createTrainer(node, folder, parent, resume);
-                onNode(node, trainer);
-                if (trainer.Step >= node.Iterations)
-                {
-                    trainer.SaveCheckpoint();
-                    if (trainer.IsWriter)
-                        EDiffI.IO.SafeTensorsWeights.WriteAtomically(Path.Combine(folder, DoneFile),
-                            s => JsonSerializer.Serialize(s, new { node = node.Name, steps = trainer.Step }));
-                    trainer.Barrier(); // data-parallel ranks read this node's files next (its children start from them)
-                }
+                var trainOn = groups == 1 ? world : group; // null: this rank trains its nodes alone
+                for (int i = color; i < wave.Count; i += groups) TrainNode(wave[i], trainOn, onNode);
             }
-            finally
+            using (var all = new DataParallel(world)) all.Barrier(world.Device); // the next wave starts from this one's files
+            pending = pending.Except(wave).ToList();
+        }
+    }
+
+    private Runtime.UserException ParentNotFinished(TreeNode node) =>
+        new($"Node '{node.Name}' starts from '{node.Parent}', which has not finished; train it first.");
+
+    // Trains one node from its parent's last checkpoint (or resumes it) and marks it done; with ranks, their first writes.
+    private void TrainNode(TreeNode node, ICommunicator? ranks, Action<TreeNode, Trainer> onNode)
+    {
+        string folder = NodeFolder(node.Name);
+        string? resume = Checkpoint.FindLatest(Path.Combine(folder, "checkpoints"));
+        TrainerState? parent = null;
+        try
+        {
+            if (node.Parent is string p && resume is null)
             {
-                parent?.Dispose();
+                string parentCheckpoint = Checkpoint.FindLatest(Path.Combine(NodeFolder(p), "checkpoints"))
+                    ?? throw new Runtime.UserException($"The finished node '{p}' has no checkpoint in {NodeFolder(p)}; train it again.");
+                parent = TrainerState.FromCheckpoint(parentCheckpoint);
             }
+            using var trainer = createTrainer(node, folder, parent, resume, ranks);
+            onNode(node, trainer);
+            if (trainer.Step >= node.Iterations)
+            {
+                trainer.SaveCheckpoint();
+                if (trainer.IsWriter)
+                    EDiffI.IO.SafeTensorsWeights.WriteAtomically(Path.Combine(folder, DoneFile),
+                        s => JsonSerializer.Serialize(s, new { node = node.Name, steps = trainer.Step }));
+                trainer.Barrier(); // data-parallel ranks read this node's files next (its children start from them)
+            }
+        }
+        finally
+        {
+            parent?.Dispose();
         }
     }
 

@@ -22,10 +22,13 @@ internal sealed class FakeCommunicator(FakeCommunicator.Group group, int rank) :
         public readonly Tensor?[] Slots = new Tensor?[worldSize];
         public int WorldSize => worldSize;
         public FakeCommunicator[] Ranks() => Enumerable.Range(0, worldSize).Select(r => new FakeCommunicator(this, r)).ToArray();
+        public readonly (int Color, int Key)[] Splits = new (int, int)[worldSize];
+        public FakeCommunicator[] SplitRanks = [];
     }
 
     public int Rank => rank;
     public int WorldSize => group.WorldSize;
+    public Device Device => CPU;
 
     public void AllReduceSum(Tensor tensor)
     {
@@ -49,6 +52,28 @@ internal sealed class FakeCommunicator(FakeCommunicator.Group group, int rank) :
         using (no_grad()) if (rank != root) tensor.copy_(group.Slots[root]!);
         group.Barrier.SignalAndWait();
         if (rank == root) group.Slots[root]!.Dispose();
+    }
+
+    // Rank 0 makes every new group from the table of colors and keys; each rank takes its own.
+    public ICommunicator Split(int color, int key)
+    {
+        group.Splits[rank] = (color, key);
+        group.Barrier.SignalAndWait();
+        if (rank == 0)
+        {
+            var made = new FakeCommunicator[WorldSize];
+            foreach (var members in Enumerable.Range(0, WorldSize).GroupBy(r => group.Splits[r].Color))
+            {
+                var ordered = members.OrderBy(r => group.Splits[r].Key).ThenBy(r => r).ToList();
+                var sub = new Group(ordered.Count);
+                for (int i = 0; i < ordered.Count; i++) made[ordered[i]] = new FakeCommunicator(sub, i);
+            }
+            group.SplitRanks = made;
+        }
+        group.Barrier.SignalAndWait();
+        var mine = group.SplitRanks[rank];
+        group.Barrier.SignalAndWait(); // before rank 0 may make the next split's table
+        return mine;
     }
 
     public void ThrowIfFailed() { }
@@ -79,22 +104,34 @@ public class DistributedTests
         BatchSize = 4, Steps = steps, LearningRate = 2e-3, WarmupSteps = 5, CheckpointEvery = 2, Seed = 11, DropProbability = 0.2,
     };
 
-    private static Trainer Create(TrainingOptions o, IDatasetSource data, string folder, string? resume = null, ICommunicator? communicator = null) =>
-        new(o, new EDiffI.Plugins.UNet.UNetFamily(), () => Network(o.Seed), TinyModel.Manifest,
+    private static Trainer Create(TrainingOptions o, IDatasetSource data, string folder, string? resume = null, ICommunicator? communicator = null,
+        Func<EDiffI.Networks.INetwork>? network = null) =>
+        new(o, new EDiffI.Plugins.UNet.UNetFamily(), network ?? (communicator is null ? Network(o.Seed)
+                : throw new InvalidOperationException("a fake rank's network is prepared on the test's thread (Network)")), TinyModel.Manifest,
             TinyModel.T5(), TinyModel.Clip(), data, CPU, ScalarType.Float32, folder, resume,
             parallel: communicator is null ? null : new DataParallel(communicator));
 
-    // The fake ranks build their networks at once on several threads, which share the global RNG: seed and build under a
-    // lock. Dropout inside the network draws from that RNG too (per process, so no rank split can reproduce one process's
-    // masks): off here, so that the equivalence is exact.
-    private static readonly object InitLock = new();
-    private static EDiffI.Plugins.UNet.EDiffIUNet Network(long seed)
+    // The global RNG is process-wide, and the trainer seeds it (manual_seed) right before it calls its network factory. Fake
+    // ranks built at once on several threads therefore reseed it in the middle of one another's construction, whatever lock
+    // the factory holds: rank 0 then started from other weights than one process of the same seed, and after the broadcast
+    // every rank trained those (the gradients of two ranks looked unlike one rank's, while the first loss, which the
+    // zero-initialised output layer makes independent of the inner weights, agreed). So a network is built here, on the
+    // calling thread (call it before the ranks start), and the factory returned gives each trainer a copy of its weights,
+    // whatever the global RNG holds then. Dropout inside the network draws from that RNG too (per process, so no rank split
+    // can reproduce one process's masks): off here, so that the equivalence is exact.
+    private static Func<EDiffI.Networks.INetwork> Network(long seed)
     {
-        lock (InitLock)
+        manual_seed(seed);
+        Dictionary<string, Tensor> initial;
+        using (var built = new EDiffI.Plugins.UNet.EDiffIUNet(TinyModel.Config with { Dropout = 0 }))
+            initial = built.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        return () =>
         {
-            manual_seed(seed);
-            return new EDiffI.Plugins.UNet.EDiffIUNet(TinyModel.Config with { Dropout = 0 });
-        }
+            var network = new EDiffI.Plugins.UNet.EDiffIUNet(TinyModel.Config with { Dropout = 0 });
+            using var noGrad = no_grad();
+            foreach (var (name, parameter) in network.named_parameters()) parameter.copy_(initial[name]);
+            return network;
+        };
     }
 
     // Runs one body per fake rank on its own thread and waits for all; an exception on any rank fails the test.
@@ -167,68 +204,128 @@ public class DistributedTests
         }
     }
 
+    // What a run of 3 steps leaves: the weights before the first step, its loss and (clipped) gradients, the weights after.
+    private sealed record ThreeSteps(Dictionary<string, Tensor> Start, double Loss, Dictionary<string, Tensor> Grads, Dictionary<string, Tensor> Weights);
+
+    private static ThreeSteps TrainThreeSteps(Trainer t)
+    {
+        var start = Weights(t);
+        double loss = t.TrainStep();
+        var grads = Grads(t);
+        t.TrainStep();
+        t.TrainStep();
+        return new ThreeSteps(start, loss, grads, Weights(t));
+    }
+
+    // One rank at batch 4, then two fake ranks at 2 each, from the same seed.
+    private static (ThreeSteps One, ThreeSteps[] Two) OneRankAndTwo()
+    {
+        using var data = new FixedImages();
+        ThreeSteps one;
+        using (var folder = new TinyModel.TempFolder())
+        using (var t = Create(Options(3), data, folder.Path))
+            one = TrainThreeSteps(t);
+        using var shared = new TinyModel.TempFolder();
+        var network = Network(Options(3).Seed);
+        var two = OnRanks(2, c =>
+        {
+            using var t = Create(Options(3), data, shared.Path, communicator: c, network: network);
+            return TrainThreeSteps(t);
+        });
+        return (one, two);
+    }
+
     [Fact]
     public void TwoRanksAtHalfTheBatchTakeTheStepOfOneRankAtTheWholeBatch()
     {
-        using var data = new FixedImages();
-        double oneLoss;
-        Dictionary<string, Tensor> oneGrads, oneWeights;
-        using (var folder = new TinyModel.TempFolder())
-        using (var one = Create(Options(3), data, folder.Path))
-        {
-            oneLoss = one.TrainStep();
-            oneGrads = Grads(one);
-            one.TrainStep();
-            one.TrainStep();
-            oneWeights = Weights(one);
-        }
-        using var shared = new TinyModel.TempFolder();
-        var two = OnRanks(2, c =>
-        {
-            using var t = Create(Options(3), data, shared.Path, communicator: c);
-            double loss = t.TrainStep();
-            var grads = Grads(t);
-            t.TrainStep();
-            t.TrainStep();
-            return (Loss: loss, Grads: grads, Weights: Weights(t));
-        });
+        var (one, two) = OneRankAndTwo();
         // The ranks hold the same bits: they averaged the same gradients and took the same step.
         Assert.Equal(0, MaxDifference(two[0].Grads, two[1].Grads));
         Assert.Equal(0, MaxDifference(two[0].Weights, two[1].Weights));
         Assert.Equal(two[0].Loss, two[1].Loss);
-        // And the step of one rank at batch 4, up to float rounding (the mean over 2 + 2 samples is summed in another order).
-        Assert.Equal(oneLoss, two[0].Loss, 1e-6);
-        // OPEN: the averaged gradients differ from one rank's by ~0.09 (max abs, after clipping) although the losses agree;
-        // see the skipped test below. Until that is understood, only what holds is asserted here.
+        // They start from the weights of one process of the same seed, bit for bit (the first loss cannot show that: the
+        // zero-initialised output layer makes it independent of the inner weights).
+        Assert.Equal(0, MaxDifference(one.Start, two[0].Start));
+        // And the loss of one rank at batch 4, up to float rounding (the mean over 2 + 2 samples is summed in another order).
+        Assert.Equal(one.Loss, two[0].Loss, 1e-6);
     }
 
-    [Fact(Skip = "OPEN defect: averaged gradients of 2 ranks at B/2 differ from 1 rank at B by ~0.09 (losses agree to 1e-6); not yet explained")]
+    [Fact]
     public void TwoRanksAtHalfTheBatchAverageToOneRanksGradient()
     {
-        using var data = new FixedImages();
-        Dictionary<string, Tensor> oneGrads, oneWeights;
-        using (var folder = new TinyModel.TempFolder())
-        using (var one = Create(Options(3), data, folder.Path))
-        {
-            one.TrainStep();
-            oneGrads = Grads(one);
-            one.TrainStep();
-            one.TrainStep();
-            oneWeights = Weights(one);
-        }
-        using var shared = new TinyModel.TempFolder();
-        var two = OnRanks(2, c =>
-        {
-            using var t = Create(Options(3), data, shared.Path, communicator: c);
-            t.TrainStep();
-            var grads = Grads(t);
-            t.TrainStep();
-            t.TrainStep();
-            return (Grads: grads, Weights: Weights(t));
-        });
-        double gradDiff = MaxDifference(oneGrads, two[0].Grads), weightDiff = MaxDifference(oneWeights, two[0].Weights);
-        Assert.True(gradDiff < 1e-5, $"averaged gradients differ by {gradDiff}");
+        var (one, two) = OneRankAndTwo();
+        // Up to float rounding, relative to the gradients' scale: the averaged gradient is one rank's at the whole batch,
+        // and three steps later so are the weights.
+        double scale = one.Grads.Values.Max(g => g.abs().max().item<float>());
+        Assert.True(scale > 0, "the first step has no gradient to compare");
+        double gradDiff = MaxDifference(one.Grads, two[0].Grads), weightDiff = MaxDifference(one.Weights, two[0].Weights);
+        Assert.True(gradDiff <= 1e-5 * scale, $"averaged gradients differ by {gradDiff} (largest gradient {scale})");
         Assert.True(weightDiff < 1e-4, $"weights after 3 steps differ by {weightDiff}");
+        Assert.True(MaxDifference(one.Start, one.Weights) > 1e-3, "the three steps did not move the weights");
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void ExpertParallelSiblingsTrainAtOnceAsTheyWouldOneAfterTheOther(int worldSize)
+    {
+        // A base and its two children: one process trains them in turn; ranks with --expert-parallel train the base
+        // data-parallel, then split into two groups (one rank each of 2, two ranks each of 4: a split communicator) that
+        // train one child each, at the same time.
+        var schedule = new EDiffI.Experts.BranchingSchedule
+        {
+            Nodes =
+            [
+                new() { Name = "base", Iterations = 2 },
+                new() { Name = "low", Level = 1, Index = 0, Parent = "base", Iterations = 2 },
+                new() { Name = "high", Level = 1, Index = 1, Parent = "base", Iterations = 2 },
+            ],
+        };
+        using var data = new FixedImages();
+        var network = Network(Options(1).Seed);
+        Trainer NodeTrainer(EDiffI.Experts.TreeNode node, string folder, TrainerState? parent, string? resume, ICommunicator? ranks) =>
+            new(Options(node.Iterations) with
+                {
+                    Seed = 11 + schedule.Nodes.IndexOf(node), SigmaQuantiles = node.Level == 0 ? null : node.Quantiles().ToList(),
+                    PMean = schedule.PMean, PStd = schedule.PStd,
+                },
+                new EDiffI.Plugins.UNet.UNetFamily(), network, TinyModel.Manifest, TinyModel.T5(), TinyModel.Clip(), data, CPU,
+                ScalarType.Float32, folder, resume, initial: parent, parallel: ranks is null ? null : new DataParallel(ranks));
+        TrainerState Final(string run, string node) =>
+            TrainerState.FromCheckpoint(Checkpoint.FindLatest(Path.Combine(run, "nodes", node, "checkpoints"))!);
+
+        using var alone = new TinyModel.TempFolder();
+        new TreeTrainer(schedule, alone.Path, NodeTrainer).Run((_, t) => t.Run());
+        using var shared = new TinyModel.TempFolder();
+        using var siblings = new Barrier(worldSize);
+        var trained = OnRanks(worldSize, c =>
+        {
+            var mine = new List<string>();
+            new TreeTrainer(schedule, shared.Path, NodeTrainer, c, expertParallel: true).Run((node, t) =>
+            {
+                mine.Add(node.Name);
+                // Each child's trainer waits here for the other's: they run at once, or this times out.
+                if (node.Level == 1) Assert.True(siblings.SignalAndWait(TimeSpan.FromMinutes(2)), "the siblings did not train at the same time");
+                t.Run();
+            });
+            return mine;
+        });
+        for (int r = 0; r < worldSize; r++) Assert.Equal(["base", r < worldSize / 2 ? "low" : "high"], trained[r]);
+        foreach (var node in schedule.Nodes)
+        {
+            Assert.True(File.Exists(Path.Combine(shared.Path, "nodes", node.Name, "done.json")), $"{node.Name} is not marked done");
+            using var one = Final(alone.Path, node.Name);
+            using var two = Final(shared.Path, node.Name);
+            var w1 = one.Weights.ToDictionary(kv => kv.Key, kv => kv.Value);
+            var e1 = one.Ema.ToDictionary(kv => kv.Key, kv => kv.Value);
+            double weights = MaxDifference(w1, two.Weights.ToDictionary(kv => kv.Key, kv => kv.Value));
+            double ema = MaxDifference(e1, two.Ema.ToDictionary(kv => kv.Key, kv => kv.Value));
+            Assert.True(weights < 1e-4 && ema < 1e-4, $"{node.Name}: weights differ by {weights}, EMA by {ema}");
+        }
+        // The siblings learnt different things (else the comparison above could not tell them apart).
+        using (var low = Final(alone.Path, "low"))
+        using (var high = Final(alone.Path, "high"))
+            Assert.True(MaxDifference(low.Weights.ToDictionary(kv => kv.Key, kv => kv.Value), high.Weights.ToDictionary(kv => kv.Key, kv => kv.Value)) > 1e-4);
     }
 
     [Fact]
@@ -237,9 +334,10 @@ public class DistributedTests
         // Rank 1's network starts elsewhere (another seed); the broadcast makes it rank 0's before the first step.
         using var data = new FixedImages();
         using var shared = new TinyModel.TempFolder();
+        var networks = new[] { Network(11), Network(12) };
         var weights = OnRanks(2, c =>
         {
-            using var t = Create(Options(1) with { Seed = 11 + c.Rank }, data, shared.Path, communicator: c);
+            using var t = Create(Options(1) with { Seed = 11 + c.Rank }, data, shared.Path, communicator: c, network: networks[c.Rank]);
             return Weights(t);
         });
         Assert.Equal(0, MaxDifference(weights[0], weights[1]));
@@ -257,9 +355,10 @@ public class DistributedTests
             t.Run();
         using var run = new TinyModel.TempFolder();
         var parts = new RecordingImages(new FixedImages());
+        var network = Network(Options(2).Seed);
         OnRanks(2, c =>
         {
-            using var t = Create(Options(2), parts, run.Path, communicator: c);
+            using var t = Create(Options(2), parts, run.Path, communicator: c, network: network);
             t.Run();
             return 0;
         });
@@ -296,9 +395,15 @@ public class DistributedTests
     {
         using var data = new FixedImages();
         using var shared = new TinyModel.TempFolder();
-        var e = Assert.Throws<AggregateException>(() => OnRanks(3, c => Create(Options(1), data, shared.Path, communicator: c)));
+        var network = Network(Options(1).Seed);
+        var e = Assert.Throws<AggregateException>(() => OnRanks(3, c => Create(Options(1), data, shared.Path, communicator: c, network: network)));
         Assert.Contains("does not split evenly over 3 ranks", e.InnerException!.Message);
     }
+
+    // Each rank of a rendezvous blocks in its sockets (sync over async) on a thread of its own: on thread-pool threads, a
+    // machine of few cores starves the pool, and the socket completions that would wake them come after a short timeout.
+    private static Task<T> OnOwnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
+    private static Task OnOwnThread(Action body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
 
     [Fact]
     public async Task RendezvousHandsEveryRankTheIdAndWatchesForDeaths()
@@ -307,8 +412,8 @@ public class DistributedTests
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var id = Enumerable.Range(0, 128).Select(i => (byte)i).ToArray();
         var timeout = TimeSpan.FromSeconds(30);
-        var root = Task.Run(() => Rendezvous.Root(listener, 3, id, timeout));
-        var peers = new[] { 1, 2 }.Select(r => Task.Run(() => Rendezvous.Peer("127.0.0.1", port, r, 3, timeout))).ToArray();
+        var root = OnOwnThread(() => Rendezvous.Root(listener, 3, id, timeout));
+        var peers = new[] { 1, 2 }.Select(r => OnOwnThread(() => Rendezvous.Peer("127.0.0.1", port, r, 3, timeout))).ToArray();
         using var zero = await root;
         using var one = await peers[0];
         var two = await peers[1];
@@ -331,13 +436,13 @@ public class DistributedTests
         var listener = Rendezvous.Listen(0, IPAddress.Loopback);
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var timeout = TimeSpan.FromSeconds(30);
-        var root = Task.Run(() => Rendezvous.Root(listener, 2, [7], timeout));
+        var root = OnOwnThread(() => Rendezvous.Root(listener, 2, [7], timeout));
         using var one = Rendezvous.Peer("127.0.0.1", port, 1, 2, timeout);
         using var zero = await root;
         var failures = new List<string>();
         zero.Watch(failures.Add);
         one.Watch(failures.Add);
-        var left = Task.Run(() => one.Leave(timeout));
+        var left = OnOwnThread(() => one.Leave(timeout));
         zero.Leave(timeout);
         await left;
         Assert.Empty(failures);
@@ -348,8 +453,8 @@ public class DistributedTests
     {
         var listener = Rendezvous.Listen(0, IPAddress.Loopback);
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var root = Task.Run(() => Rendezvous.Root(listener, 3, new byte[128], TimeSpan.FromSeconds(1)));
-        var peer = Task.Run(() => Rendezvous.Peer("127.0.0.1", port, 1, 3, TimeSpan.FromSeconds(30)));
+        var root = OnOwnThread(() => Rendezvous.Root(listener, 3, new byte[128], TimeSpan.FromSeconds(1)));
+        var peer = OnOwnThread(() => Rendezvous.Peer("127.0.0.1", port, 1, 3, TimeSpan.FromSeconds(30)));
         var e = await Assert.ThrowsAsync<UserException>(() => root);
         Assert.Contains("rank(s) 2 never came", e.Message);
         Assert.Contains("MASTER_ADDR", e.Message);

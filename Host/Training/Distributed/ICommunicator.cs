@@ -15,11 +15,21 @@ public interface ICommunicator : IDisposable
     /// <summary>Number of ranks.</summary>
     int WorldSize { get; }
 
+    /// <summary>Where the tensors of this rank's collectives live (its GPU; the CPU for the tests' in-process ranks).</summary>
+    Device Device { get; }
+
     /// <summary>Replaces <paramref name="tensor"/> on every rank by the elementwise sum over all ranks.</summary>
     void AllReduceSum(Tensor tensor);
 
     /// <summary>Replaces <paramref name="tensor"/> on every rank by rank <paramref name="root"/>'s.</summary>
     void Broadcast(Tensor tensor, int root);
+
+    /// <summary>
+    /// Splits the ranks into groups (a collective over every rank): the ranks that pass the same <paramref name="color"/>
+    /// (0 or more) form one new communicator, ranked by <paramref name="key"/>. The result is owned by the caller and
+    /// must be disposed before this communicator; while it lives, this one reports its failures too.
+    /// </summary>
+    ICommunicator Split(int color, int key);
 
     /// <summary>
     /// Throws a <see cref="Runtime.UserException"/> when another rank has died or the transport has failed, so that the

@@ -37,6 +37,8 @@ public sealed class NcclLibrary
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate int CommFn(IntPtr comm);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate int GetAsyncErrorFn(IntPtr comm, out int result);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate IntPtr ErrorStringFn(int result);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate int CommSplitFn(IntPtr comm, int color, int key, out IntPtr newComm, IntPtr config);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate int CommIntFn(IntPtr comm, out int value);
 
     internal GetVersionFn GetVersion { get; }
     internal GetUniqueIdFn GetUniqueId { get; }
@@ -47,6 +49,10 @@ public sealed class NcclLibrary
     internal CommFn CommAbort { get; }
     internal GetAsyncErrorFn CommGetAsyncError { get; }
     internal ErrorStringFn GetErrorString { get; }
+    /// <summary>ncclCommSplit (NCCL 2.18 or later); null in older libraries.</summary>
+    internal CommSplitFn? CommSplit { get; }
+    internal CommIntFn CommCount { get; }
+    internal CommIntFn CommUserRank { get; }
 
     /// <summary>Where the library was loaded from.</summary>
     public string Path { get; }
@@ -69,6 +75,9 @@ public sealed class NcclLibrary
         CommAbort = Bind<CommFn>("ncclCommAbort");
         CommGetAsyncError = Bind<GetAsyncErrorFn>("ncclCommGetAsyncError");
         GetErrorString = Bind<ErrorStringFn>("ncclGetErrorString");
+        CommCount = Bind<CommIntFn>("ncclCommCount");
+        CommUserRank = Bind<CommIntFn>("ncclCommUserRank");
+        if (NativeLibrary.TryGetExport(handle, "ncclCommSplit", out var split)) CommSplit = Marshal.GetDelegateForFunctionPointer<CommSplitFn>(split);
         Check(GetVersion(out int version), "ncclGetVersion");
         Version = version;
     }

@@ -28,6 +28,7 @@ public sealed class NcclCommunicator : ICommunicator
     private readonly Thread _watchdog;
     private readonly ManualResetEventSlim _stop = new();
     private readonly object _lock = new();
+    private readonly List<IntPtr> _groups = []; // the live communicators split from this one (Split)
     private string? _failure;
     private bool _aborted, _disposed, _finished;
 
@@ -91,17 +92,78 @@ public sealed class NcclCommunicator : ICommunicator
     public NcclLibrary Library => _nccl;
 
     /// <inheritdoc />
-    public void AllReduceSum(Tensor tensor)
+    public void AllReduceSum(Tensor tensor) => AllReduceSum(_comm, tensor);
+
+    /// <inheritdoc />
+    public void Broadcast(Tensor tensor, int root) => Broadcast(_comm, tensor, root);
+
+    // The collectives on this communicator or on one split from it.
+    private void AllReduceSum(IntPtr comm, Tensor tensor)
     {
         var (pointer, count, type) = Buffer(tensor);
-        Check(_nccl.AllReduce(pointer, pointer, count, type, NcclLibrary.Sum, _comm, IntPtr.Zero), "ncclAllReduce");
+        Check(_nccl.AllReduce(pointer, pointer, count, type, NcclLibrary.Sum, comm, IntPtr.Zero), "ncclAllReduce");
+    }
+
+    private void Broadcast(IntPtr comm, Tensor tensor, int root)
+    {
+        var (pointer, count, type) = Buffer(tensor);
+        Check(_nccl.Broadcast(pointer, pointer, count, type, root, comm, IntPtr.Zero), "ncclBroadcast");
     }
 
     /// <inheritdoc />
-    public void Broadcast(Tensor tensor, int root)
+    /// <remarks>Through ncclCommSplit, which NCCL has from 2.18 on; a failure of the run aborts the groups too.</remarks>
+    public ICommunicator Split(int color, int key)
     {
-        var (pointer, count, type) = Buffer(tensor);
-        Check(_nccl.Broadcast(pointer, pointer, count, type, root, _comm, IntPtr.Zero), "ncclBroadcast");
+        ArgumentOutOfRangeException.ThrowIfNegative(color);
+        ThrowIfFailed();
+        var split = _nccl.CommSplit ?? throw new UserException(
+            $"Training rank groups (--expert-parallel) needs NCCL 2.18 or later (ncclCommSplit); {_nccl.Path} is NCCL {_nccl.VersionText}. Point --nccl-lib at a newer libnccl.so.2.");
+        Check(split(_comm, color, key, out var comm, IntPtr.Zero), "ncclCommSplit");
+        try
+        {
+            Check(_nccl.CommUserRank(comm, out int rank), "ncclCommUserRank");
+            Check(_nccl.CommCount(comm, out int count), "ncclCommCount");
+            lock (_lock) _groups.Add(comm);
+            return new NcclGroup(this, comm, rank, count);
+        }
+        catch
+        {
+            _nccl.CommAbort(comm);
+            throw;
+        }
+    }
+
+    // Ends a group made by Split: destroyed after the device has finished its work, or left alone when the failure of the
+    // run has already aborted it.
+    private void Release(IntPtr comm)
+    {
+        lock (_lock)
+        {
+            if (!_groups.Remove(comm)) return;
+            if (_aborted) return;
+        }
+        cuda.synchronize(Device);
+        _nccl.CommDestroy(comm);
+    }
+
+    /// <summary>A communicator split from the run's (<see cref="Split"/>): its collectives, the run's failure state.</summary>
+    private sealed class NcclGroup(NcclCommunicator run, IntPtr comm, int rank, int worldSize) : ICommunicator
+    {
+        private bool _disposed;
+        public int Rank => rank;
+        public int WorldSize => worldSize;
+        public Device Device => run.Device;
+        public void AllReduceSum(Tensor tensor) => run.AllReduceSum(comm, tensor);
+        public void Broadcast(Tensor tensor, int root) => run.Broadcast(comm, tensor, root);
+        public ICommunicator Split(int color, int key) =>
+            throw new NotSupportedException("groups are split from the run's communicator only");
+        public void ThrowIfFailed() => run.ThrowIfFailed();
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            run.Release(comm);
+        }
     }
 
     /// <inheritdoc />
@@ -166,6 +228,7 @@ public sealed class NcclCommunicator : ICommunicator
             if (_disposed || _failure is not null) return;
             _failure = reason;
             _aborted = true;
+            foreach (var group in _groups) _nccl.CommAbort(group);
             _nccl.CommAbort(_comm);
         }
         Console.Error.WriteLine($"rank {Rank}: stopping: {reason}");
@@ -213,6 +276,7 @@ public sealed class NcclCommunicator : ICommunicator
         if (!finished && !failed)
         {
             _rendezvous.Fail(Rank == 0 ? "rank 0 stopped before the end of the run (see its output)" : "it stopped before the end of the run (see its output)");
+            lock (_lock) foreach (var group in _groups) _nccl.CommAbort(group);
             _nccl.CommAbort(_comm);
         }
         _rendezvous.Dispose();
