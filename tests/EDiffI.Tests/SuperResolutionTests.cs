@@ -179,41 +179,40 @@ public class SuperResolutionTests
     }
 
     [Fact]
-    public void TheShippedSr256RestoresDetailBicubicUpsamplingLosesOnRealRenders()
+    public void TheShippedSr256RestoresDetailWithinHalfADecibelOfBicubicOnRealRenders()
     {
+        // Through the generation service as a user's 64² file would go: init = the render, strength 0, size 256.
         string folder = Path.Combine(TinyModel.RepositoryRoot, "models", "default");
         var catalog = new ModelCatalog([new UNetFamily()],
             [new EDiffI.Plugins.T5.T5EncoderFactory(), new EDiffI.Plugins.Clip.ClipTextEncoderFactory()],
             [new EDiffI.Plugins.Clip.ClipImageEncoderFactory()], [new EDiffI.Plugins.Experts.SigmaIntervalRouterFactory()], new EDiffI.Plugins.Experts.ExpertPlacementFactory());
-        using var pipeline = TextToImagePipeline.Load(folder, catalog, CPU, ScalarType.Float32);
-        using var cascade = Cascade.Load(pipeline.Manifest, folder, 64, [new SuperResolutionFamily([new UNetFamily()])], CPU, ScalarType.Float32);
-        var (spec, stage) = cascade.Stages[0];
+        using var service = new GenerationServiceFactory(catalog, [new EDiffI.Plugins.Sampling.HeunSampler()], [new EDiffI.Sampling.KarrasSchedule()], [],
+            new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), [new SuperResolutionFamily([new UNetFamily()])]).Open(folder, CPU, ScalarType.Float32);
         using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var scenes = Enumerable.Range(0, 3).Select(i => (Low: SceneRenderer.Render(1000 + i, WorldSplit.HeldOut, 64), High: SceneRenderer.Render(1000 + i, WorldSplit.HeldOut, 256))).ToList();
-        var low = SceneRenderer.ToImages(scenes.Select(s => s.Low.Rgb));
-        var high = SceneRenderer.ToImages(scenes.Select(s => s.High.Rgb));
-        var captions = scenes.Select(s => s.Low.Short.Text).ToList();
-        using var g = new Generator(7);
-        var eps = randn([3, 3, 256, 256], generator: g);
-        var denoiser = stage.ConditionOn(low, spec.AugmentationSigma, eps);
-        var noise = randn([3, 3, 256, 256], dtype: ScalarType.Float64, generator: g);
-        var sampler = new EDiffI.Plugins.Sampling.HeunSampler();
-        var sigmas = new EDiffI.Sampling.KarrasSchedule().Sigmas(spec.DefaultSteps, spec.SigmaMax ?? 80);
-        var bicubic = F.interpolate(low, [256, 256], mode: InterpolationMode.Bicubic, align_corners: false);
-        var start = spec.StartFromInput ? noise + bicubic.to(ScalarType.Float64) / sigmas[0] : noise; // as the service starts
-        var sr = sampler.Sample(denoiser, new EDiffI.Sampling.SamplingRequest(start, sigmas, pipeline.Encode(captions))).clamp(-1, 1).to(ScalarType.Float32);
-        bicubic = bicubic.clamp(-1, 1);
-        static double Psnr(Tensor a, Tensor b) => 10 * Math.Log10(4 / (a - b).pow(2).mean().item<float>()); // range [−1, 1]
-        // Sharpness: energy of the image minus its 3×3 box blur, over the real render's.
-        static double Detail(Tensor x) => (x - F.avg_pool2d(F.pad(x, [1, 1, 1, 1], TorchSharp.PaddingModes.Replicate), 3, 1)).pow(2).mean().item<float>();
-        double ours = Psnr(sr, high), baseline = Psnr(bicubic, high);
-        double sharp = Detail(sr) / Detail(high), blurred = Detail(bicubic) / Detail(high);
-        string report = $"sr256 PSNR {ours:0.00} dB sharpness {sharp:0.00}; bicubic PSNR {baseline:0.00} dB sharpness {blurred:0.00}";
+        var ours = new List<double>();
+        var baseline = new List<double>();
+        var sharp = new List<double>();
+        var blurred = new List<double>();
+        for (int i = 0; i < 3; i++)
+        {
+            var low = SceneRenderer.Render(1000 + i, WorldSplit.HeldOut, 64);
+            var high = SceneRenderer.ToImages([SceneRenderer.Render(1000 + i, WorldSplit.HeldOut, 256).Rgb]);
+            var lowImage = SceneRenderer.ToImages([low.Rgb]);
+            byte[] rgba = EDiffI.Host.Imaging.ImageFiles.ToRgba8(lowImage[0], out _, out _);
+            using var result = service.Generate(new GenerationRequest(low.Short.Text, 7) { Width = 256, Height = 256, Init = new ConditionerImage(rgba, 64, 64), Strength = 0 });
+            var sr = result.Images;
+            var bicubic = F.interpolate(lowImage, [256, 256], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1, 1);
+            ours.Add(EDiffI.Host.Imaging.ImageQuality.Psnr(sr, high));
+            baseline.Add(EDiffI.Host.Imaging.ImageQuality.Psnr(bicubic, high));
+            sharp.Add(EDiffI.Host.Imaging.ImageQuality.Sharpness(sr, high));
+            blurred.Add(EDiffI.Host.Imaging.ImageQuality.Sharpness(bicubic, high));
+        }
+        string report = $"sr256 PSNR {ours.Average():0.00} dB sharpness {sharp.Average():0.00}; bicubic PSNR {baseline.Average():0.00} dB sharpness {blurred.Average():0.00}";
         File.WriteAllText(Path.Combine(Path.GetTempPath(), "ediffi-sr256-vs-bicubic.txt"), report);
         // The stage restores the detail bicubic upsampling loses (sharpness closer to the real render's) ...
-        Assert.True(Math.Abs(Math.Log(sharp)) < Math.Abs(Math.Log(blurred)), report);
-        // ... and stays close to it: within 2 dB of bicubic's PSNR (it does not beat it yet; README, results).
-        Assert.True(ours > baseline - 2, report);
+        Assert.True(Math.Abs(Math.Log(sharp.Average())) < Math.Abs(Math.Log(blurred.Average())), report);
+        // ... and stays within 0.5 dB of bicubic's PSNR. The issue asks it to beat bicubic: it does not yet (here 23.27 against
+        // 23.33 dB; over 64 held-out scenes on the H200 22.66 against 23.38: docs/results.md), so this bounds how far it may fall.
+        Assert.True(ours.Average() > baseline.Average() - 0.5, report);
     }
 }
