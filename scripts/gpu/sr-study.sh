@@ -21,8 +21,8 @@ app() { bash .gpu/run.sh "$@"; }
 phase=${1:-train}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 aug="0,0.05,0.1,0.2,0.4"; tops="0.25,0.5,1,2,4"
-if [ "$phase" = sr1024 ]; then
-  # sr1024 starting from its upsampled input (startFromInput) at low σ_max, against the shipped settings' numbers.
+# /tmp/start: the shipped model with sr1024 starting from its upsampled input (the same weights, model.json changed).
+start_variant() {
   rm -rf /tmp/start && cp -r models/default /tmp/start
   python3 - <<'PY'
 import json
@@ -31,6 +31,10 @@ for s in m['cascade']:
     if s['name']=='sr1024': s['startFromInput']=True; s['sigmaMax']=1.0
 json.dump(m,open(p,'w'),indent=2)
 PY
+}
+if [ "$phase" = sr1024 ]; then
+  # sr1024 starting from its upsampled input (startFromInput) at low σ_max, against the shipped settings' numbers.
+  start_variant
   app Evaluate.dll sr --model /tmp/start --stage sr1024 --device cuda --count 16 --steps 4 --sigma-max ${2:-0.1,0.25,0.5} --out "$OUT/sr1024-start.json" 2>&1 | grep -vi warn
 elif [ "$phase" = train ]; then
   # The ablation at equal training: the stage with and without noise augmentation, side by side, the same steps.
@@ -52,15 +56,7 @@ else
   done
   # The shipped stage in float32 on the GPU (the runs above compute in bf16).
   app Evaluate.dll sr --model models/default --device cuda --precision fp32 --count 64 --sigma-max 0.25,1 --out "$OUT/sr256-fp32.json" 2>&1 | grep -vi warn
-  # sr1024 from its upsampled input: the same weights, model.json's stage entry changed.
-  rm -rf /tmp/start && cp -r models/default /tmp/start
-  python3 - <<'PY'
-import json
-p='/tmp/start/model.json'; m=json.load(open(p))
-for s in m['cascade']:
-    if s['name']=='sr1024': s['startFromInput']=True; s['sigmaMax']=1.0
-json.dump(m,open(p,'w'),indent=2)
-PY
+  start_variant
   app Evaluate.dll sr --model models/default --stage sr1024 --device cuda --count 16 --steps 4,8 --out "$OUT/sr1024-shipped.json" 2>&1 | grep -vi warn
   app Evaluate.dll sr --model /tmp/start --stage sr1024 --device cuda --count 16 --steps 4,8 --sigma-max 0.25,0.5,1 --out "$OUT/sr1024-start.json" 2>&1 | grep -vi warn
   app Evaluate.dll cascade --model models/default --device cuda --size 256 --count 256 --batch 32 --out "$OUT/cascade-256.json" 2>&1 | grep -vi warn
