@@ -29,6 +29,8 @@ app.Configure(config =>
         .WithExample("generate", "--prompt", "red bricks with white mortar", "--out", "bricks.png");
     verbs.Add<TrainCommand>(config, "train").WithDescription("Train the U-Net with the EDM loss on a folder of captioned images.");
     verbs.Add<EncodeCommand>(config, "encode").WithDescription("Precompute the T5 and CLIP embeddings of a data set into sharded files (train reads cache:<folder>).");
+    verbs.Add<EvalCommand>(config, "eval").WithDescription("Score a model on fresh scenes with the judge: attribute accuracy and FD-judge, as a table, a plot and JSON.")
+        .WithExample("eval", "--model", "models/default", "--count", "64", "--report", "eval.md");
     verbs.Add<BenchCommand>(config, "bench").WithDescription("Time the denoiser, the sampler, and the FLOP rate.");
     verbs.Add<DatasetCommand>(config, "dataset").WithDescription("Write samples of a training source, or measure its throughput.");
     verbs.Add<ServeCommand>(config, "serve").WithDescription("Serve images to game engines over the MessagePack bridge (Unix socket, optional TCP).");

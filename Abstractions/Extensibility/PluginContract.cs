@@ -11,12 +11,13 @@ public static class PluginContract
 
     /// <summary>
     /// Additions raise the minor version: a plugin built for a newer minor than the host's is refused. 1: the height
-    /// estimators of the PBR maps (<c>Textures.IHeightEstimatorFactory</c>).
+    /// estimators of the PBR maps (<c>Textures.IHeightEstimatorFactory</c>). 2: judged prompt sets for evaluation
+    /// (<c>Evaluation.IJudgedPromptSetFactory</c>).
     /// </summary>
-    public const int Minor = 1;
+    public const int Minor = 2;
 
     /// <summary>"major.minor"; pass this constant to <see cref="EDiffIPluginAttribute"/> so it is baked into the plugin.</summary>
-    public const string Version = "2.1";
+    public const string Version = "2.2";
 
     /// <summary>Why a plugin built against <paramref name="pluginContract"/> cannot run here, or null when it can.</summary>
     public static string? Incompatibility(string pluginContract)

@@ -39,7 +39,7 @@ public static class ModelLocator
                 $"unset it, or pass --model <folder>.");
         }
         var looked = new List<string>();
-        foreach (string candidate in Candidates(workingFolder, hostFolder))
+        foreach (string candidate in Candidates(DefaultModel, workingFolder, hostFolder))
         {
             if (IsModel(candidate)) return candidate;
             looked.Add(candidate);
@@ -52,15 +52,42 @@ public static class ModelLocator
             "or run from the repository root.");
     }
 
+    /// <summary>The judge's weights inside a folder of models, as the repository's models/ holds them.</summary>
+    public static readonly string JudgeWeights = Path.Combine("judge", "judge.safetensors");
+
+    /// <summary>
+    /// The judge of evaluations (models/judge/judge.safetensors), looked for where <see cref="ResolveDefault()"/> looks for
+    /// the default model: in <see cref="ModelsVariable"/>'s folder, else the working folder, the host's and those above it.
+    /// </summary>
+    /// <exception cref="UserException">No judge is found; the message lists where it looked.</exception>
+    public static string ResolveJudge() =>
+        ResolveJudge(Environment.GetEnvironmentVariable(ModelsVariable), Directory.GetCurrentDirectory(), AppContext.BaseDirectory);
+
+    /// <summary>The judge's weights, given the value of <see cref="ModelsVariable"/>, the working folder and the host's folder.</summary>
+    internal static string ResolveJudge(string? modelsFolder, string workingFolder, string hostFolder)
+    {
+        var looked = new List<string>();
+        var candidates = !string.IsNullOrWhiteSpace(modelsFolder) ? [Path.Combine(Path.GetFullPath(modelsFolder), JudgeWeights)]
+            : Candidates(Path.Combine("models", JudgeWeights), workingFolder, hostFolder);
+        foreach (string candidate in candidates)
+        {
+            if (File.Exists(candidate)) return candidate;
+            looked.Add(candidate);
+        }
+        throw new UserException("No judge was found (the world's judge, models/judge/judge.safetensors). Looked in:" +
+            string.Concat(looked.Select(file => Environment.NewLine + "  " + file)) + Environment.NewLine +
+            "Pass --judge <file.safetensors> (tools/Judge trains one), or run from the repository root.");
+    }
+
     // The working folder first (what a user in the repository expects), then the host's folder and each folder above it.
-    private static IEnumerable<string> Candidates(string workingFolder, string hostFolder)
+    private static IEnumerable<string> Candidates(string relative, string workingFolder, string hostFolder)
     {
         var seen = new HashSet<string>(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
         var roots = new List<string> { Path.GetFullPath(workingFolder) };
         for (var dir = new DirectoryInfo(Path.GetFullPath(hostFolder)); dir is not null; dir = dir.Parent) roots.Add(dir.FullName);
         foreach (string root in roots)
         {
-            string candidate = Path.Combine(root, DefaultModel);
+            string candidate = Path.Combine(root, relative);
             if (seen.Add(Path.TrimEndingDirectorySeparator(candidate))) yield return candidate;
         }
     }

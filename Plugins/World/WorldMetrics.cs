@@ -4,44 +4,11 @@ namespace EDiffI.Plugins.World;
 
 /// <summary>
 /// The paper's measurements at the world's scale. FID (Heusel et al. 2017) becomes the Fréchet
-/// distance between the judge's features of generated and of real images; the CLIP score (how well
-/// an image matches its prompt) becomes the share of the prompt's attributes the judge finds.
+/// distance between the judge's features of generated and of real images (<see cref="EDiffI.Evaluation.FrechetDistance"/>);
+/// the CLIP score (how well an image matches its prompt) becomes the share of the prompt's attributes the judge finds.
 /// </summary>
 public static class WorldMetrics
 {
-    /// <summary>
-    /// Fréchet distance between Gaussians fitted to two feature sets [N, D] and [M, D]:
-    /// ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½), in float64.
-    /// </summary>
-    public static double FrechetDistance(Tensor a, Tensor b)
-    {
-        using var scope = NewDisposeScope();
-        var x = a.to(ScalarType.Float64);
-        var y = b.to(ScalarType.Float64);
-        var mu1 = x.mean([0]);
-        var mu2 = y.mean([0]);
-        var s1 = Covariance(x);
-        var s2 = Covariance(y);
-        var root1 = SymmetricSqrt(s1);
-        var middle = SymmetricSqrt(root1.matmul(s2).matmul(root1));
-        double trace = (s1.trace() + s2.trace() - 2 * middle.trace()).item<double>();
-        return (mu1 - mu2).square().sum().item<double>() + trace;
-    }
-
-    private static Tensor Covariance(Tensor x)
-    {
-        var centred = x - x.mean([0], keepdim: true);
-        return centred.T.matmul(centred) / (x.shape[0] - 1);
-    }
-
-    // Square root of a symmetric positive semi-definite matrix through its eigendecomposition.
-    private static Tensor SymmetricSqrt(Tensor m)
-    {
-        var symmetric = (m + m.T) / 2;
-        var (values, vectors) = linalg.eigh(symmetric);
-        return vectors.matmul(diag(values.clamp_min(0).sqrt())).matmul(vectors.T);
-    }
-
     /// <summary>
     /// Share of each attribute that the judge reads from <paramref name="images"/> as the scenes
     /// intended (the prompt-fidelity score). Background attributes are scored where visible, object

@@ -1,4 +1,5 @@
 using EDiffI.Data;
+using EDiffI.Evaluation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -7,13 +8,17 @@ namespace EDiffI.Plugins.World;
 /// <summary>Service registration of the procedural world.</summary>
 public static class WorldServiceCollectionExtensions
 {
-    /// <summary>Adds the "world:" data source. It has no options: the split and caption style are the source's argument.</summary>
+    /// <summary>
+    /// Adds the "world:" data source and the "world:" judged prompt set of evaluations. They have no options: the split
+    /// and caption style are the argument.
+    /// </summary>
     /// <param name="services">The services to add to.</param>
     /// <returns><paramref name="services"/>.</returns>
     public static IServiceCollection AddWorld(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IDatasetSourceFactory, WorldSourceFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IJudgedPromptSetFactory, WorldPromptSetFactory>());
         return services;
     }
 }

@@ -32,7 +32,7 @@ public class PluginLoadingTests
         using var _ = provider;
         var good = Find(catalog, "GoodPlugin");
         Assert.Equal(PluginStatus.Loaded, good.Status);
-        Assert.Equal(("Good", "1.2.3", "2.1"), (good.Name, good.Version, good.ContractVersion));
+        Assert.Equal(("Good", "1.2.3", EDiffI.Extensibility.PluginContract.Version), (good.Name, good.Version, good.ContractVersion));
         Assert.Contains("ISigmaSchedule ← LinearSchedule", good.Provides);
 
         var throwing = Find(catalog, "ThrowingPlugin");

@@ -133,10 +133,10 @@ public class WorldMetricsTests
         using var b = Gaussian(20_000, 8, 0, 1, 2);
         using var shifted = Gaussian(20_000, 8, 0.5, 1, 3);
         using var wide = Gaussian(20_000, 8, 0, 2, 4);
-        Assert.Equal(0, WorldMetrics.FrechetDistance(a, a), 6);
-        Assert.InRange(WorldMetrics.FrechetDistance(a, b), 0, 0.02);                 // sampling error only
-        Assert.InRange(WorldMetrics.FrechetDistance(a, shifted), 8 * 0.25 - 0.05, 8 * 0.25 + 0.05); // ‖μ‖² = 8 · 0.5²
-        Assert.InRange(WorldMetrics.FrechetDistance(a, wide), 8 - 0.3, 8 + 0.3);     // Tr(I + 4I − 2·2I) = 8
+        Assert.Equal(0, EDiffI.Evaluation.FrechetDistance.Between(a, a), 6);
+        Assert.InRange(EDiffI.Evaluation.FrechetDistance.Between(a, b), 0, 0.02);                 // sampling error only
+        Assert.InRange(EDiffI.Evaluation.FrechetDistance.Between(a, shifted), 8 * 0.25 - 0.05, 8 * 0.25 + 0.05); // ‖μ‖² = 8 · 0.5²
+        Assert.InRange(EDiffI.Evaluation.FrechetDistance.Between(a, wide), 8 - 0.3, 8 + 0.3);     // Tr(I + 4I − 2·2I) = 8
     }
 
     [Fact]

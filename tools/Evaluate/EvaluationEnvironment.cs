@@ -20,6 +20,7 @@ internal sealed class EvaluationEnvironment : IDisposable
         typeof(EDiffI.Plugins.TextHash.WordHashEncoderFactory), typeof(EDiffI.Plugins.Experts.SigmaIntervalRouter),
         typeof(EDiffI.Plugins.T5.T5Plugin), typeof(EDiffI.Plugins.Clip.ClipPlugin),
         typeof(EDiffI.Plugins.PaintWithWords.PaintWithWordsPlugin), typeof(EDiffI.Plugins.SuperResolution.SuperResolutionPlugin),
+        typeof(EDiffI.Plugins.World.WorldPlugin),
     ];
 
     private readonly ServiceProvider _provider;

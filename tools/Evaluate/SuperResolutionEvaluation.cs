@@ -163,7 +163,7 @@ internal static class SuperResolutionEvaluation
             using var onDevice = judged.to(device);
             var scores = WorldMetrics.AttributeAgreement(environment.Judge, onDevice, scenes.Select(s => s.Scene).ToList());
             using var fake = environment.JudgeFeatures(judged, batch);
-            double fd = WorldMetrics.FrechetDistance(fake.to(ScalarType.Float64), realFeatures.to(ScalarType.Float64));
+            double fd = EDiffI.Evaluation.FrechetDistance.Between(fake.to(ScalarType.Float64), realFeatures.to(ScalarType.Float64));
             double accuracy = scores.Values.Sum(v => v.Agree) / (double)Math.Max(1, scores.Values.Sum(v => v.Scored));
             // Unpaired: the outputs' finest detail over that of real renders of the same kind of scenes at this size.
             double? sharp = full is null ? null : ImageQuality.Sharpness(full, realLarge);
