@@ -134,7 +134,7 @@ public sealed class JudgedEvaluation : IDisposable
         int size = service.Model.Resolution;
         var clock = Stopwatch.StartNew();
         int count = Set.Prompts.Count;
-        service.Validate(Request(settings, 0, Math.Min(settings.Batch, count)) with { Width = size, Height = size });
+        service.Validate(Request(settings, 0, Math.Min(settings.Batch, count), size));
         var tallies = Set.Attributes.ToDictionary(a => a, _ => default(AttributeTally));
         var features = new List<Tensor>();
         var samples = new List<Tensor>();
@@ -143,7 +143,7 @@ public sealed class JudgedEvaluation : IDisposable
             for (int start = 0; start < count; start += settings.Batch)
             {
                 int n = Math.Min(settings.Batch, count - start);
-                var request = Request(settings, start, n) with { Width = size, Height = size };
+                var request = Request(settings, start, n, size);
                 int first = start;
                 using var result = service.Generate(request, progress is null ? null : (string _, in SamplerStep step) =>
                     progress(first + n * (step.Index + 1) / (double)step.Count, step), cancellationToken);
@@ -167,12 +167,13 @@ public sealed class JudgedEvaluation : IDisposable
         }
     }
 
-    private GenerationRequest Request(EvaluationSettings settings, int start, int n)
+    // Prompts start..start+n at the base's resolution `size`.
+    private GenerationRequest Request(EvaluationSettings settings, int start, int n, int size)
     {
         var prompts = Set.Prompts.Skip(start).Take(n).ToList();
         return new GenerationRequest(prompts[0], settings.Seed + start, settings.Steps, settings.Guidance, n)
         {
-            Prompts = prompts, Sampler = settings.Sampler, Schedule = settings.Schedule,
+            Prompts = prompts, Sampler = settings.Sampler, Schedule = settings.Schedule, Width = size, Height = size,
         };
     }
 
