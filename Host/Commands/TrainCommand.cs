@@ -144,6 +144,22 @@ public sealed class TrainSettings : DeviceSettings
     [Description("libnccl.so.2 (or its folder) for --distributed (or set EDIFFI_NCCL_LIB); default: beside the CUDA libtorch")]
     public string? NcclLib { get; init; }
 
+    [CommandOption("--data-reuse <R>")]
+    [Description("train on each drawn scene R times on average (fresh noise, sigma and dropout each time): B/R new scenes a step go into a pool of --data-pool batches and every batch is drawn from it, so the world renderer and the text encoders feed R times more images a second (default 1: a fresh batch every step)")]
+    public int DataReuse { get; init; } = 1;
+
+    [CommandOption("--data-pool <BATCHES>")]
+    [Description("with --data-reuse above 1: the pool's size in batches (default 16)")]
+    public int DataPool { get; init; } = 16;
+
+    [CommandOption("--prefetch <CHUNKS>")]
+    [Description("batches drawn, rendered and encoded ahead on a background thread (default 3 on a GPU, 0 on the CPU)")]
+    public int? Prefetch { get; init; }
+
+    [CommandOption("--profile")]
+    [Description("time the phases of every step (data, forward and backward, optimizer), synchronising the device between them, and print where the time went")]
+    public bool Profile { get; init; }
+
     [CommandOption("--seconds <S>")]
     [Description("with --adapter or --stage: stop after this many seconds, writing a checkpoint and the folder (0 = run all --steps)")]
     public double Seconds { get; init; }
@@ -317,6 +333,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
     {
         BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
         DropProbability = s.Drop, Seed = s.Seed, ImageDropProbability = s.ImageDrop, TileProbability = s.TileProbability,
+        DataReuse = s.DataReuse, DataPool = s.DataPool, Prefetch = s.Prefetch, Profile = s.Profile,
     };
 
     // A shipped network's weights as a trainer's starting point: float32 master weights, and the same as the EMA.
@@ -374,6 +391,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
                             Console.WriteLine($"{name} step {p.Step}/{p.Steps} loss {p.Loss:0.0000} {p.ImagesPerSecond:0.0} img/s");
                     }, token);
                 });
+            if (trainer.ProfileSummary is { } profile) Console.WriteLine(profile);
             return true;
         }
         catch (OperationCanceledException)
@@ -454,7 +472,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         var options = new TrainingOptions
         {
             BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
-            DropProbability = s.Drop, Seed = s.Seed,
+            DropProbability = s.Drop, Seed = s.Seed, DataReuse = s.DataReuse, DataPool = s.DataPool, Prefetch = s.Prefetch, Profile = s.Profile,
         };
         string? resume = s.Resume ?? Checkpoint.FindLatest(Path.Combine(s.Out, "checkpoints"));
         using var cancel = new ConsoleCancellation();

@@ -36,9 +36,11 @@ public sealed class Trainer : IDisposable
     private readonly ITextEncoder? _t5;
     private readonly ITextEncoder? _clip;
     private readonly IImageEncoder? _image;
-    private readonly AdamW _optimizer;
+    private readonly Generator _noiseGenerator;
+    private readonly FlatParameters _flat;
     private readonly List<(string Name, Parameter Param)> _parameters;
-    private readonly Dictionary<string, Tensor> _ema;
+    private ScenePool? _pool;
+    private readonly PhaseClock? _clock;
     private readonly IDenoiser _denoiser;
     private readonly string _outputFolder;
     private readonly INetworkFamily _family;
@@ -52,7 +54,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Steps done so far.</summary>
     public long Step { get; private set; }
     /// <summary>The EMA weights by state-dict name.</summary>
-    public IReadOnlyDictionary<string, Tensor> Ema => _ema;
+    public IReadOnlyDictionary<string, Tensor> Ema => _flat.Ema;
+    /// <summary>Where the time of the steps went (<see cref="TrainingOptions.Profile"/>), or null when not profiled.</summary>
+    public string? ProfileSummary => _clock?.Summary(_options.BatchSize);
     /// <summary>Where checkpoints go.</summary>
     public string CheckpointFolder => Path.Combine(_outputFolder, "checkpoints");
     /// <summary>Where the exported model goes.</summary>
@@ -75,6 +79,9 @@ public sealed class Trainer : IDisposable
         _extension = extension;
         _parallel = parallel;
         if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
+        if (options.ReportEvery < 1) throw new UserException($"The loss is read every {options.ReportEvery} steps; it must be at least every step (1).");
+        if (parallel is not null && options.DataReuse > 1)
+            throw new UserException("--data-reuse above 1 draws from a pool of scenes per process, which a data-parallel run cannot split like one process's batches; train data-parallel with --data-reuse 1.");
         _options = options;
         _data = data;
         _device = device;
@@ -82,6 +89,9 @@ public sealed class Trainer : IDisposable
         _family = family;
         Manifest = manifest with { Network = family.Kind };
         _generator = new Generator((ulong)options.Seed);
+        // The big noise tensor is drawn where it is used: on the GPU from the GPU's generator (a CPU draw and copy of it
+        // took longer than a step of the compact expert); on the CPU from the run's generator as before.
+        _noiseGenerator = device.type == DeviceType.CPU ? _generator : new Generator((ulong)options.Seed ^ 0x5EED_0F_A015EUL, device);
         manual_seed(options.Seed);
         Model = createNetwork();
         if (data.Resolution != Model.Resolution && !(extension is { Crops: true } && data.Resolution <= Model.Resolution))
@@ -110,23 +120,55 @@ public sealed class Trainer : IDisposable
         _clip?.MoveTo(device);
         _image?.MoveTo(device);
         _parameters = Model.Module.named_parameters().ToList();
-        _optimizer = optim.AdamW(_parameters.Select(p => p.Param), options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
         if (initial is not null && resumeFrom is null)
         {
             using var noGrad = no_grad();
             SafeTensorsWeights.LoadInto(Model.Module, initial.Weights, "the parent's weights");
         }
-        _ema = _parameters.ToDictionary(p => p.Name, p => p.Param.detach().clone().DetachFromDisposeScope());
+        _flat = new FlatParameters(_parameters, 0.9, 0.999, 1e-8, options.WeightDecay);
         if (initial is not null && resumeFrom is null)
         {
             using var noGrad = no_grad();
-            foreach (var (name, ema) in _ema)
+            foreach (var (name, ema) in _flat.Ema)
                 ema.copy_(initial.Ema.TryGetValue(name, out var e) ? e : throw new UserException($"The parent's EMA lacks '{name}'."));
         }
         if (resumeFrom is not null) Restore(resumeFrom);
         parallel?.Share(options.BatchSize); // refuses a batch that does not split over the ranks
-        parallel?.StartFromRankZero(_parameters.Select(p => (Tensor)p.Param).ToList(), [.. _ema.Values], Step);
+        parallel?.StartFromRankZero(_parameters.Select(p => (Tensor)p.Param).ToList(), [.. _flat.Ema.Values], Step);
+        if (options.Profile) _clock = new PhaseClock(device);
     }
+
+    // Chunk k of the data stream, drawn with its own generator (so any thread can draw it, in any order of time) and
+    // prepared for the network: on the device, the captions encoded (or the source's cached embeddings moved there).
+    private PreparedBatch Produce(long chunk, int size)
+    {
+        using var generator = new Generator(ChunkSeed(_options.Seed, chunk));
+        BatchShare? share = _parallel?.Share(_options.BatchSize);
+        using var batch = share is { } part ? _data.NextBatch(_options.BatchSize, generator, part) : _data.NextBatch(size, generator);
+        var images = batch.Images.to(ScalarType.Float32, _device);
+        ConditioningInputs conditioning;
+        if (batch.Conditioning is { } cached)
+            conditioning = new ConditioningInputs(
+                T5Text: _t5 is null ? null : cached.T5Text?.To(_device, ScalarType.Float32),
+                ClipText: _clip is null ? null : cached.ClipText?.To(_device, ScalarType.Float32),
+                ClipImage: _image is null ? null : cached.ClipImage?.to(ScalarType.Float32, _device));
+        else
+            conditioning = new ConditioningInputs(T5Text: _t5?.Encode(batch.Captions, _device), ClipText: _clip?.Encode(batch.Captions, _device),
+                ClipImage: _image?.Encode(images));
+        return new PreparedBatch(images, batch.LowResolution?.to(_device), conditioning, batch.Captions);
+    }
+
+    // SplitMix64 of (seed, chunk): well-spread seeds for neighbouring chunks.
+    private static ulong ChunkSeed(long seed, long chunk)
+    {
+        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)chunk + 0xDA7A);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
+    }
+
+    private ScenePool Pool => _pool ??= new ScenePool(Produce, _options.BatchSize, _options.DataReuse, _options.DataPool, Step,
+        _options.Prefetch ?? (_device.type == DeviceType.CPU ? 0 : 3));
 
     /// <summary>Whether this process writes checkpoints and exports (always, unless it is a data-parallel rank other than 0).</summary>
     public bool IsWriter => _parallel?.IsWriter ?? true;
@@ -134,34 +176,33 @@ public sealed class Trainer : IDisposable
     /// <summary>In a data-parallel run, waits until every rank has come here; otherwise returns at once.</summary>
     public void Barrier() => _parallel?.Barrier(_device);
 
-    /// <summary>One optimisation step; returns the batch's mean loss.</summary>
+    /// <summary>One optimisation step; returns the batch's mean loss (reading it back waits for the step to finish).</summary>
     public double TrainStep()
+    {
+        using var loss = StepLoss();
+        double value = loss.item<float>();
+        return _parallel?.Mean(value, _device) ?? value;
+    }
+
+    // One optimisation step; returns the batch's mean loss as a tensor on the device, so the host need not wait for it.
+    private Tensor StepLoss()
     {
         using var scope = NewDisposeScope();
         int b = _options.BatchSize;
         // A data-parallel rank draws what one process would for the whole batch and keeps its share of every draw.
         BatchShare? share = _parallel?.Share(b);
         Tensor Mine(Tensor t, int dim = 0) => share is { } s ? t.narrow(dim, s.Offset, s.Count) : t;
-        using var batch = share is { } part ? _data.NextBatch(b, _generator, part) : _data.NextBatch(b, _generator);
-        var images = batch.Images.to(_device);
-        ConditioningInputs conditioning;
-        if (batch.Conditioning is { } cached)
-            conditioning = cached with
-            {
-                T5Text = _t5 is null ? null : cached.T5Text?.To(_device, ScalarType.Float32),
-                ClipText = _clip is null ? null : cached.ClipText?.To(_device, ScalarType.Float32),
-                ClipImage = _image is null ? null : cached.ClipImage?.to(ScalarType.Float32, _device),
-            };
-        else using (no_grad())
-            conditioning = new ConditioningInputs(T5Text: _t5?.Encode(batch.Captions, _device), ClipText: _clip?.Encode(batch.Captions, _device),
-                ClipImage: _image?.Encode(images));
+        _clock?.Start();
+        var prepared = Pool.Next(_generator);
+        var images = prepared.Images;
+        var conditioning = prepared.Conditioning;
         // Independent dropout of each stream (eDiff-I, Section 5); all dropped is unconditional training.
         double p = _options.DropProbability;
         var keep = Mine(rand(3, b, generator: _generator) >= p, 1);
         var keepImage = _image is null ? keep[2] : keep[2].logical_and(Mine(rand(b, generator: _generator) >= _options.ImageDropProbability));
         conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
         // What the run adds beyond the text (a super-resolution stage's low-resolution image), never dropped.
-        if (_extension is not null) conditioning = _extension.Condition(batch, images, _generator, conditioning);
+        if (_extension is not null) conditioning = _extension.Condition(prepared.AsTrainingBatch(), images, _generator, conditioning);
         // Tiling batches: every convolution wraps on both axes; the world's scenes are periodic, so the target is too.
         if (_options.TileProbability > 0 && rand(1, generator: _generator).item<float>() < _options.TileProbability)
             conditioning = conditioning.With(new EDiffI.Networks.TilingMode(EDiffI.Networks.TileAxes.Both));
@@ -170,47 +211,63 @@ public sealed class Trainer : IDisposable
             : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device));
         long[] shape = images.shape;
         shape[0] = b;
-        var noise = Mine(randn(shape, generator: _generator)).to(_device);
+        var noise = Mine(randn(shape, generator: _noiseGenerator, device: _noiseGenerator == _generator ? CPU : _device)).to(_device);
+        _clock?.Lap("data");
 
         var loss = Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
-        _optimizer.zero_grad();
+        _flat.ZeroGradients();
         loss.backward();
+        _clock?.Lap("forward+backward");
         // Data-parallel: every rank continues with the mean gradient, so clipping and the step agree on all ranks.
-        _parallel?.AverageGradients(_parameters, Step);
-        if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters.Select(x => x.Param), _options.GradientClip);
-        foreach (var group in _optimizer.ParamGroups)
-            group.LearningRate = _options.LearningRate * Math.Min(1.0, (Step + 1) / (double)Math.Max(1, _options.WarmupSteps));
-        _optimizer.step();
+        _parallel?.AverageGradients(_flat.Gradients);
+        if (_options.GradientClip > 0) _flat.ClipGradientNorm(_options.GradientClip);
+        _flat.Step(_options.LearningRate * Math.Min(1.0, (Step + 1) / (double)Math.Max(1, _options.WarmupSteps)));
         Step++;
-        UpdateEma();
-        double value = loss.item<float>();
-        return _parallel?.Mean(value, _device) ?? value;
-    }
-
-    private void UpdateEma()
-    {
         // Warm-up of the decay so early averages are not dominated by the random initialisation.
-        double decay = Math.Min(_options.EmaDecay, (1 + Step) / (10.0 + Step));
-        using var noGrad = no_grad();
-        foreach (var (name, param) in _parameters)
-            _ema[name].lerp_(param, 1 - decay);
+        _flat.UpdateEma(Math.Min(_options.EmaDecay, (1 + Step) / (10.0 + Step)));
+        _clock?.Lap("optimizer+EMA");
+        return loss.detach().MoveToOuterDisposeScope();
     }
 
     /// <summary>Trains until <see cref="TrainingOptions.Steps"/>, checkpointing on schedule and at the end.</summary>
     public void Run(Action<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        long startStep = Step;
-        while (Step < _options.Steps)
+        long startStep = Step, since = 0;
+        Tensor? losses = null; // the sum of the losses since the last read, on the device
+        try
         {
-            // A data-parallel run stops when any rank is asked to, after the same step on every rank.
-            if (_parallel?.AnyStops(cancellationToken.IsCancellationRequested, _device) ?? false) throw new OperationCanceledException(cancellationToken);
-            cancellationToken.ThrowIfCancellationRequested();
-            double loss = TrainStep();
-            if (!double.IsFinite(loss))
-                throw new UserException($"The loss became {loss} at step {Step}; lower --lr or check the data. The last checkpoint is intact.");
-            progress?.Invoke(new TrainingProgress(Step, _options.Steps, loss, (Step - startStep) * _options.BatchSize / clock.Elapsed.TotalSeconds));
-            if (Step % _options.CheckpointEvery == 0 || Step == _options.Steps) SaveCheckpoint();
+            while (Step < _options.Steps)
+            {
+                // A data-parallel run stops when any rank is asked to, after the same step on every rank.
+                if (_parallel?.AnyStops(cancellationToken.IsCancellationRequested, _device) ?? false) throw new OperationCanceledException(cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+                using (var loss = StepLoss())
+                {
+                    if (losses is null) losses = loss.clone();
+                    else losses.add_(loss);
+                }
+                since++;
+                bool checkpoint = Step % _options.CheckpointEvery == 0 || Step == _options.Steps;
+                // The loss is read back (which waits for the GPU) only every few steps and before every checkpoint, so the
+                // host prepares the next steps while the GPU computes; a loss that is not finite is caught before it is saved.
+                if (checkpoint || Step % _options.ReportEvery == 0)
+                {
+                    double mean = losses.item<float>() / since;
+                    if (_parallel is not null) mean = _parallel.Mean(mean, _device);
+                    losses.Dispose();
+                    losses = null;
+                    since = 0;
+                    if (!double.IsFinite(mean))
+                        throw new UserException($"The loss became {mean} by step {Step}; lower --lr or check the data. The last checkpoint is intact.");
+                    progress?.Invoke(new TrainingProgress(Step, _options.Steps, mean, (Step - startStep) * _options.BatchSize / clock.Elapsed.TotalSeconds));
+                }
+                if (checkpoint) SaveCheckpoint();
+            }
+        }
+        finally
+        {
+            losses?.Dispose();
         }
     }
 
@@ -220,7 +277,7 @@ public sealed class Trainer : IDisposable
         using var noGrad = no_grad();
         return new TrainerState(
             _parameters.ToDictionary(p => p.Name, p => p.Param.detach().cpu().clone().DetachFromDisposeScope()),
-            _ema.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().clone().DetachFromDisposeScope()));
+            _flat.Ema.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().clone().DetachFromDisposeScope()));
     }
 
     /// <summary>
@@ -233,9 +290,10 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (name, param) in _parameters) tensors["model/" + name] = param;
-        foreach (var (name, ema) in _ema) tensors["ema/" + name] = ema;
-        var adamSteps = AdamWCheckpoint.Collect(_optimizer, tensors);
+        foreach (var (name, ema) in _flat.Ema) tensors["ema/" + name] = ema;
+        var adamSteps = _flat.Collect(tensors);
         tensors["rng/generator"] = _generator.get_state();
+        if (_noiseGenerator != _generator) tensors["rng/noise"] = _noiseGenerator.get_state();
         tensors["rng/global"] = random.get_rng_state();
         var meta = new JsonObject
         {
@@ -255,11 +313,11 @@ public sealed class Trainer : IDisposable
     {
         if (_extension is not null)
         {
-            _extension.Export(_ema, folder, Step);
+            _extension.Export(_flat.Ema, folder, Step);
             return;
         }
         using var exported = _family.FromConfig(Model.ConfigJson);
-        SafeTensorsWeights.LoadInto(exported.Module, _ema, "EMA weights");
+        SafeTensorsWeights.LoadInto(exported.Module, _flat.Ema, "EMA weights");
         Manifest = Manifest with { TrainedSteps = Step };
         ModelLoader.Write(folder, Manifest, exported);
     }
@@ -273,9 +331,10 @@ public sealed class Trainer : IDisposable
             var weights = tensors.Where(kv => kv.Key.StartsWith("model/", StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key["model/".Length..], kv => kv.Value);
             SafeTensorsWeights.LoadInto(Model.Module, weights, dir);
-            foreach (var (name, ema) in _ema) ema.copy_(tensors["ema/" + name]);
-            AdamWCheckpoint.Restore(_optimizer, tensors, meta["adamSteps"]!.AsArray(), dir);
+            foreach (var (name, ema) in _flat.Ema) ema.copy_(tensors["ema/" + name]);
+            _flat.Restore(tensors, meta["adamSteps"]!.AsArray(), dir);
             _generator.set_state(tensors["rng/generator"]);
+            if (_noiseGenerator != _generator && tensors.TryGetValue("rng/noise", out var noiseState)) _noiseGenerator.set_state(noiseState);
             random.set_rng_state(tensors["rng/global"]);
             Step = meta["step"]!.GetValue<long>();
         }
@@ -296,10 +355,11 @@ public sealed class Trainer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _pool?.Dispose(); // stops the producer before the encoders and the source it uses go
         Model.Dispose();
-        _optimizer.Dispose();
+        _flat.Dispose();
+        if (_noiseGenerator != _generator) _noiseGenerator.Dispose();
         _generator.Dispose();
-        foreach (var t in _ema.Values) t.Dispose();
         _t5?.Dispose();
         _clip?.Dispose();
         _image?.Dispose();

@@ -46,4 +46,19 @@ public sealed record TrainingOptions
     /// the network learns content that wraps around, as `generate --tile` asks of it; 0 trains with zero padding only.
     /// </summary>
     public double TileProbability { get; init; }
+
+    /// <summary>
+    /// Average number of times each drawn scene is trained on (<see cref="ScenePool"/>): 1 draws a fresh batch every step;
+    /// R draws B/R new scenes a step into a pool and trains on B rows drawn from it, so a source slower than the training
+    /// step (the procedural world on the CPU, the text encoders) feeds it R times faster.
+    /// </summary>
+    public int DataReuse { get; init; } = 1;
+    /// <summary>With <see cref="DataReuse"/> above 1, the pool's size in batches.</summary>
+    public int DataPool { get; init; } = 16;
+    /// <summary>Chunks of data prepared ahead on a background thread; null: 3 on a GPU, 0 (drawn when needed) on the CPU.</summary>
+    public int? Prefetch { get; init; }
+    /// <summary>Steps between reads of the loss (each read waits for the device); the loss is also read before every checkpoint.</summary>
+    public long ReportEvery { get; init; } = 20;
+    /// <summary>Time the phases of every step (data, forward and backward, optimizer), synchronising the device between them.</summary>
+    public bool Profile { get; init; }
 }

@@ -82,6 +82,17 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
         Communicator.ThrowIfFailed();
     }
 
+    /// <summary>
+    /// Replaces the flat gradient of every parameter (<see cref="FlatParameters.Gradients"/>) by its mean over the ranks, in one
+    /// all-reduce; a parameter without a gradient on a rank has zeros there, as an unused parameter has in one process.
+    /// </summary>
+    public void AverageGradients(Tensor flat)
+    {
+        Communicator.AllReduceSum(flat);
+        if (Communicator.WorldSize > 1) flat.div_(Communicator.WorldSize);
+        Communicator.ThrowIfFailed();
+    }
+
     /// <summary>The mean of <paramref name="value"/> over the ranks (a step's loss).</summary>
     public double Mean(double value, Device device)
     {
