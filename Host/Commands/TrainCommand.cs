@@ -161,7 +161,7 @@ public sealed class TrainSettings : DeviceSettings
     public bool Profile { get; init; }
 
     [CommandOption("--seconds <S>")]
-    [Description("with --adapter or --stage: stop after this many seconds, writing a checkpoint and the folder (0 = run all --steps)")]
+    [Description("with --adapter, --stage or --finetune: stop after this many seconds, writing a checkpoint and the folder (0 = run all --steps)")]
     public double Seconds { get; init; }
 }
 
@@ -289,7 +289,9 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         };
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);
+        if (s.Seconds > 0) linked.CancelAfter(TimeSpan.FromSeconds(s.Seconds));
         var done = new Dictionary<string, string>(); // expert name → its exported network folder
+        long trained = 0; // steps trained in this run, over all experts
         foreach (var expert in ensemble.Experts.Where(e => only is null || only.Contains(e.Name)))
         {
             string runFolder = Path.Combine(s.Out, expert.Name);
@@ -307,8 +309,18 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
                 data, device, compute, runFolder, resume, encoders.Image, initial);
             AnsiConsole.WriteLine($"expert {expert.Name}: {(resume is null ? $"from {Path.Combine(model, expert.Folder)}" : $"resuming at step {trainer.Step}")}, " +
                                   $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, tiling share {s.TileProbability}, {device}");
-            if (!RunWithProgress(trainer, expert.Name, s.Steps, linked.Token)) return 130;
+            long before = trainer.Step;
+            bool finished = RunWithProgress(trainer, expert.Name, s.Steps, linked.Token);
+            // --seconds ending the run is a budget spent, not an interruption: the experts trained so far go into the model.
+            bool budgetSpent = !finished && s.Seconds > 0 && !cancel.Token.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+            if (!finished && !budgetSpent) return 130;
+            trained += trainer.Step - before;
             done[expert.Name] = trainer.ModelFolder;
+            if (budgetSpent)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[yellow]--seconds {s.Seconds} spent during expert {expert.Name} at step {trainer.Step}; the model takes the experts trained so far[/]");
+                break;
+            }
         }
         // The fine-tuned model: the original folder with the trained experts' networks replaced.
         string target = Path.Combine(s.Out, "model"), temp = target + ".partial";
@@ -321,7 +333,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             Directory.Delete(folder, true);
             tuned.Save(folder, ScalarType.Float16);
         }
-        (manifest with { TrainedSteps = manifest.TrainedSteps + done.Count * s.Steps }).Save(temp);
+        (manifest with { TrainedSteps = manifest.TrainedSteps + trained }).Save(temp);
         if (Directory.Exists(target)) Directory.Delete(target, true);
         Directory.Move(temp, target);
         AnsiConsole.MarkupLineInterpolated($"done: fine-tuned {string.Join(", ", done.Keys)}; model in [green]{target}[/]");

@@ -17,7 +17,7 @@ using static TorchSharp.torch;
 
 namespace EDiffI.Host.Training;
 
-/// <summary>Progress of a training run, reported after every step.</summary>
+/// <summary>Progress of a training run, reported every few steps (<see cref="TrainingOptions.ReportEvery"/>): the mean loss and the images per second since the previous report.</summary>
 public readonly record struct TrainingProgress(long Step, long Steps, double Loss, double ImagesPerSecond);
 
 /// <summary>
@@ -233,7 +233,8 @@ public sealed class Trainer : IDisposable
     public void Run(Action<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        long startStep = Step, since = 0;
+        long since = 0, lastStep = Step;
+        double lastTime = 0;
         Tensor? losses = null; // the sum of the losses since the last read, on the device
         try
         {
@@ -260,7 +261,11 @@ public sealed class Trainer : IDisposable
                     since = 0;
                     if (!double.IsFinite(mean))
                         throw new UserException($"The loss became {mean} by step {Step}; lower --lr or check the data. The last checkpoint is intact.");
-                    progress?.Invoke(new TrainingProgress(Step, _options.Steps, mean, (Step - startStep) * _options.BatchSize / clock.Elapsed.TotalSeconds));
+                    // The rate since the last read: what the run does now, not diluted by its start (compilation, the pool's fill).
+                    double now = clock.Elapsed.TotalSeconds;
+                    progress?.Invoke(new TrainingProgress(Step, _options.Steps, mean, (Step - lastStep) * _options.BatchSize / Math.Max(now - lastTime, 1e-9)));
+                    lastStep = Step;
+                    lastTime = now;
                 }
                 if (checkpoint) SaveCheckpoint();
             }
