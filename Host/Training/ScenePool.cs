@@ -109,11 +109,7 @@ public sealed class ScenePool : IDisposable
     /// <param name="prefetch">Chunks prepared ahead on a background thread; 0 draws on the caller's thread.</param>
     public ScenePool(Func<long, int, PreparedBatch> produce, int batchSize, int reuse, int poolBatches, long startStep, int prefetch)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (reuse < 1) throw new UserException($"--data-reuse must be at least 1 (got {reuse}).");
-        if (reuse > batchSize) throw new UserException($"--data-reuse {reuse} is more than the batch of {batchSize}: a step would draw less than one new scene.");
-        if (reuse > 1 && poolBatches < 1) throw new UserException($"--data-pool must be at least 1 batch (got {poolBatches}).");
-        ArgumentOutOfRangeException.ThrowIfNegative(prefetch);
+        Validate(batchSize, reuse, poolBatches, prefetch);
         _batchSize = batchSize;
         _chunkSize = reuse == 1 ? batchSize : (batchSize + reuse - 1) / reuse;
         _chunks = reuse == 1 ? 1 : (poolBatches * batchSize + _chunkSize - 1) / _chunkSize;
@@ -130,6 +126,17 @@ public sealed class ScenePool : IDisposable
         }
         if (reuse > 1)
             for (int i = 0; i < _chunks; i++) Put(Take());
+    }
+
+    /// <summary>Refuses settings a user can get wrong, with a message naming the option.</summary>
+    /// <exception cref="UserException">The reuse, the pool or the prefetch depth is out of range.</exception>
+    public static void Validate(int batchSize, int reuse, int poolBatches, int prefetch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (reuse < 1) throw new UserException($"--data-reuse must be at least 1 (got {reuse}).");
+        if (reuse > batchSize) throw new UserException($"--data-reuse {reuse} is more than the batch of {batchSize}: a step would draw less than one new scene.");
+        if (reuse > 1 && poolBatches < 1) throw new UserException($"--data-pool must be at least 1 batch (got {poolBatches}).");
+        if (prefetch < 0) throw new UserException($"--prefetch must be 0 (draw when needed) or more (got {prefetch}).");
     }
 
     private void Produce(long first)

@@ -80,6 +80,7 @@ public sealed class Trainer : IDisposable
         _parallel = parallel;
         if (options.BatchSize < 1) throw new UserException("--batch must be at least 1.");
         if (options.ReportEvery < 1) throw new UserException($"The loss is read every {options.ReportEvery} steps; it must be at least every step (1).");
+        ScenePool.Validate(options.BatchSize, options.DataReuse, options.DataPool, options.Prefetch ?? 0);
         if (parallel is not null && options.DataReuse > 1)
             throw new UserException("--data-reuse above 1 draws from a pool of scenes per process, which a data-parallel run cannot split like one process's batches; train data-parallel with --data-reuse 1.");
         _options = options;
