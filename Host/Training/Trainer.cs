@@ -36,7 +36,6 @@ public sealed class Trainer : IDisposable
     private readonly ITextEncoder? _t5;
     private readonly ITextEncoder? _clip;
     private readonly IImageEncoder? _image;
-    private readonly Generator _noiseGenerator;
     private readonly FlatParameters _flat;
     private readonly List<(string Name, Parameter Param)> _parameters;
     private ScenePool? _pool;
@@ -90,9 +89,6 @@ public sealed class Trainer : IDisposable
         _family = family;
         Manifest = manifest with { Network = family.Kind };
         _generator = new Generator((ulong)options.Seed);
-        // The big noise tensor is drawn where it is used: on the GPU from the GPU's generator (a CPU draw and copy of it
-        // took longer than a step of the compact expert); on the CPU from the run's generator as before.
-        _noiseGenerator = device.type == DeviceType.CPU ? _generator : new Generator((ulong)options.Seed ^ 0x5EED_0F_A015EUL, device);
         manual_seed(options.Seed);
         Model = createNetwork();
         if (data.Resolution != Model.Resolution && !(extension is { Crops: true } && data.Resolution <= Model.Resolution))
@@ -160,6 +156,17 @@ public sealed class Trainer : IDisposable
     }
 
     // SplitMix64 of (seed, chunk): well-spread seeds for neighbouring chunks.
+    // The big noise tensor is drawn where it is used. On the CPU it comes from the run's generator. On the GPU a CPU draw
+    // and copy took longer than a step of the compact expert, and TorchSharp cannot make a CUDA generator of one's own
+    // (THSGenerator_new always builds a CPU one), so the device's default generator is seeded from (run seed, step)
+    // before each draw: the noise is a pure function of the step, so a resumed run draws what an unbroken one would.
+    private Tensor DrawNoise(long[] shape)
+    {
+        if (_device.type == DeviceType.CPU) return randn(shape, generator: _generator);
+        torch.cuda.manual_seed_all((long)(ChunkSeed(_options.Seed ^ 0x5EED_0F_A015EL, Step) >> 1));
+        return randn(shape, device: _device);
+    }
+
     private static ulong ChunkSeed(long seed, long chunk)
     {
         ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)chunk + 0xDA7A);
@@ -212,7 +219,7 @@ public sealed class Trainer : IDisposable
             : Edm.SampleTrainingSigma(b, _options.PMean, _options.PStd, _generator, _device));
         long[] shape = images.shape;
         shape[0] = b;
-        var noise = Mine(randn(shape, generator: _noiseGenerator, device: _noiseGenerator == _generator ? CPU : _device)).to(_device);
+        var noise = Mine(DrawNoise(shape));
         _clock?.Lap("data");
 
         var loss = Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
@@ -299,7 +306,6 @@ public sealed class Trainer : IDisposable
         foreach (var (name, ema) in _flat.Ema) tensors["ema/" + name] = ema;
         var adamSteps = _flat.Collect(tensors);
         tensors["rng/generator"] = _generator.get_state();
-        if (_noiseGenerator != _generator) tensors["rng/noise"] = _noiseGenerator.get_state();
         tensors["rng/global"] = random.get_rng_state();
         var meta = new JsonObject
         {
@@ -340,7 +346,6 @@ public sealed class Trainer : IDisposable
             foreach (var (name, ema) in _flat.Ema) ema.copy_(tensors["ema/" + name]);
             _flat.Restore(tensors, meta["adamSteps"]!.AsArray(), dir);
             _generator.set_state(tensors["rng/generator"]);
-            if (_noiseGenerator != _generator && tensors.TryGetValue("rng/noise", out var noiseState)) _noiseGenerator.set_state(noiseState);
             random.set_rng_state(tensors["rng/global"]);
             Step = meta["step"]!.GetValue<long>();
         }
@@ -364,7 +369,6 @@ public sealed class Trainer : IDisposable
         _pool?.Dispose(); // stops the producer before the encoders and the source it uses go
         Model.Dispose();
         _flat.Dispose();
-        if (_noiseGenerator != _generator) _noiseGenerator.Dispose();
         _generator.Dispose();
         _t5?.Dispose();
         _clip?.Dispose();
