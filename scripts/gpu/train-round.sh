@@ -17,7 +17,9 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee
 ENC="--t5 models/default/t5 --clip models/default/clip"
 case "${1:-throughput}" in
 throughput)
-  for b in 64 256 1024; do
+  # BATCHES (default "64 256 1024") and AGAIN=0 (skip the second pass of ours after the peer) shorten the call.
+  batches=${BATCHES:-64 256 1024}
+  for b in $batches; do
     for r in 1 4; do
       steps=$(( b == 64 ? 300 : b == 256 ? 160 : 80 ))
       app EDiffI.Host.dll train --device cuda --data world:train,mixed --unet compact $ENC --batch $b --steps $steps \
@@ -29,9 +31,10 @@ throughput)
   app EDiffI.Host.dll train --device cuda --data world:train,mixed --unet compact $ENC --batch 256 --steps 100 --data-reuse 4 \
     --profile --checkpoint-every 1000000 --out /tmp/tp-profile > /tmp/tp-profile.log 2>&1
   sed -n '/^profile/,$p' /tmp/tp-profile.log | tee "$OUT/profile.txt"
-  timeout 300 python3 scripts/gpu/unet_peer.py --batches 64,256,1024 --variants eager,compile --shapes static --steps 40 > "$OUT/peer.txt" 2>&1
-  tail -12 "$OUT/peer.txt"
-  for b in 64 256 1024; do for r in 1 4; do
+  timeout 300 python3 scripts/gpu/unet_peer.py --batches "$(echo $batches | tr ' ' ,)" --variants eager,compile --shapes static --steps 40 > "$OUT/peer.txt" 2>&1
+  grep PEER_RESULT "$OUT/peer.txt" | cut -c1-160
+  [ "${AGAIN:-1}" = 0 ] && batches=""
+  for b in $batches; do for r in 1 4; do
     app EDiffI.Host.dll train --device cuda --data world:train,mixed --unet compact $ENC --batch $b --steps $(( b == 64 ? 300 : b == 256 ? 160 : 80 )) \
       --data-reuse $r --checkpoint-every 1000000 --out /tmp/tp2-$b-$r > /tmp/tp2-$b-$r.log 2>&1
     echo "ours (after the peer) batch $b reuse $r: $(grep -E "training step" /tmp/tp2-$b-$r.log | tail -1)" | tee -a "$OUT/ours.txt"
