@@ -24,7 +24,11 @@ public enum TileAxes
 /// cannot do it say so through <see cref="INetwork.CanTile"/>; the generation service refuses tiling for them.
 /// </summary>
 /// <param name="Axes">The axes that wrap.</param>
-public sealed record TilingMode(TileAxes Axes);
+/// <param name="Shift">
+/// Whether sampling rolls the image by a fresh offset along the wrapping axes before every evaluation
+/// (<see cref="Denoising.TileShifts"/>), so the wrap edge is not a special place for the network; networks ignore it.
+/// </param>
+public sealed record TilingMode(TileAxes Axes, bool Shift = true);
 
 /// <summary>Wrap-around helpers shared by the networks, the super-resolution stages and the measurements.</summary>
 public static class Tiling

@@ -59,7 +59,9 @@ public interface ISuperResolutionStage : IDisposable
 /// whole image at once. Windows along a wrapping axis continue across the edge.
 /// </param>
 /// <param name="Overlap">Pixels shared by neighbouring windows, blended with weights that fall to zero at a window's border.</param>
-public sealed record StageLayout(TileAxes Tiling = TileAxes.None, int Window = 0, int Overlap = 0)
+/// <param name="Shifts">Along the wrapping axes, roll the image (and its low-resolution stream) by these offsets before every
+/// evaluation and back after it (<see cref="Denoising.TileShifts"/>); null never rolls.</param>
+public sealed record StageLayout(TileAxes Tiling = TileAxes.None, int Window = 0, int Overlap = 0, Denoising.TileShifts? Shifts = null)
 {
     /// <summary>The whole image, no wrap.</summary>
     public static StageLayout Whole { get; } = new();

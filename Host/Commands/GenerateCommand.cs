@@ -100,6 +100,10 @@ public sealed class GenerateSettings : DeviceSettings
     [Description("seamless tiling: x, y or xy (circular padding in every stage, so the texture repeats without a seam along those axes)")]
     public string? Tile { get; init; }
 
+    [CommandOption("--no-tile-shift")]
+    [Description("with --tile: circular padding alone, without rolling the image by a fresh offset before every network evaluation (the roll is on by default and hides the networks' cell grid and edge habits at the wrap seam)")]
+    public bool NoTileShift { get; init; }
+
     [CommandOption("--stage-window <PX>")]
     [Description("run the super-resolution stages in overlapping windows of this side (a multiple of 32), 0 for the whole image (default: windows only when a stage would not fit Cascade:MemoryBudgetMB)")]
     public int? StageWindow { get; init; }
@@ -292,6 +296,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
             Stages = StageOptions.Parse(s.StageSteps, s.StageGuidance, s.SigmaAug, s.StageSigmaMax),
             Tiling = s.Tile is null ? TileAxes.None
                 : Tiling.Parse(s.Tile) ?? throw new UserException($"--tile takes x, y or xy (got '{s.Tile}')."),
+            TileShift = !s.NoTileShift,
             StageWindow = s.StageWindow,
             Strength = s.Strength, VariationSeed = s.VariationSeed, VariationStrength = s.VariationStrength,
             Resample = s.Resample, JumpLength = s.JumpLength,

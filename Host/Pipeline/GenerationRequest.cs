@@ -43,6 +43,13 @@ public sealed record GenerationRequest(string Prompt, long? Seed = null, int? St
     public TileAxes Tiling { get; init; }
 
     /// <summary>
+    /// With <see cref="Tiling"/>: roll the image by a fresh offset along the wrapping axes before every evaluation of every
+    /// stage (<see cref="EDiffI.Denoising.TileShifts"/>), so the networks' cell grid and their habit of drawing lines at the
+    /// image's edge do not leave a seam at the wrap edge. On by default; off gives circular padding alone.
+    /// </summary>
+    public bool TileShift { get; init; } = true;
+
+    /// <summary>
     /// Side of the windows the super-resolution stages run in (blended where they overlap): null chooses automatically,
     /// windows only when a stage would not fit the memory budget (configuration <c>Cascade:MemoryBudgetMB</c>); 0 always
     /// runs the whole image; a side runs windows of that side (a multiple of 32, at least 64).

@@ -277,7 +277,7 @@ public sealed class GenerationService : IDisposable
             int size = Math.Max(request.Width, request.Height) is > 0 and var asked ? asked : DefaultSize;
             var tiling = request.MakeTileable && request.Tiling == TileAxes.None ? TileAxes.Both : request.Tiling;
             var plan = EditPlan.Of(request, size, Sizes, tiling, notes.Add);
-            if (tiling != TileAxes.None) extra = extra.With(new TilingMode(tiling));
+            if (tiling != TileAxes.None) extra = extra.With(new TilingMode(tiling, request.TileShift));
             SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
             Tensor images;
             if (plan.StartSize == Model.Resolution)
@@ -296,7 +296,7 @@ public sealed class GenerationService : IDisposable
                     set.AugmentationSigma ?? spec.AugmentationSigma)
                 { SigmaMax = set.SigmaMax ?? spec.SigmaMax, Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
                 var low = images;
-                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tiling, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
+                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tiling, request.TileShift, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
                 low.Dispose();
                 stagesUsed.Add(usedStage);
             }
@@ -337,7 +337,7 @@ public sealed class GenerationService : IDisposable
     // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
     // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
     private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, EDiffI.SuperResolution.CascadeStageSpec spec, Tensor low, IReadOnlyList<string> prompts,
-        long seed, ISampler sampler, ISigmaSchedule schedule, TileAxes tiling, StageEdit? edit, GenerationProgress? progress, CancellationToken cancellationToken)
+        long seed, ISampler sampler, ISigmaSchedule schedule, TileAxes tiling, bool shift, StageEdit? edit, GenerationProgress? progress, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -347,7 +347,8 @@ public sealed class GenerationService : IDisposable
         var augmentation = StageNoise(seed, batch, side, used.Name, 1).to(device);
         var conditioning = Pipeline.Encode(prompts);
         var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation,
-            new EDiffI.SuperResolution.StageLayout(tiling, used.Window, used.Window / 4)), used.Guidance);
+            new EDiffI.SuperResolution.StageLayout(tiling, used.Window, used.Window / 4,
+                shift && tiling != TileAxes.None ? new EDiffI.Denoising.TileShifts(tiling, seed + 1_000_003L * used.Resolution) : null)), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
         var sigmas = used.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
         if (edit is not null) sigmas = edit.Schedule(sigmas);

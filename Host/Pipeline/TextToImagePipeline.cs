@@ -200,6 +200,8 @@ public sealed class TextToImagePipeline : IDisposable
         if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0
         var conditioning = WithExtra(Encode(prompts), extra, prompts.Count);
         IDenoiser denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
+        if (conditioning.Get<TilingMode>() is { Shift: true, Axes: not TileAxes.None } tilingMode)
+            denoiser = new ShiftedTilingDenoiser(denoiser, new TileShifts(tilingMode.Axes, seed));
         if (edit is not null) denoiser = edit.Constrain(denoiser);
         var noise = Noise(seed, prompts.Count);
         if (start?.VariationSeed is { } other && start.VariationStrength > 0)

@@ -110,6 +110,12 @@ internal sealed class LowResolutionDenoiser(IDenoiser inner, ConditioningStream 
     private Tensor Windowed(Tensor x, ConditioningInputs conditioning, Func<Tensor, ConditioningInputs, Tensor> denoise)
     {
         var s = Repeated(x);
+        if (layout.Shifts is not { } shifts || layout.Tiling == TileAxes.None) return Windowed(x, s, conditioning, denoise);
+        return shifts.Around(x, s.Spatial, (rolled, spatial) => Windowed(rolled, s with { Spatial = spatial }, conditioning, denoise));
+    }
+
+    private Tensor Windowed(Tensor x, ConditioningStream s, ConditioningInputs conditioning, Func<Tensor, ConditioningInputs, Tensor> denoise)
+    {
         long height = x.shape[2], width = x.shape[3];
         int window = layout.Window;
         if (window <= 0 || (window >= height && window >= width))

@@ -15,10 +15,10 @@ public class EvalVerbTests
     private static readonly string[] Attributes = ["family", "colour", "second colour", "scale", "orientation", "density", "thickness", "object shape", "object colour"];
 
     /// <summary>
-    /// The shipped model's mean attribute accuracy on the GPU machine's standard evaluation (docs/results.md: 43.6%, 24 Heun
-    /// steps, guidance 2) less 10 points: a broken or swapped model falls below it.
+    /// The shipped model's mean attribute accuracy on the GPU machine's standard evaluation (docs/benchmarks.md, training
+    /// rounds: 47.8% on 512 scenes, 24 Heun steps, guidance 2) less 10 points: a broken or swapped model falls below it.
     /// </summary>
-    private const double Floor = 0.336;
+    private const double Floor = 0.378;
 
     private static string Repository => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(EndToEndTests.HostDll())!, "..", "..", "..", ".."));
 

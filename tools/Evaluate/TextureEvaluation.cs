@@ -23,7 +23,7 @@ internal static class TextureEvaluation
     internal static Tensor Repeat2x2(Tensor image) => cat([cat([image, image], 2), cat([image, image], 2)], 1);
 
     /// <summary>
-    /// Evaluate seams --model models/default [--size 64] [--count 16] [--seeds 2] [--steps model's] [--tile none,x,y,xy]
+    /// Evaluate seams --model models/default [--size 64] [--count 16] [--seeds 2] [--steps model's] [--tile none,x,y,xy,xy:fixed (no per-evaluation shift)]
     /// [--device cpu] [--figure repeats.png] [--out seams.json]
     /// </summary>
     public static int Seams(Args o)
@@ -34,7 +34,14 @@ internal static class TextureEvaluation
         int count = int.Parse(o.Get("count") ?? "16", CultureInfo.InvariantCulture);
         int seeds = int.Parse(o.Get("seeds") ?? "2", CultureInfo.InvariantCulture);
         int? steps = o.Get("steps") is { } st ? int.Parse(st, CultureInfo.InvariantCulture) : null;
-        var modes = (o.Get("tile") ?? "none,xy").Split(',').Select(t => Tiling.Parse(t) ?? throw new ArgumentException($"unknown tiling '{t}'")).ToList();
+        // "xy" tiles with the per-evaluation shifts (the default), "xy:fixed" with circular padding alone.
+        var modes = (o.Get("tile") ?? "none,xy").Split(',').Select(t =>
+        {
+            var parts = t.Split(':');
+            var axes = Tiling.Parse(parts[0]) ?? throw new ArgumentException($"unknown tiling '{t}'");
+            bool shift = parts.Length == 1 || parts[1] != "fixed";
+            return (Axes: axes, Shift: shift, Name: Tiling.Name(axes) + (shift || axes == TileAxes.None ? "" : ":fixed"));
+        }).ToList();
         string judge = o.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors");
         using var environment = new EvaluationEnvironment(device, judge);
         using var service = environment.OpenCascade(model, device, TorchRuntime.ComputeType(device, o.Get("precision") ?? "auto"));
@@ -42,7 +49,7 @@ internal static class TextureEvaluation
         var prompts = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(3_000_000 + i, WorldSplit.HeldOut, 64).Short.Text).ToList();
         var results = new List<object>();
         var figure = new List<Tensor>();
-        foreach (var tiling in modes)
+        foreach (var (tiling, shift, name) in modes)
         {
             var clock = Stopwatch.StartNew();
             var ratioX = new List<double>();
@@ -51,7 +58,7 @@ internal static class TextureEvaluation
             var phaseY = new List<double>();
             for (int i = 0; i < count; i++)
             {
-                var request = new GenerationRequest(prompts[i], 40_000 + (long)i * seeds, steps, Batch: seeds) { Width = size, Height = size, Tiling = tiling };
+                var request = new GenerationRequest(prompts[i], 40_000 + (long)i * seeds, steps, Batch: seeds) { Width = size, Height = size, Tiling = tiling, TileShift = shift };
                 using var result = service.Generate(request);
                 for (int j = 0; j < seeds; j++)
                 {
@@ -63,8 +70,7 @@ internal static class TextureEvaluation
                     if (i < 4 && j == 0) figure.Add(TextureEvaluation.Repeat2x2(image));
                 }
             }
-            string name = Tiling.Name(tiling);
-            Console.WriteLine($"tile {name,-4} at {size}: seam ratio x {ratioX.Average():0.00} (max {ratioX.Max():0.00}), y {ratioY.Average():0.00} (max {ratioY.Max():0.00}) over {ratioX.Count} images; against boundaries of {Phase}-pixel cells only: x {phaseX.Average():0.00}, y {phaseY.Average():0.00} ({clock.Elapsed.TotalSeconds:0} s)");
+            Console.WriteLine($"tile {name,-8} at {size}: seam ratio x {ratioX.Average():0.00} (max {ratioX.Max():0.00}), y {ratioY.Average():0.00} (max {ratioY.Max():0.00}) over {ratioX.Count} images; against boundaries of {Phase}-pixel cells only: x {phaseX.Average():0.00}, y {phaseY.Average():0.00} ({clock.Elapsed.TotalSeconds:0} s)");
             results.Add(new { tiling = name, images = ratioX.Count, seamX = ratioX.Average(), seamXMax = ratioX.Max(), seamY = ratioY.Average(), seamYMax = ratioY.Max(), seamXCells = phaseX.Average(), seamYCells = phaseY.Average() });
         }
         if (o.Get("figure") is { } path && figure.Count > 0)
