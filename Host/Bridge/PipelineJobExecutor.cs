@@ -86,6 +86,19 @@ public sealed class PipelineJobExecutor : IJobExecutor
         };
     }
 
+    // The request's per-stage settings by stage name; the service checks the names and the values.
+    private static Dictionary<string, StageSettings> StagesOf(List<StageEntry>? entries)
+    {
+        var stages = new Dictionary<string, StageSettings>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in entries ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(entry.Name)) throw new Runtime.UserException("A stage's settings need the stage's name (\"sr256\", \"sr1024\" or \"*\").");
+            if (!stages.TryAdd(entry.Name.Trim(), new StageSettings(entry.Steps, entry.Guidance, entry.AugmentationSigma, entry.SigmaMax)))
+                throw new Runtime.UserException($"The stage '{entry.Name}' is given twice.");
+        }
+        return stages;
+    }
+
     /// <summary>The generation request a protocol request describes: the one mapping of bridge fields to request fields.</summary>
     public GenerationRequest ToRequest(GenerateRequest request)
     {
@@ -99,6 +112,7 @@ public sealed class PipelineJobExecutor : IJobExecutor
             Mask = request.Mask is { } mask ? new ConditionerImage(mask.Rgba, mask.Width, mask.Height) : null,
             Strength = request.Strength, VariationSeed = request.VariationSeed, VariationStrength = request.VariationStrength,
             MakeTileable = request.MakeTileable, Resample = Math.Max(1, request.Resample), JumpLength = request.JumpLength,
+            TileShift = !request.NoTileShift, Stages = StagesOf(request.Stages),
         };
         if (request.StyleImage is { } style)
             generation = generation.WithCondition(StyleConditioner.ConditionerName, new ConditionerInput(

@@ -57,6 +57,8 @@ public sealed class GenerationServiceBridgeTests
     [InlineData("phrase not in prompt", ErrorCodes.InvalidRequest, "'green grass'")]
     [InlineData("duplicate legend colour", ErrorCodes.InvalidRequest, "names colour #ff0000 twice")]
     [InlineData("unknown conditioner", ErrorCodes.InvalidRequest, "Unknown conditioner 'nope'")]
+    [InlineData("unknown stage", ErrorCodes.InvalidRequest, "Unknown stage 'sr9'")]
+    [InlineData("stage steps", ErrorCodes.InvalidRequest, "Steps of stage '*' must be between 1")]
     public async Task TheServicesRulesAnswerWithTheirCodeAndTheSameMessageAsTheCli(string what, string code, string message)
     {
         var (service, _, folder) = Serve();
@@ -79,6 +81,8 @@ public sealed class GenerationServiceBridgeTests
             "duplicate legend colour" => new GenerateRequest { Prompt = "red bricks", Scribble = scribble,
                 Legend = [new LegendEntry { Rgb = 0xFF0000, Phrase = "red" }, new LegendEntry { Rgb = 0xFF0000, Phrase = "bricks" }] },
             "unknown conditioner" => new GenerateRequest { Prompt = "p", Conditions = [new ConditionEntry { Name = "nope", Text = "x" }] },
+            "unknown stage" => new GenerateRequest { Prompt = "p", Stages = [new StageEntry { Name = "sr9", Steps = 4 }] },
+            "stage steps" => new GenerateRequest { Prompt = "p", Stages = [new StageEntry { Name = "*", Steps = 0 }] },
             _ => throw new ArgumentException(what),
         };
         var e = await Assert.ThrowsAsync<BridgeException>(() => client.GenerateAsync(request));
@@ -87,6 +91,31 @@ public sealed class GenerationServiceBridgeTests
         // One rule, one message: the CLI's request gets the very same text from the service.
         Assert.Equal(service.Check(executor.ToRequest(request))!.Message, e.Message);
         Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public void PerStageSettingsAndTheTileShiftSwitchReachTheGenerationRequest()
+    {
+        var (service, _, folder) = Serve();
+        using var _s = service;
+        using var _f = folder;
+        var executor = new PipelineJobExecutor(service, "tiny");
+        var request = executor.ToRequest(new GenerateRequest
+        {
+            Prompt = "p", TileAxes = "xy", NoTileShift = true,
+            Stages = [new StageEntry { Name = "SR256", Steps = 7, AugmentationSigma = 0.3 }, new StageEntry { Name = "*", Guidance = 1 }],
+        });
+        Assert.False(request.TileShift);
+        Assert.Equal(new StageSettings(7, null, 0.3, null), request.Stages["sr256"]); // names match as the service's do, in any case
+        Assert.Equal(new StageSettings(null, 1, null, null), request.Stages[GenerationService.EveryStage]);
+        Assert.True(executor.ToRequest(new GenerateRequest { Prompt = "p", TileAxes = "xy" }).TileShift); // an old client: the roll stays on
+        var twice = Assert.Throws<EDiffI.Host.Runtime.UserException>(() => executor.ToRequest(new GenerateRequest
+        {
+            Prompt = "p", Stages = [new StageEntry { Name = "sr256", Steps = 7 }, new StageEntry { Name = "sr256", Steps = 8 }],
+        }));
+        Assert.Contains("'sr256' is given twice", twice.Message);
+        Assert.Contains("stage's name", Assert.Throws<EDiffI.Host.Runtime.UserException>(() =>
+            executor.ToRequest(new GenerateRequest { Prompt = "p", Stages = [new StageEntry { Steps = 7 }] })).Message);
     }
 
     [Fact]

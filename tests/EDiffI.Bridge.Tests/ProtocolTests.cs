@@ -13,6 +13,8 @@ public class ProtocolTests
         StyleImage = Image(2, 3), Scribble = Image(4, 1), Legend = [new LegendEntry { Rgb = 0xFF0000, Phrase = "bricks", Strength = 0.4 }], PreviewSize = 32,
         TileAxes = "x", InitImage = Image(2, 2), Mask = Image(2, 2), Strength = 0.25, VariationSeed = 8, VariationStrength = 0.5, MakeTileable = true,
         MaterialPreviewSize = 16, Pbr = true, NormalConvention = "directx", Resample = 3, JumpLength = 2,
+        Stages = [new StageEntry { Name = "sr256", Steps = 9, Guidance = 1.5, AugmentationSigma = 0.2, SigmaMax = 0.75 }, new StageEntry { Name = "*", Steps = 4 }],
+        NoTileShift = true,
     };
 
     /// <summary>One message of every type, every field set to something other than its default.</summary>
@@ -78,6 +80,10 @@ public class ProtocolTests
         Assert.Equal((original.TileAxes, original.Strength, original.VariationSeed, original.VariationStrength, original.MakeTileable, original.MaterialPreviewSize, original.Pbr, original.NormalConvention),
             (back.TileAxes, back.Strength, back.VariationSeed, back.VariationStrength, back.MakeTileable, back.MaterialPreviewSize, back.Pbr, back.NormalConvention));
         Assert.Equal((3, 2), (back.Resample, back.JumpLength));
+        Assert.Equal(2, back.Stages!.Count);
+        Assert.Equal(("sr256", (int?)9, (double?)1.5, (double?)0.2, (double?)0.75), (back.Stages[0].Name, back.Stages[0].Steps, back.Stages[0].Guidance, back.Stages[0].AugmentationSigma, back.Stages[0].SigmaMax));
+        Assert.Equal(("*", (int?)4, (double?)null), (back.Stages[1].Name, back.Stages[1].Steps, back.Stages[1].Guidance));
+        Assert.True(back.NoTileShift);
         Assert.Equal(original.InitImage!.Rgba, back.InitImage!.Rgba);
         Assert.Equal(original.Mask!.Rgba, back.Mask!.Rgba);
     }

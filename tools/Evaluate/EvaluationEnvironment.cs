@@ -41,17 +41,25 @@ internal sealed class EvaluationEnvironment : IDisposable
         Sampler = _provider.GetServices<ISampler>().First(s => s.Name == "heun");
         Schedule = _provider.GetServices<ISigmaSchedule>().First(s => s.Name == "karras");
         if (!File.Exists(judgePath)) throw new FileNotFoundException($"no judge at '{judgePath}' (pass --judge)", judgePath);
-        Judge = new WorldJudge();
-        EDiffI.IO.SafeTensorsWeights.Load(Judge, judgePath);
-        Judge.eval();
-        Judge.to(device);
+        // Loaded on first use: the judged evaluation (JudgedEvaluation) opens its own through the world's prompt set, so
+        // the default mode would otherwise load it twice.
+        _judge = new Lazy<WorldJudge>(() =>
+        {
+            var judge = new WorldJudge();
+            EDiffI.IO.SafeTensorsWeights.Load(judge, judgePath);
+            judge.eval();
+            judge.to(device);
+            return judge;
+        });
         Device = device;
     }
+
+    private readonly Lazy<WorldJudge> _judge;
 
     public ModelCatalog Catalog { get; }
     public ISampler Sampler { get; }
     public ISigmaSchedule Schedule { get; }
-    public WorldJudge Judge { get; }
+    public WorldJudge Judge => _judge.Value;
     public Device Device { get; }
     public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
 
@@ -81,7 +89,7 @@ internal sealed class EvaluationEnvironment : IDisposable
 
     public void Dispose()
     {
-        Judge.Dispose();
+        if (_judge.IsValueCreated) _judge.Value.Dispose();
         _provider.Dispose();
     }
 }

@@ -225,6 +225,17 @@ public sealed class GenerateRequest : BridgeMessage
     /// <summary>Steps per resampled piece with <see cref="Resample"/>; 0 for the host's default (an eighth of the steps).</summary>
     [Key(26)]
     public int JumpLength { get; set; }
+
+    /// <summary>Per-stage settings of the super-resolution cascade (steps, guidance, σ_aug, σ_max); null or empty for the model's defaults.</summary>
+    [Key(27)]
+    public List<StageEntry>? Stages { get; set; }
+
+    /// <summary>
+    /// With tiling: circular padding alone, without rolling the image by a fresh offset before every network evaluation
+    /// (the roll is on by default; it keeps the networks' cell grid and edge habits off the wrap seam).
+    /// </summary>
+    [Key(28)]
+    public bool NoTileShift { get; set; }
 }
 
 /// <summary>Host → client: the request is queued; progress, then a result, an error or a cancellation follow.</summary>

@@ -61,6 +61,34 @@ public sealed class ConditionEntry
     public double Weight { get; set; }
 }
 
+/// <summary>
+/// Settings of one super-resolution stage of the cascade in a generate request ("sr256", "sr1024", or "*" for every
+/// stage not named); a null field keeps the model's default for that stage.
+/// </summary>
+[MessagePackObject]
+public sealed class StageEntry
+{
+    /// <summary>The stage's name, as the host's <see cref="ModelInfo"/> capabilities list its sizes ("sr256"), or "*".</summary>
+    [Key(0)]
+    public string Name { get; set; } = "";
+
+    /// <summary>Sampler steps of the stage, or null for the model's.</summary>
+    [Key(1)]
+    public int? Steps { get; set; }
+
+    /// <summary>Guidance weight of the stage (1: none), or null for the model's.</summary>
+    [Key(2)]
+    public double? Guidance { get; set; }
+
+    /// <summary>σ_aug, the noise the low-resolution input is corrupted with (0: none), or null for the model's.</summary>
+    [Key(3)]
+    public double? AugmentationSigma { get; set; }
+
+    /// <summary>Largest σ of the stage's schedule (lower stays closer to the upsampled input), or null for the model's.</summary>
+    [Key(4)]
+    public double? SigmaMax { get; set; }
+}
+
 /// <summary>A model a host can draw with.</summary>
 [MessagePackObject]
 public sealed class ModelInfo
