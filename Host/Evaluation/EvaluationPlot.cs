@@ -9,9 +9,12 @@ internal static class EvaluationPlot
 
     private static readonly Lazy<bool> FontReady = new(UseSystemFont);
 
+    /// <summary>Registers a system font for the labels once (see <see cref="UseSystemFont"/>); every plot calls it first.</summary>
+    internal static void EnsureFont() => _ = FontReady.Value;
+
     public static void Write(string path, EvaluationSubject subject, EvaluationResult result, AttributeScores real)
     {
-        _ = FontReady.Value;
+        EnsureFont();
         var attributes = result.Scores.Attributes;
         var generatedColor = Color.FromHex("#1f77b4");
         var realColor = Color.FromHex("#bbbbbb");

@@ -15,6 +15,7 @@ using EDiffI.Host.Runtime;
 //   Evaluate paint ... / Evaluate style ...: the paint-with-words and style measurements (ControlEvaluation.cs).
 //   Evaluate height ...: height-from-albedo network against the luminance heuristic on world ground truth (HeightEvaluation.cs).
 //   Evaluate sr ... / Evaluate cascade ...: a super-resolution stage on real renders, the cascade from text (SuperResolutionEvaluation.cs).
+//   Evaluate plot ...: Figure 7/8-style plots and training curves from results already written (PlotEvaluation.cs).
 if (args.Length > 0 && args[0] == "palette")
 {
     var paletteOptions = Args.Parse(args[1..]);
@@ -51,6 +52,8 @@ if (args.Length > 0 && args[0] == "seams")
     TorchRuntime.UseTorchLibrary(textureOptions.Get("torch-lib"));
     return TextureEvaluation.Seams(textureOptions);
 }
+if (args.Length > 0 && args[0] == "plot")
+    return PlotEvaluation.Run(Args.Parse(args[1..])); // results already on disk, no model: PlotEvaluation.cs
 if (args.Length > 0 && args[0] is "paint" or "style")
 {
     var controlOptions = Args.Parse(args[1..]);
