@@ -351,17 +351,14 @@ public sealed class GenerationService : IDisposable
                 shift && tiling != TileAxes.None ? new EDiffI.Denoising.TileShifts(tiling, seed + 1_000_003L * used.Resolution) : null)), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
         var sigmas = used.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
-        if (edit is not null) sigmas = edit.Schedule(sigmas);
-        if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0
         // x_0 = start + σ_0 ε with start the init (img2img) or bicubic(low): the sampler scales its unit noise by σ_0, so
         // the image goes in divided by σ_0.
-        if (edit?.Init is not null && edit.Mask is null) noise = edit.StartNoise(noise, sigmas[0]);
-        else if (spec.StartFromInput && sigmas[0] > 0)
-            noise = noise + Tiling.Bicubic(low, side, side, tiling).to(ScalarType.Float64, device) / sigmas[0];
-        var request = new SamplingRequest(noise, sigmas, conditioning, Callback: callback, CancellationToken: cancellationToken);
-        var samples = edit?.Sample(sampler, edit.Constrain(denoiser), request, seed + 1_000_003L * used.Resolution) ?? sampler.Sample(denoiser, request);
-        if (edit is not null) samples = edit.Paste(samples);
-        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+        // Inpainting starts the whole image so too (the kept region is held on the init's trajectory by the denoiser).
+        Func<Tensor, double, Tensor> fromInput = spec.StartFromInput
+            ? (unit, sigma0) => unit + Tiling.Bicubic(low, side, side, tiling).to(ScalarType.Float64, device) / sigma0
+            : (unit, _) => unit;
+        return StageEdit.SampleStage(edit, sampler, denoiser, noise, sigmas, conditioning, callback, seed + 1_000_003L * used.Resolution, fromInput, cancellationToken)
+            .MoveToOuterDisposeScope();
     }
 
     // The window a stage runs in: the request's, else 0 (whole image) when its forward pass for the whole batch fits the

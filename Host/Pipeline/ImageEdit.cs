@@ -67,6 +67,29 @@ internal sealed record StageEdit(Tensor? Init, Tensor? Mask, double Strength)
         return x!;
     }
 
+    /// <summary>
+    /// One stage's sampling under an optional <paramref name="edit"/>, the same for the base and every super-resolution
+    /// stage: the schedule cut by the strength (strength 0 returns the init), the start (the init noised to σ_0 for img2img;
+    /// <paramref name="plainStart"/>, when given, for no init or an inpainting mask, else unit noise), the denoiser that keeps
+    /// the unmasked region, RePaint's resampling, and the init pasted back. Returns [B, 3, S, S] in [−1, 1], float32, on the CPU.
+    /// </summary>
+    /// <param name="unitNoise">The sampler's unit noise (it multiplies it by σ_0).</param>
+    /// <param name="plainStart">(unit noise, σ_0) → the unit noise of a start without the init's (a stage that starts from its
+    /// upsampled input); null starts from the noise (or, inpainting, from the init like img2img).</param>
+    /// <param name="seed">The noise of RePaint's jumps.</param>
+    public static Tensor SampleStage(StageEdit? edit, ISampler sampler, IDenoiser denoiser, Tensor unitNoise, double[] sigmas, ConditioningInputs conditioning,
+        SamplerCallback? callback, long seed, Func<Tensor, double, Tensor>? plainStart = null, CancellationToken cancellationToken = default)
+    {
+        if (edit is not null) sigmas = edit.Schedule(sigmas);
+        if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu(); // strength 0
+        var noise = unitNoise;
+        if (edit?.Init is not null && (edit.Mask is null || plainStart is null)) noise = edit.StartNoise(noise, sigmas[0]);
+        else if (plainStart is not null && sigmas[0] > 0) noise = plainStart(noise, sigmas[0]);
+        var request = new SamplingRequest(noise, sigmas, conditioning, Callback: callback, CancellationToken: cancellationToken);
+        var samples = edit is null ? sampler.Sample(denoiser, request) : edit.Paste(edit.Sample(sampler, edit.Constrain(denoiser), request, seed));
+        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu();
+    }
+
     /// <summary>The σ schedule this edit runs: the tail from index round((1 − strength)·N) when there is an init.</summary>
     public double[] Schedule(double[] sigmas)
     {

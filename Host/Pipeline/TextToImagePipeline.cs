@@ -196,21 +196,16 @@ public sealed class TextToImagePipeline : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var edit = start?.Edit;
-        var sigmas = edit?.Schedule(schedule.Sigmas(steps)) ?? schedule.Sigmas(steps);
-        if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0
+        if (edit?.Init is { } init && edit.Schedule(schedule.Sigmas(steps))[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0: no encoding
         var conditioning = WithExtra(Encode(prompts), extra, prompts.Count);
         IDenoiser denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
         if (conditioning.Get<TilingMode>() is { Shift: true, Axes: not TileAxes.None } tilingMode)
             denoiser = new ShiftedTilingDenoiser(denoiser, new TileShifts(tilingMode.Axes, seed));
-        if (edit is not null) denoiser = edit.Constrain(denoiser);
         var noise = Noise(seed, prompts.Count);
         if (start?.VariationSeed is { } other && start.VariationStrength > 0)
             noise = StageEdit.Slerp(noise, Noise(other, prompts.Count), start.VariationStrength);
-        if (edit is not null) noise = edit.StartNoise(noise, sigmas[0]);
-        var request = new SamplingRequest(noise, sigmas, conditioning, Callback: callback, CancellationToken: cancellationToken);
-        var samples = edit?.Sample(sampler, denoiser, request, seed) ?? sampler.Sample(denoiser, request);
-        if (edit is not null) samples = edit.Paste(samples);
-        return samples.clamp(-1, 1).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+        return StageEdit.SampleStage(edit, sampler, denoiser, noise, schedule.Sigmas(steps), conditioning, callback, seed, cancellationToken: cancellationToken)
+            .MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />
