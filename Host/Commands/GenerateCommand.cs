@@ -270,7 +270,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         {
             $"Steps: {used.Steps}", $"Sampler: {used.Sampler}", $"Schedule: {used.Schedule}", string.Format(inv, "CFG scale: {0}", used.Guidance),
             $"Seed: {used.Seeds[index]}", $"Size: {used.Width}x{used.Height}", $"Model: {Path.GetFileName(Path.TrimEndingDirectorySeparator(model))}",
-        }.Concat(used.Tiling != TileAxes.None ? [$"Tiling: {Tiling.Name(used.Tiling)}"] : [])
+        }.Concat(used.Tiling != TileAxes.None ? [$"Tiling: {Tiling.Name(used.Tiling)}" + (used.TileShift ? "" : " (no shift)")] : [])
          .Concat(used.Edit is { } edit ? [string.Format(inv, "Edit: {0}, Strength: {1}", edit, used.Strength)] : [])
          .Concat(used.Variation is { } v ? [string.Format(inv, "Variation seed: {0}, Variation strength: {1}", v.Seed, v.Strength)] : [])
          .Concat(used.Resampling is { } r ? [string.Format(inv, "Resample: {0}, Jump length: {1}", r.Count, r.JumpLength)] : [])
@@ -279,7 +279,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         var json = System.Text.Json.JsonSerializer.Serialize(new
         {
             prompt = used.Prompt, seed = used.Seeds[index], model, used.Steps, used.Guidance, used.Sampler, used.Schedule, used.Width, used.Height,
-            tiling = Tiling.Name(used.Tiling), edit = used.Edit, strength = used.Strength,
+            tiling = Tiling.Name(used.Tiling), tileShift = used.Tiling != TileAxes.None ? used.TileShift : (bool?)null, edit = used.Edit, strength = used.Strength,
             variationSeed = used.Variation?.Seed, variationStrength = used.Variation?.Strength,
             resample = used.Resampling?.Count, jumpLength = used.Resampling?.JumpLength,
             stages = used.Stages.Select(st => new { st.Name, st.Steps, st.Guidance, sigmaAug = st.AugmentationSigma, sigmaMax = st.SigmaMax, st.Window }),

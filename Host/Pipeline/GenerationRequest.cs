@@ -165,6 +165,9 @@ public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> S
     /// <summary>The axes the texture wraps along.</summary>
     public TileAxes Tiling { get; init; }
 
+    /// <summary>With tiling, whether the image was rolled by a fresh offset before every evaluation (<see cref="GenerationRequest.TileShift"/>).</summary>
+    public bool TileShift { get; init; } = true;
+
     /// <summary>What was done with an init image: "img2img@256" (the stage it entered at), "inpaint", "make-tileable"; null for none.</summary>
     public string? Edit { get; init; }
 

@@ -302,7 +302,7 @@ public sealed class GenerationService : IDisposable
             }
             var settings = new GenerationSettingsUsed(prompts[0], Enumerable.Range(0, request.Batch).Select(i => seed + i).ToList(), steps, guidance,
                 sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) {
-                    Stages = stagesUsed, Tiling = tiling, Edit = plan.Name, Strength = request.Init is null ? null : plan.Strength,
+                    Stages = stagesUsed, Tiling = tiling, TileShift = request.TileShift, Edit = plan.Name, Strength = request.Init is null ? null : plan.Strength,
                     Variation = request.VariationSeed is { } v && request.VariationStrength > 0 ? (v, request.VariationStrength) : null,
                     Resampling = request.Resample > 1 ? (request.Resample, StageEdit.JumpOf(request.JumpLength, steps)) : null,
                 };

@@ -231,7 +231,13 @@ public class TextureEditTests
             Assert.StartsWith("mossy cobblestones ✓\n", text["parameters"]);
             Assert.Contains("Seed: 42", text["parameters"]);
             Assert.Contains("Tiling: xy", text["parameters"]);
+            Assert.DoesNotContain("no shift", text["parameters"]);
             Assert.Contains("\"seed\":42", text["ediffi"]);
+            Assert.Contains("\"tileShift\":true", text["ediffi"]);
+            string fixedPath = path + ".fixed.png";
+            ImageFiles.SavePng(image, fixedPath, EDiffI.Host.Commands.GenerateCommand.PngText(used with { TileShift = false }, 0, "models/default"));
+            Assert.Contains("Tiling: xy (no shift)", ImageFiles.ReadPngText(fixedPath)["parameters"]);
+            File.Delete(fixedPath);
             using var back = ImageFiles.LoadSquare(path, 8); // still a valid PNG (the chunk CRCs are right, or decoders refuse it)
             Assert.Equal(8, back.shape[^1]);
         }
