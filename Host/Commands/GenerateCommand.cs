@@ -201,7 +201,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using (var warm = service.Generate(request, (GenerationProgress?)null, linked.Token))
-                Console.WriteLine($"run {run}: {warm.Images.shape[0]} image(s) of {warm.Settings.Width}×{warm.Settings.Height} in {clock.Elapsed.TotalSeconds:0.000} s");
+                Console.WriteLine($"run {run}: {warm.Images.shape[0]} image(s) of {warm.Settings.Width}×{warm.Settings.Height} in {clock.Elapsed.TotalSeconds:0.000} s{StageTimes(warm.Settings)}");
         }
         var total = System.Diagnostics.Stopwatch.StartNew();
         GenerationResult result = null!;
@@ -223,7 +223,8 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         using (result)
         {
             Console.WriteLine($"run {s.Repeat}: {result.Images.shape[0]} image(s) of {result.Settings.Width}×{result.Settings.Height} in {total.Elapsed.TotalSeconds:0.000} s" +
-                (result.Settings.Stages.Count > 0 ? $" (base {result.Settings.Steps} steps, " + string.Join(", ", result.Settings.Stages.Select(st => $"{st.Name} {st.Steps} steps σ_aug {st.AugmentationSigma}")) + ")" : ""));
+                (result.Settings.Stages.Count > 0 ? $" (base {result.Settings.Steps} steps, " + string.Join(", ", result.Settings.Stages.Select(st => $"{st.Name} {st.Steps} steps σ_aug {st.AugmentationSigma}")) + ")" : "")
+                + StageTimes(result.Settings));
             foreach (string note in result.Notes) Console.WriteLine(note);
             var seeds = result.Settings.Seeds;
             for (int i = 0; i < seeds.Count; i++)
@@ -258,6 +259,11 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         "directx" or "dx" => EDiffI.Textures.NormalConvention.DirectX,
         _ => throw new UserException($"--normal-convention takes opengl or directx (got '{text}')."),
     };
+
+    // "; base 0.412 s, sr256 0.210 s, sr1024 0.655 s": where a generation's time went, for --repeat's timings.
+    private static string StageTimes(GenerationSettingsUsed used) =>
+        used.Stages.Count == 0 ? "" : FormattableString.Invariant($"; base {used.BaseSeconds:0.000} s, ") +
+            string.Join(", ", used.Stages.Select(st => FormattableString.Invariant($"{st.Name} {st.Seconds:0.000} s")));
 
     /// <summary>
     /// The text chunks of image <paramref name="index"/>: "parameters" in the one-line form A1111-style tools read, and

@@ -127,6 +127,8 @@ public sealed record StageUsed(string Name, int Resolution, int Steps, double Gu
     public double? SigmaMax { get; init; }
     /// <summary>Side of the windows the stage ran in; 0 when it ran on the whole image.</summary>
     public int Window { get; init; }
+    /// <summary>Wall-clock seconds the stage took, its result copied to the CPU (so on a GPU the work is finished).</summary>
+    public double Seconds { get; init; }
 }
 
 /// <summary>Reports one sampler step of one stage of a generation ("base", then each super-resolution stage by name).</summary>
@@ -164,6 +166,9 @@ public sealed record GenerationSettingsUsed(string Prompt, IReadOnlyList<long> S
 
     /// <summary>The axes the texture wraps along.</summary>
     public TileAxes Tiling { get; init; }
+
+    /// <summary>Wall-clock seconds of the base stage (text encoding and conditioners included, its result on the CPU); 0 when the base did not run.</summary>
+    public double BaseSeconds { get; init; }
 
     /// <summary>With tiling, whether the image was rolled by a fresh offset before every evaluation (<see cref="GenerationRequest.TileShift"/>).</summary>
     public bool TileShift { get; init; } = true;

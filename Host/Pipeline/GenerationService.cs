@@ -280,11 +280,14 @@ public sealed class GenerationService : IDisposable
             if (tiling != TileAxes.None) extra = extra.With(new TilingMode(tiling, request.TileShift));
             SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
             Tensor images;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            double baseSeconds = 0;
             if (plan.StartSize == Model.Resolution)
                 images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, baseProgress,
                     new BaseStart(plan.At(Model.Resolution, request.Batch), request.VariationSeed, request.VariationStrength), cancellationToken);
             else
                 images = plan.LowInputOf(_cascade.Stages.First(st => st.Spec.Resolution == plan.StartSize).Stage.InputResolution, request.Batch);
+            if (plan.StartSize == Model.Resolution) baseSeconds = clock.Elapsed.TotalSeconds;
             var stagesUsed = new List<StageUsed>();
             foreach (var (spec, stage) in _cascade.Stages)
             {
@@ -296,13 +299,14 @@ public sealed class GenerationService : IDisposable
                     set.AugmentationSigma ?? spec.AugmentationSigma)
                 { SigmaMax = set.SigmaMax ?? spec.SigmaMax, Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
                 var low = images;
+                clock.Restart();
                 images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tiling, request.TileShift, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
                 low.Dispose();
-                stagesUsed.Add(usedStage);
+                stagesUsed.Add(usedStage with { Seconds = clock.Elapsed.TotalSeconds });
             }
             var settings = new GenerationSettingsUsed(prompts[0], Enumerable.Range(0, request.Batch).Select(i => seed + i).ToList(), steps, guidance,
                 sampler.Name, schedule.Name, (int)images.shape[3], (int)images.shape[2], used) {
-                    Stages = stagesUsed, Tiling = tiling, TileShift = request.TileShift, Edit = plan.Name, Strength = request.Init is null ? null : plan.Strength,
+                    Stages = stagesUsed, BaseSeconds = baseSeconds, Tiling = tiling, TileShift = request.TileShift, Edit = plan.Name, Strength = request.Init is null ? null : plan.Strength,
                     Variation = request.VariationSeed is { } v && request.VariationStrength > 0 ? (v, request.VariationStrength) : null,
                     Resampling = request.Resample > 1 ? (request.Resample, StageEdit.JumpOf(request.JumpLength, steps)) : null,
                 };

@@ -164,6 +164,8 @@ public class SuperResolutionTests
         Assert.Equal(["base", "sr64"], stages.Distinct());
         Assert.Equal(3, stages.Count(s => s == "sr64"));
         Assert.Equal("sr64", Assert.Single(result.Settings.Stages).Name);
+        // Where the time went: the base's and each stage's wall clock are measured.
+        Assert.True(result.Settings.BaseSeconds > 0 && result.Settings.Stages[0].Seconds > 0);
         // The base's size runs the base only; a size no stage draws is refused with the sizes there are.
         using var small = service.Generate(new GenerationRequest("red stripes", 1, 2) { Width = 16, Height = 16 });
         Assert.Equal(16, small.Images.shape[3]);
