@@ -1,5 +1,6 @@
 using EDiffI.Conditioning;
 using EDiffI.Networks;
+using EDiffI.Sampling;
 using static TorchSharp.torch;
 
 namespace EDiffI.Denoising;
@@ -24,9 +25,9 @@ public sealed class TileShifts(TileAxes axes, long seed)
     /// <summary>The offsets (rows, columns) for the next evaluation of an image of <paramref name="height"/> × <paramref name="width"/>.</summary>
     public (long Rows, long Columns) Next(long height, long width)
     {
-        ulong z = Mix(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)Interlocked.Increment(ref _evaluations)));
+        ulong z = SeedMix.Of(seed, (ulong)Interlocked.Increment(ref _evaluations));
         long rows = Axes.HasFlag(TileAxes.Y) ? (long)(z % (ulong)height) : 0;
-        long columns = Axes.HasFlag(TileAxes.X) ? (long)(Mix(z) % (ulong)width) : 0;
+        long columns = Axes.HasFlag(TileAxes.X) ? (long)(SeedMix.Mix(z) % (ulong)width) : 0;
         return (rows, columns);
     }
 
@@ -44,13 +45,6 @@ public sealed class TileShifts(TileAxes axes, long seed)
         using var rolledAlongside = alongside?.roll([rows, columns], [2, 3]);
         using var estimate = denoise(rolled, rolledAlongside);
         return estimate.roll([-rows, -columns], [2, 3]);
-    }
-
-    private static ulong Mix(ulong z)
-    {
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return z ^ (z >> 31);
     }
 }
 

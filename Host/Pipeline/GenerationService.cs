@@ -283,11 +283,13 @@ public sealed class GenerationService : IDisposable
             var clock = System.Diagnostics.Stopwatch.StartNew();
             double baseSeconds = 0;
             if (plan.StartSize == Model.Resolution)
+            {
                 images = Pipeline.Sample(prompts, seed, steps, guidance, sampler, schedule, extra, baseProgress,
                     new BaseStart(plan.At(Model.Resolution, request.Batch), request.VariationSeed, request.VariationStrength), cancellationToken);
+                baseSeconds = clock.Elapsed.TotalSeconds;
+            }
             else
                 images = plan.LowInputOf(_cascade.Stages.First(st => st.Spec.Resolution == plan.StartSize).Stage.InputResolution, request.Batch);
-            if (plan.StartSize == Model.Resolution) baseSeconds = clock.Elapsed.TotalSeconds;
             var stagesUsed = new List<StageUsed>();
             foreach (var (spec, stage) in _cascade.Stages)
             {

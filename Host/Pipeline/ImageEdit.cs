@@ -80,8 +80,8 @@ internal sealed record StageEdit(Tensor? Init, Tensor? Mask, double Strength)
     public static Tensor SampleStage(StageEdit? edit, ISampler sampler, IDenoiser denoiser, Tensor unitNoise, double[] sigmas, ConditioningInputs conditioning,
         SamplerCallback? callback, long seed, Func<Tensor, double, Tensor>? plainStart = null, CancellationToken cancellationToken = default)
     {
+        if (edit is not null && edit.ReturnsInit(sigmas)) return edit.Init!.to(ScalarType.Float32).cpu();
         if (edit is not null) sigmas = edit.Schedule(sigmas);
-        if (edit?.Init is { } init && sigmas[0] <= 0) return init.to(ScalarType.Float32).cpu(); // strength 0
         var noise = unitNoise;
         if (edit?.Init is not null && (edit.Mask is null || plainStart is null)) noise = edit.StartNoise(noise, sigmas[0]);
         else if (plainStart is not null && sigmas[0] > 0) noise = plainStart(noise, sigmas[0]);
@@ -89,6 +89,9 @@ internal sealed record StageEdit(Tensor? Init, Tensor? Mask, double Strength)
         var samples = edit is null ? sampler.Sample(denoiser, request) : edit.Paste(edit.Sample(sampler, edit.Constrain(denoiser), request, seed));
         return samples.clamp(-1, 1).to(ScalarType.Float32).cpu();
     }
+
+    /// <summary>Whether this edit's stage just returns the init (strength 0: the cut schedule of <paramref name="sigmas"/> starts at σ = 0).</summary>
+    public bool ReturnsInit(double[] sigmas) => Init is not null && Schedule(sigmas)[0] <= 0;
 
     /// <summary>The σ schedule this edit runs: the tail from index round((1 − strength)·N) when there is an init.</summary>
     public double[] Schedule(double[] sigmas)

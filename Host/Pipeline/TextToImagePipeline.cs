@@ -196,7 +196,7 @@ public sealed class TextToImagePipeline : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var edit = start?.Edit;
-        if (edit?.Init is { } init && edit.Schedule(schedule.Sigmas(steps))[0] <= 0) return init.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // strength 0: no encoding
+        if (edit is not null && edit.ReturnsInit(schedule.Sigmas(steps))) return edit.Init!.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope(); // before encoding
         var conditioning = WithExtra(Encode(prompts), extra, prompts.Count);
         IDenoiser denoiser = new ClassifierFreeGuidance(Denoiser, guidance);
         if (conditioning.Get<TilingMode>() is { Shift: true, Axes: not TileAxes.None } tilingMode)

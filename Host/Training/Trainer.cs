@@ -155,7 +155,6 @@ public sealed class Trainer : IDisposable
         return new PreparedBatch(images, batch.LowResolution?.to(_device), conditioning, batch.Captions);
     }
 
-    // SplitMix64 of (seed, chunk): well-spread seeds for neighbouring chunks.
     // The big noise tensor is drawn where it is used. On the CPU it comes from the run's generator. On the GPU a CPU draw
     // and copy took longer than a step of the compact expert, and TorchSharp cannot make a CUDA generator of one's own
     // (THSGenerator_new always builds a CPU one), so the device's default generator is seeded from (run seed, step)
@@ -167,13 +166,8 @@ public sealed class Trainer : IDisposable
         return randn(shape, device: _device);
     }
 
-    private static ulong ChunkSeed(long seed, long chunk)
-    {
-        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)chunk + 0xDA7A);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return z ^ (z >> 31);
-    }
+    // SplitMix64 of (seed, chunk): well-spread seeds for neighbouring chunks.
+    private static ulong ChunkSeed(long seed, long chunk) => EDiffI.Sampling.SeedMix.Of(seed, unchecked((ulong)chunk + 0xDA7A));
 
     private ScenePool Pool => _pool ??= new ScenePool(Produce, _options.BatchSize, _options.DataReuse, _options.DataPool, Step,
         _options.Prefetch ?? (_device.type == DeviceType.CPU ? 0 : 3));

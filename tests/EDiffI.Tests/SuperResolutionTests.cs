@@ -32,6 +32,10 @@ internal static class TinyStage
         using var g = new Generator(5);
         return rand([batch, 3, side, side], generator: g) * 2 - 1;
     }
+
+    /// <summary>Two images for the 32² stage: the low-resolution input, its augmentation noise and a noisy x (float64).</summary>
+    public static (Tensor Low, Tensor Augmentation, Tensor X) Inputs() =>
+        (Low(2), randn([2, 3, 32, 32], generator: new Generator(8)), randn([2, 3, 32, 32], dtype: ScalarType.Float64, generator: new Generator(9)));
 }
 
 /// <summary>The super-resolution stage's denoiser passes the same conformance as the base's.</summary>

@@ -92,9 +92,7 @@ public class TilingTests
         using var stage = TinyStage.Create();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var low = TinyStage.Low(2);
-        var eps = randn([2, 3, 32, 32], generator: new Generator(8));
-        var x = randn([2, 3, 32, 32], dtype: ScalarType.Float64, generator: new Generator(9));
+        var (low, eps, x) = TinyStage.Inputs();
         var whole = stage.ConditionOn(low, 0.1, eps, new StageLayout(axes)).Denoise(x, 0.5, new ConditioningInputs());
         var windows = stage.ConditionOn(low, 0.1, eps, new StageLayout(axes, Window: 16, Overlap: 8)).Denoise(x, 0.5, new ConditioningInputs());
         double mean = (windows - whole).abs().mean().item<double>(), scale = whole.abs().mean().item<double>();

@@ -39,7 +39,9 @@ internal static class TextureEvaluation
         {
             var parts = t.Split(':');
             var axes = Tiling.Parse(parts[0]) ?? throw new ArgumentException($"unknown tiling '{t}'");
-            bool shift = parts.Length == 1 || parts[1] != "fixed";
+            bool shift = parts.Length == 1 ? true
+                : parts.Length == 2 && parts[1] == "fixed" ? false
+                : throw new ArgumentException($"unknown tiling '{t}' (x, y, xy, none, or an axis with ':fixed')");
             return (Axes: axes, Shift: shift, Name: Tiling.Name(axes) + (shift || axes == TileAxes.None ? "" : ":fixed"));
         }).ToList();
         string judge = o.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors");
