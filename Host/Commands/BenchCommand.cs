@@ -74,7 +74,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
     /// <inheritdoc />
     public override int Execute(CommandContext context, BenchSettings s, CancellationToken cancellationToken)
     {
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         var dtype = TorchRuntime.ComputeType(device, s.Precision);
         var family = catalog.Family(s.Network);
@@ -102,6 +102,30 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         var sigma = ones(s.Batch, device: device);
         var cNoise = Edm.CNoise(sigma);
         double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, sigma, cNoise, cond));
+        // The same evaluation replayed from a CUDA graph, and how far its numbers are from the eager pass's.
+        string graphRow;
+        if (device.type != DeviceType.CUDA) graphRow = "not on CUDA";
+        else if (!CudaGraphs.Enabled) graphRow = "turned off (--cuda-graphs off)";
+        else if (!CudaGraphs.Available) graphRow = $"unavailable: {CudaGraphs.UnavailableReason}";
+        else
+        {
+            using var graphed = CudaGraphs.Wrap(model);
+            double difference, scale;
+            using (var scope = NewDisposeScope())
+            {
+                var eager = model.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
+                var replayed = graphed.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
+                difference = (replayed - eager).abs().max().item<float>();
+                scale = eager.abs().max().item<float>();
+            }
+            if (graphed.Replays == 0) graphRow = $"capture failed, eager instead: {graphed.LastFailure}";
+            else
+            {
+                double graphMs = Time(s.Iterations, device, () => graphed.Forward(xIn, sigma, cNoise, cond));
+                graphRow = string.Create(CultureInfo.InvariantCulture,
+                    $"{graphMs:0.00} ms ({networkMs / graphMs:0.00}× the eager pass; largest difference from it {difference:0.###e+0} of outputs up to {scale:0.###})");
+            }
+        }
         double denoiserMs = Time(s.Iterations, device, () => denoiser.Denoise(x, full(s.Batch, 1.0, dtype: ScalarType.Float64, device: device), cond));
         var request = new GenerationRequest(Prompt, Seed: s.Seed, Steps: s.Steps, Guidance: 1, Batch: s.Batch) { Sampler = s.Sampler };
         service.Validate(request);
@@ -121,7 +145,8 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         report.AppendLine(inv, $"| parameters | {parameters / 1e6:0.0} M |");
         report.AppendLine(inv, $"| GFLOP per image per evaluation | {flops / 1e9:0.0} |");
         report.AppendLine(inv, $"| network evaluation (F_θ) | {networkMs:0.00} ms ({networkMs / s.Batch:0.000} ms per image) |");
-        report.AppendLine(inv, $"| denoiser evaluation (preconditioning, float64 casts) | {denoiserMs:0.00} ms |");
+        report.AppendLine(inv, $"| network evaluation replayed from a CUDA graph | {graphRow} |");
+        report.AppendLine(inv, $"| denoiser evaluation (preconditioning, float64 casts{(CudaGraphs.Enabled && CudaGraphs.Available ? "; graphs on" : "")}) | {denoiserMs:0.00} ms |");
         report.AppendLine(inv, $"| {sampler.Name}, {s.Steps} steps ({evaluations} evaluations), whole batch | {sampleMs:0} ms, {perEvalInSampler:0.00} ms per evaluation |");
         report.AppendLine(inv, $"| sampler and wrappers on top of the network | {(perEvalInSampler / networkMs - 1) * 100:+0.0;-0.0}% |");
         report.AppendLine(inv, $"| images per second ({s.Steps} {sampler.Name} steps) | {s.Batch / (sampleMs / 1000):0.00} |");

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using EDiffI.Host.Runtime;
 using Spectre.Console.Cli;
 
 namespace EDiffI.Host.Commands;
@@ -20,6 +21,24 @@ public class DeviceSettings : CommandSettings
     [CommandOption("--torch-lib <FOLDER>")]
     [Description("folder holding a CUDA libtorch, e.g. a PyTorch install's torch/lib (or set EDIFFI_TORCH_LIB)")]
     public string? TorchLib { get; init; }
+
+    /// <summary>on or off: replay network evaluations from CUDA graphs where the native shim is present.</summary>
+    [CommandOption("--cuda-graphs <ON|OFF>")]
+    [Description("on (default) or off: on CUDA, replay each network evaluation from a captured CUDA graph when the native shim (native/cudagraphs) is present; or set EDIFFI_CUDA_GRAPHS=off")]
+    public string? CudaGraphs { get; init; }
+
+    /// <summary>Applies the settings that must be in place before the first tensor: the libtorch build, CUDA graphs.</summary>
+    public void ApplyRuntime()
+    {
+        EDiffI.Host.Runtime.TorchRuntime.UseTorchLibrary(TorchLib);
+        switch (CudaGraphs?.Trim().ToLowerInvariant())
+        {
+            case null: break;
+            case "on": EDiffI.Denoising.CudaGraphs.Enabled = true; break;
+            case "off": EDiffI.Denoising.CudaGraphs.Enabled = false; break;
+            default: throw new UserException($"--cuda-graphs takes on or off, not '{CudaGraphs}'.");
+        }
+    }
 }
 
 /// <summary>Cancellation on Ctrl+C for the life of a command.</summary>

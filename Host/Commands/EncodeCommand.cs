@@ -52,7 +52,7 @@ public sealed class EncodeCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.
         if (string.IsNullOrEmpty(s.Out)) throw new UserException("--out <folder> is required.");
         if (s.T5 is null && s.Clip is null) throw new UserException("Name at least one encoder: --t5 <folder> and/or --clip <folder>.");
         if (s.Shard < 1) throw new UserException("--shard must be at least 1.");
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         var data = DatasetSources.Open(s.Data, s.Resolution, sources);
         using var disposeData = data as IDisposable;

@@ -92,7 +92,7 @@ public sealed class EvalCommand(GenerationServiceFactory services, IEnumerable<I
         if (!File.Exists(judge)) throw new UserException($"The judge '{judge}' does not exist; pass --judge <file.safetensors>.");
         report.CheckWritable();
 
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         var settings = new EvaluationSettings(s.Steps, s.Guidance, s.Sampler, s.Schedule, s.Batch ?? (device.type == TorchSharp.DeviceType.CPU ? 8 : 128)) { Seed = s.Seed };
         using var evaluation = JudgedEvaluation.Open(promptSets, s.Source, s.Count, judge, device);

@@ -187,7 +187,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
         if (s.Preview is not null && !s.Preview.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserException($"--preview must name a .png file (got '{s.Preview}').");
         var limits = configuration.GetSection(ImageLimits.Section).Get<ImageLimits>() ?? ImageLimits.Default;
         var request = Request(s, limits); // reads the input files (headers checked first) before any slow work
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         using var service = services.Open(s.Model ?? ModelLocator.ResolveDefault(), device, TorchRuntime.ComputeType(device, s.Precision), s.Experts);
         service.Validate(request);
@@ -226,6 +226,9 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 (result.Settings.Stages.Count > 0 ? $" (base {result.Settings.Steps} steps, " + string.Join(", ", result.Settings.Stages.Select(st => $"{st.Name} {st.Steps} steps σ_aug {st.AugmentationSigma}")) + ")" : "")
                 + StageTimes(result.Settings));
             foreach (string note in result.Notes) Console.WriteLine(note);
+            if (device.type == TorchSharp.DeviceType.CUDA)
+                Console.WriteLine(!EDiffI.Denoising.CudaGraphs.Enabled ? "CUDA graphs: off"
+                    : EDiffI.Denoising.CudaGraphs.Available ? "CUDA graphs: on" : $"CUDA graphs: unavailable ({EDiffI.Denoising.CudaGraphs.UnavailableReason})");
             var seeds = result.Settings.Seeds;
             for (int i = 0; i < seeds.Count; i++)
             {

@@ -70,7 +70,7 @@ public sealed class ServeCommand(GenerationServiceFactory services, IConfigurati
         if (s.Tcp is { } requested && (requested < 0 || requested > 65535)) throw new UserException($"--tcp must be a port from 1 to 65535 (got {requested}).");
         string socket = s.Socket ?? BridgeEndpoint.DefaultSocketPath();
 
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         string folder = s.Model ?? ModelLocator.ResolveDefault();
         using var service = services.Open(folder, device, TorchRuntime.ComputeType(device, s.Precision));

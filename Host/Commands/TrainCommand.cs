@@ -121,7 +121,7 @@ public sealed class TrainSettings : DeviceSettings
     public bool NoDegradation { get; init; }
 
     [CommandOption("--finetune <MODEL>")]
-    [Description("fine-tune the experts of this model folder from their weights (all, or those --nodes names), each on its own noise levels; --out gets out/model (the model with the fine-tuned experts) and out/<expert> (checkpoints, resumed)")]
+    [Description("fine-tune the experts of this model folder from their weights (all, or those --nodes names), each on its own noise levels; --out gets out/model (the model with the fine-tuned experts) and out/<expert> (checkpoints, resumed); with --stage, the stage starts from this model's stage of the same name")]
     public string? Finetune { get; init; }
 
     [CommandOption("--tile-probability <P>")]
@@ -189,7 +189,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
         if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
         if (s.Finetune is not null) return FineTune(s, cancellationToken);
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         using var communicator = s.Distributed ? JoinRun(s) : null;
         if (communicator is not null) device = communicator.Device;
@@ -274,7 +274,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         var unknown = only?.Where(n => ensemble.Experts.All(e => e.Name != n)).ToList();
         if (unknown is { Count: > 0 })
             throw new UserException($"--nodes names {string.Join(", ", unknown)}, which the model does not have (its experts: {string.Join(", ", ensemble.Experts.Select(e => e.Name))}).");
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         var family = catalog.Family(manifest.Network);
         var compute = TorchRuntime.ComputeType(device, s.Precision);
@@ -476,11 +476,12 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             throw new UserException("--batch, --steps and --checkpoint-every must be positive and --lr positive.");
         if (s.AugMax is { } aug && !(aug >= 0 && aug <= GenerationService.MaxAugmentationSigma))
             throw new UserException($"--aug-max must lie between 0 and {GenerationService.MaxAugmentationSigma} (got {aug}).");
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         var degradation = s.NoDegradation ? EDiffI.SuperResolution.DegradationOptions.None : new EDiffI.SuperResolution.DegradationOptions();
         if (s.AugMax is { } max) degradation = degradation with { AugmentationMax = max, AugmentationZero = max == 0 ? 1 : degradation.AugmentationZero };
-        var run = new StageRun(s.Stage!, s.Base ?? ModelLocator.ResolveDefault(), s.UNet == "small" ? null : s.UNet, s.Low, s.Crop, degradation);
+        var run = new StageRun(s.Stage!, s.Base ?? ModelLocator.ResolveDefault(), s.UNet == "small" ? null : s.UNet, s.Low, s.Crop, degradation,
+            StartFrom: s.Finetune);
         var options = new TrainingOptions
         {
             BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,
@@ -508,7 +509,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             throw new UserException($"The conditioner '{found.Name}' cannot read its input off a training image (it is not trainable), so it has no adapter to train.");
         if (s.Batch < 1 || s.Steps < 1 || !(s.LearningRate > 0) || !(s.Drop >= 0 && s.Drop < 1) || s.CheckpointEvery < 1)
             throw new UserException("--batch, --steps and --checkpoint-every must be positive, --lr positive and --drop in [0, 1).");
-        TorchRuntime.UseTorchLibrary(s.TorchLib);
+        s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         using var cancel = new ConsoleCancellation();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, cancellationToken);

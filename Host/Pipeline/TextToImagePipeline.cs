@@ -21,6 +21,7 @@ public sealed class TextToImagePipeline : IDisposable
     private readonly ITextEncoder? _clip;
     private readonly IImageEncoder? _image;
     private readonly List<INetwork> _networks;
+    private readonly List<GraphedNetwork> _graphed;
 
     /// <summary>The model's manifest.</summary>
     public ModelManifest Manifest { get; }
@@ -63,7 +64,9 @@ public sealed class TextToImagePipeline : IDisposable
             if (computeType != ScalarType.Float32) network.Module.to(computeType);
             network.ComputeType = computeType;
         }
-        var denoisers = _networks.Select(n => (IDenoiser)new PreconditionedDenoiser(n)).ToList();
+        // Weights that stay on the device can be replayed from CUDA graphs; a placement that moves experts cannot.
+        _graphed = placement is null ? _networks.Select(CudaGraphs.Wrap).ToList() : [];
+        var denoisers = _networks.Select((n, i) => (IDenoiser)new PreconditionedDenoiser(_graphed.Count > 0 ? _graphed[i] : n)).ToList();
         if (router is null)
         {
             _networks[0].Module.to(device);
@@ -211,6 +214,7 @@ public sealed class TextToImagePipeline : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        foreach (var g in _graphed) g.Dispose();
         foreach (var n in _networks) n.Dispose();
         _t5?.Dispose();
         _clip?.Dispose();

@@ -18,8 +18,9 @@ namespace EDiffI.Host.Training;
 /// <param name="Crop">Side of the training crops; null for half the output, at most 256.</param>
 /// <param name="Degradation">The degradation of the low-resolution input.</param>
 /// <param name="Kind">The stage family.</param>
+/// <param name="StartFrom">A model folder whose stage of the same name gives the starting weights (fine-tuning); null trains from scratch.</param>
 public sealed record StageRun(string Stage, string Base, string? Preset, int? InputResolution, int? Crop, DegradationOptions Degradation,
-    string Kind = "ediffi-sr");
+    string Kind = "ediffi-sr", string? StartFrom = null);
 
 /// <summary>
 /// Trains one super-resolution stage of the cascade with the base recipe (<see cref="Trainer"/>: EDM loss, text-stream
@@ -60,6 +61,7 @@ public static class SuperResolutionTrainer
                 try
                 {
                     stage = family.Create(run.Stage, preset, input, output, widths);
+                    if (run.StartFrom is { } model) StartFrom(family, stage, model, run.Stage);
                 }
                 catch (ArgumentException e)
                 {
@@ -82,6 +84,21 @@ public static class SuperResolutionTrainer
             clip?.Dispose();
             throw;
         }
+    }
+
+    // Copies the weights of the stage named like this one in the model folder (fine-tuning from a shipped stage).
+    private static void StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name)
+    {
+        string folder = Path.GetFullPath(modelFolder);
+        var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal))
+            ?? throw new UserException($"The model '{folder}' has no stage '{name}' in its cascade to fine-tune from.");
+        using var shipped = family.Load(spec, Path.Combine(folder, spec.Folder));
+        var from = shipped.Network.Module.state_dict();
+        var to = stage.Network.Module.state_dict();
+        if (to.Count != from.Count || to.Any(kv => !from.TryGetValue(kv.Key, out var f) || !f.shape.SequenceEqual(kv.Value.shape)))
+            throw new UserException($"Stage '{name}' of '{folder}' has another shape than the one asked for (--unet); fine-tuning needs the same shape.");
+        using (no_grad())
+            foreach (var (key, value) in to) value.copy_(from[key]);
     }
 
     // The network family a stage's network belongs to (the trainer rebuilds the network from its configuration for export).

@@ -34,7 +34,11 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
         Name = name;
         Network = network;
         InputResolution = inputResolution;
+        _runner = CudaGraphs.Wrap(network);
     }
+
+    // The network as sampling runs it: replayed from CUDA graphs where it can be (its weights stay where they are).
+    private readonly GraphedNetwork _runner;
 
     /// <summary>The slot the network needs: σ_aug's embedding as the pooled vector, the RGB image as the spatial map.</summary>
     public static ConditionerSlot Slot { get; } = new(PooledWidth: AugmentationWidth, SpatialChannels: 3);
@@ -85,11 +89,15 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
         if (layout.Tiling != TileAxes.None && !Network.CanTile) throw new ArgumentException($"the network of stage '{Name}' cannot wrap around (no circular padding)");
         using var sigma = full(lowResolution.shape[0], sigmaAug, dtype: ScalarType.Float32);
         var stream = LowResolutionStream(lowResolution, sigma, noise, layout.Tiling);
-        return new LowResolutionDenoiser(new PreconditionedDenoiser(Network), stream, layout);
+        return new LowResolutionDenoiser(new PreconditionedDenoiser(_runner), stream, layout);
     }
 
     /// <inheritdoc />
-    public void Dispose() => Network.Dispose();
+    public void Dispose()
+    {
+        _runner.Dispose();
+        Network.Dispose();
+    }
 }
 
 /// <summary>

@@ -3,11 +3,12 @@
 # the working tree (the shipped models are tracked, ~54 MB) plus one part stay under the device tool's 64 MiB.
 #  - the .NET runtime is cut to the files the published apps can load (scripts/gpu/slim lists them) and xz -9e'd;
 #  - SkiaSharp's native library (12 MB) is left out: runs on the GPU write JSON, figures are drawn on the CPU;
-#  - the bundle (run.sh, runtime, app) is split into .gpuc/bundle.tar.NN parts of at most PART_MB (default 10 MB),
-#    with .gpuc/manifest (the parts and their SHA-256).
+#  - the runtime is split into .gpuc/rt.NN parts of at most PART_MB (default 10 MB); run.sh and the app go into
+#    .gpuc/app.tar (about 5 MB); .gpuc/manifest lists the parts and their SHA-256.
 # On the device, each call carries ".gpuc/manifest" and one or more parts and begins with `bash scripts/gpu/unpack.sh`:
 # it stashes the parts in /tmp (kept while the machine stays warm) and, once every part is there, unpacks .gpu/.
-# So a first call can carry part 00, the next part 01, and so on; the last one runs the job.
+# So a first call can carry rt.00, the next rt.01, and the last app.tar with the job. The runtime's parts only change
+# with the SDK, so after rebuilding the app only app.tar must travel again while the machine stays warm.
 set -euo pipefail
 [ -d .gpu/app ] || { echo "no .gpu/app: run ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj first" >&2; exit 2; }
 part_mb=${PART_MB:-10}
@@ -20,10 +21,12 @@ rt=$(ls -d "$droot"/shared/Microsoft.NETCore.App/* | sort -V | tail -1)
 rel=shared/Microsoft.NETCore.App/$(basename "$rt")
 (cd "$droot" && tar cf - dotnet host $(sed "s|^|$rel/|" "$OLDPWD/.gpu/runtime-files.txt")) | xz -9e -T2 > .gpu/dotnet-rt.tar.xz
 rm -rf .gpuc && mkdir -p .gpuc/stage
-cp .gpu/run.sh .gpu/dotnet-rt.tar.xz .gpuc/stage/
+# The runtime's parts (rt.NN) change only with the SDK; the app's part (app.tar: run.sh and the app) with every build.
+split -b "$(awk -v m="$part_mb" 'BEGIN{printf "%d", m*1000000}')" -d .gpu/dotnet-rt.tar.xz .gpuc/rt.
+cp .gpu/run.sh .gpuc/stage/
 tar cJf .gpuc/stage/app.tar.xz -C .gpu app
-tar cf - -C .gpuc/stage . | split -b "$(awk -v m="$part_mb" 'BEGIN{printf "%d", m*1000000}')" -d - .gpuc/bundle.tar.
+tar cf .gpuc/app.tar --mtime=@0 --owner=0 --group=0 --numeric-owner -C .gpuc/stage run.sh app.tar.xz
 rm -rf .gpuc/stage
-(cd .gpuc && sha256sum bundle.tar.* > manifest)
+(cd .gpuc && sha256sum rt.* app.tar > manifest)
 ls -l .gpuc | awk 'NR>1{printf "%s %.1f MB\n", $9, $5/1e6}'
 echo "travels with the tree: $(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -1 | awk '{printf "%.1f MB", $1/1e6}') (64 MiB = 67.1 MB in all per call)"

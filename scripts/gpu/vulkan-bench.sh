@@ -7,7 +7,7 @@
 #   echo /.gl/ >>.git/info/exclude; mkdir -p .gl /tmp/amd64/partial
 #   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 #   apt-get $o update; (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)  # loader + libglvnd (the NVIDIA ICD needs it)
-# Then the device tool: carry [".gpuc/manifest", ".gpuc/bundle.tar.NN"] for each part but the last with the command
+# Then the device tool: carry [".gpuc/manifest", ".gpuc/rt.NN"] for each runtime part, then [".gpuc/manifest", ".gpuc/app.tar"] with the command
 # `bash scripts/gpu/unpack.sh` (it stashes them), then carry [".gpuc/manifest", the last part, ".gl"] and the command
 #   bash scripts/gpu/vulkan-bench.sh
 # Returns in $OUT: machine.txt, devices.txt, bench-1024.md, bench-2048.md (Markdown tables for docs/benchmarks.md).
