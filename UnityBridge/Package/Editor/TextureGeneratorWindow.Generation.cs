@@ -222,6 +222,8 @@ namespace EDiffI.Bridge.Unity.Editor
             ImageData? scribble = _usePaint ? _canvas.Scribble() : null;
 
             // Random seeds are drawn here, so a batch's seeds are consecutive and each file name says its own.
+            if (_stageSettings && (_sr256Steps < 0 || _sr1024Steps < 0 || _srSigmaMax < 0))
+                throw new InvalidOperationException("Stage steps and σ_max are 0 (the model's) or more.");
             long seed = _randomSeed ? _random.Next() : _seed;
             long variationSeed = _randomVariationSeed ? _random.Next() : _variationSeed;
             // Make-tileable wraps both axes unless the tiling toggles pick some.
@@ -240,6 +242,8 @@ namespace EDiffI.Bridge.Unity.Editor
                     Sampler = _samplerName.Length > 0 ? _samplerName : null,
                     Tiling = axes == "xy", // what a host older than tile axes reads
                     TileAxes = axes,
+                    NoTileShift = axes != null && !_tileRoll,
+                    Stages = StageSettings(),
                     PreviewSize = 64,
                     InitImage = initImage,
                     Mask = maskImage,
@@ -277,6 +281,18 @@ namespace EDiffI.Bridge.Unity.Editor
             if (_preview != null) DestroyImmediate(_preview);
             _preview = null;
             _preview = TexturePixels.ToTexture(p.Preview.Rgba, p.Preview.Width, p.Preview.Height, mipmaps: false);
+        }
+
+        // The stage settings the window sends: only what the user changed, and only for the stages the host's model has
+        // (its sizes: stage "sr256" draws 256); the host keeps the model's settings for the rest.
+        private List<StageEntry>? StageSettings()
+        {
+            if (!_stageSettings) return null;
+            var stages = new List<StageEntry>();
+            foreach (var (name, steps) in new[] { ("sr256", _sr256Steps), ("sr1024", _sr1024Steps) })
+                if ((steps > 0 || _srSigmaMax > 0) && Has(Capabilities.SizePrefix + name.Substring(Stages.SuperResolutionPrefix.Length)))
+                    stages.Add(new StageEntry { Name = name, Steps = steps > 0 ? steps : (int?)null, SigmaMax = _srSigmaMax > 0 ? _srSigmaMax : (double?)null });
+            return stages.Count > 0 ? stages : null;
         }
     }
 }

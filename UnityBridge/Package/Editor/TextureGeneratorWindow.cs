@@ -58,6 +58,11 @@ namespace EDiffI.Bridge.Unity.Editor
         [SerializeField] private Texture2D? _maskTexture;
         [SerializeField] private PaintCanvas _maskCanvas = PaintCanvas.Mask();
         [SerializeField] private bool _makeTileable;
+        [SerializeField] private bool _tileRoll = true;
+        [SerializeField] private bool _stageSettings;
+        [SerializeField] private int _sr256Steps;
+        [SerializeField] private int _sr1024Steps;
+        [SerializeField] private float _srSigmaMax;
         [SerializeField] private int _batchCount = 1;
         [SerializeField] private bool _variations;
         [SerializeField] private int _variationSeed;
@@ -221,6 +226,15 @@ namespace EDiffI.Bridge.Unity.Editor
             _tileX = EditorGUILayout.Toggle(Label("Tile along X", Capabilities.Tiling), _tileX);
             _tileY = EditorGUILayout.Toggle("Tile along Y", _tileY);
             GUILayout.EndHorizontal();
+            // The roll moves the wrap edge to a new place at every step so no seam can settle there; off keeps it fixed.
+            if (_tileX || _tileY) _tileRoll = EditorGUILayout.Toggle("Roll the wrap edge while drawing", _tileRoll);
+            _stageSettings = EditorGUILayout.Toggle("Super-resolution stage settings", _stageSettings);
+            if (_stageSettings)
+            {
+                _sr256Steps = Math.Max(0, EditorGUILayout.IntField("  sr256 steps (0 = model's)", _sr256Steps));
+                _sr1024Steps = Math.Max(0, EditorGUILayout.IntField("  sr1024 steps (0 = model's)", _sr1024Steps));
+                _srSigmaMax = Math.Max(0f, EditorGUILayout.FloatField("  Stage σ_max (0 = model's)", _srSigmaMax));
+            }
             _style = (Texture2D?)EditorGUILayout.ObjectField("Style reference", _style, typeof(Texture2D), false);
             if (_style != null) _styleStrength = Math.Max(0f, EditorGUILayout.FloatField("Style strength", _styleStrength));
             _usePaint = EditorGUILayout.Toggle(Label("Paint with words", Capabilities.PaintWithWords), _usePaint);
