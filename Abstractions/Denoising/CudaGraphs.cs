@@ -41,6 +41,29 @@ public static class CudaGraphs
 
     internal static Shim? Native => Enabled ? Library.Value : null;
 
+    private static long _captures, _replays;
+
+    /// <summary>Graphs captured in this process so far, by every wrapper.</summary>
+    public static long Captures => Interlocked.Read(ref _captures);
+
+    /// <summary>Evaluations replayed from graphs in this process so far.</summary>
+    public static long Replays => Interlocked.Read(ref _replays);
+
+    /// <summary>Why the latest capture in this process failed (its evaluations run eagerly), or null.</summary>
+    public static string? LastFailure { get; internal set; }
+
+    /// <summary>One line for a host's output: off, unavailable (why), or on with the counts and any failure.</summary>
+    public static string Summary() =>
+        !Enabled ? "CUDA graphs: off"
+        : !Available ? $"CUDA graphs: unavailable ({UnavailableReason})"
+        : $"CUDA graphs: on, {Captures} captured, {Replays} evaluations replayed" + (LastFailure is { } f ? $"; a capture failed and ran eagerly: {f}" : "");
+
+    internal static void Counted(bool capture)
+    {
+        if (capture) Interlocked.Increment(ref _captures);
+        else Interlocked.Increment(ref _replays);
+    }
+
     /// <summary>The shim's C entry points (native/cudagraphs/ediffi_cudagraphs.cpp).</summary>
     internal sealed class Shim
     {
@@ -175,6 +198,7 @@ public sealed class GraphedNetwork(IEdmNetwork inner, int capacity = 8) : IEdmNe
                 if (leaves[i] is { } t) entry.Inputs[i]!.copy_(t);
             shim.Replay(entry.Graph);
             Replays++;
+            CudaGraphs.Counted(capture: false);
             return entry.Output.clone();
         }
     }
@@ -245,6 +269,7 @@ public sealed class GraphedNetwork(IEdmNetwork inner, int capacity = 8) : IEdmNe
             var entry = new Entry(shim, graph, inputs, output, _recent.AddFirst(key));
             _graphs[key] = entry;
             Captures++;
+            CudaGraphs.Counted(capture: true);
             while (_graphs.Count > capacity)
             {
                 string oldest = _recent.Last!.Value;
@@ -260,6 +285,7 @@ public sealed class GraphedNetwork(IEdmNetwork inner, int capacity = 8) : IEdmNe
             foreach (var t in inputs) t?.Dispose();
             _failed.Add(key);
             LastFailure = $"{tiling} {key}: {ex.Message}";
+            CudaGraphs.LastFailure = LastFailure;
             return null;
         }
     }

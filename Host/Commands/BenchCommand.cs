@@ -148,6 +148,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         report.AppendLine(inv, $"| network evaluation replayed from a CUDA graph | {graphRow} |");
         report.AppendLine(inv, $"| denoiser evaluation (preconditioning, float64 casts{(CudaGraphs.Enabled && CudaGraphs.Available ? "; graphs on" : "")}) | {denoiserMs:0.00} ms |");
         report.AppendLine(inv, $"| {sampler.Name}, {s.Steps} steps ({evaluations} evaluations), whole batch | {sampleMs:0} ms, {perEvalInSampler:0.00} ms per evaluation |");
+        report.AppendLine(inv, $"| graphs in the generation | {CudaGraphs.Summary()} |");
         report.AppendLine(inv, $"| sampler and wrappers on top of the network | {(perEvalInSampler / networkMs - 1) * 100:+0.0;-0.0}% |");
         report.AppendLine(inv, $"| images per second ({s.Steps} {sampler.Name} steps) | {s.Batch / (sampleMs / 1000):0.00} |");
         report.AppendLine(inv, $"| achieved rate | {tflops:0.0} TFLOP/s |");

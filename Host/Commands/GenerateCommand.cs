@@ -227,8 +227,7 @@ public sealed class GenerateCommand(GenerationServiceFactory services, IConfigur
                 + StageTimes(result.Settings));
             foreach (string note in result.Notes) Console.WriteLine(note);
             if (device.type == TorchSharp.DeviceType.CUDA)
-                Console.WriteLine(!EDiffI.Denoising.CudaGraphs.Enabled ? "CUDA graphs: off"
-                    : EDiffI.Denoising.CudaGraphs.Available ? "CUDA graphs: on" : $"CUDA graphs: unavailable ({EDiffI.Denoising.CudaGraphs.UnavailableReason})");
+                Console.WriteLine(EDiffI.Denoising.CudaGraphs.Summary());
             var seeds = result.Settings.Seeds;
             for (int i = 0; i < seeds.Count; i++)
             {
