@@ -70,10 +70,12 @@ public static class SuperResolutionTrainer
                 return stage.Network;
             }
             int cropSide = crop;
+            // A fine-tune counts on from the steps the stage it starts from was trained for.
+            long startSteps = run.StartFrom is null ? 0 : StartSteps(run.StartFrom, run.Stage);
             var extension = new TrainerExtension(
                 (batch, images, generator, conditioning) => conditioning.WithStream(stage!.StreamName,
                     family.TrainingStream(stage, images, batch.LowResolution?.to(images.device), generator, run.Degradation)),
-                (ema, folder, step) => family.Save(stage!, folder, ScalarType.Float16, ema, new StageTraining(step, cropSide, run.Degradation)),
+                (ema, folder, step) => family.Save(stage!, folder, ScalarType.Float16, ema, new StageTraining(startSteps + step, cropSide, run.Degradation)),
                 Crops: true);
             return new Trainer(options, catalog.Family(StageNetworkKind(family, preset, input, output, widths)), CreateNetwork,
                 manifest with { Cascade = [] }, t5, clip, source, device, computeType, outputFolder, resume, extension: extension);
@@ -84,6 +86,17 @@ public static class SuperResolutionTrainer
             clip?.Dispose();
             throw;
         }
+    }
+
+    // trainedSteps of the model's stage of that name (stage.json), 0 when it does not say.
+    private static long StartSteps(string modelFolder, string name)
+    {
+        string folder = Path.GetFullPath(modelFolder);
+        var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal));
+        string file = Path.Combine(folder, spec?.Folder ?? name, "stage.json");
+        if (!File.Exists(file)) return 0;
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        return json.RootElement.TryGetProperty("trainedSteps", out var steps) && steps.TryGetInt64(out long n) ? n : 0;
     }
 
     // Copies the weights of the stage named like this one in the model folder (fine-tuning from a shipped stage).

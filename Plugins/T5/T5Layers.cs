@@ -115,6 +115,10 @@ internal sealed class T5Attention : nn.Module<Tensor, Tensor?, Tensor, Tensor>
     private readonly int _heads, _dKv, _buckets, _maxDistance;
     private readonly bool _bidirectional;
 
+    // The buckets depend only on the lengths (and the device), so they are computed once per pair: encoding a batch in
+    // training's data thread then makes no small integer tensors at all (and no scalar conversions, each a native call).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(long Query, long Key, string Device), Tensor> _bucketCache = new();
+
     public T5Attention(string name, T5Config c, bool hasRelativeBias, bool bidirectional, T5Placement at) : base(name)
     {
         int inner = c.NumHeads * c.DKv;
@@ -128,6 +132,16 @@ internal sealed class T5Attention : nn.Module<Tensor, Tensor?, Tensor, Tensor>
     }
 
     public IEnumerable<T5Linear> Projections => [q, k, v, o];
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var bucket in _bucketCache.Values) bucket.Dispose();
+            _bucketCache.Clear();
+        }
+        base.Dispose(disposing);
+    }
     public T5Embedding? RelativeBias => relative_attention_bias;
 
     /// <summary>
@@ -163,9 +177,13 @@ internal sealed class T5Attention : nn.Module<Tensor, Tensor?, Tensor, Tensor>
         if (relative_attention_bias is null) throw new InvalidOperationException("only the first layer of a T5 stack holds the relative position bias");
         using var scope = NewDisposeScope();
         var device = relative_attention_bias.Weight.device;
-        var context = arange(queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
-        var memory = arange(keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
-        var bucket = RelativePositionBucket(memory - context, _bidirectional, _buckets, _maxDistance);
+        var bucket = _bucketCache.GetOrAdd((queryLength, keyLength, device.ToString()), key =>
+        {
+            using var inner = NewDisposeScope();
+            var context = arange(key.Query, dtype: ScalarType.Int64, device: device).unsqueeze(1);
+            var memory = arange(key.Key, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+            return RelativePositionBucket(memory - context, _bidirectional, _buckets, _maxDistance).DetachFromDisposeScope();
+        });
         return relative_attention_bias.forward(bucket).permute(2, 0, 1).unsqueeze(0).MoveToOuterDisposeScope();
     }
 

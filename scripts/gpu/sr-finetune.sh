@@ -33,5 +33,7 @@ for m in shipped:models/default tuned:/tmp/tuned; do
   app Evaluate.dll sr --model "${m#*:}" --device cuda --count 64 --out "$OUT/sr-${m%%:*}-256.json" 2>&1 | grep -viE "warn|^\s*$" | tail -4
   app Evaluate.dll sr --model "${m#*:}" --stage sr1024 --device cuda --count 12 --out "$OUT/sr-${m%%:*}-1024.json" 2>&1 | grep -viE "warn|^\s*$" | tail -4
 done
+# The numerics of CUDA graphs on a trained network: the shipped sr256 measured again with graphs off.
+EDIFFI_CUDA_GRAPHS=off app Evaluate.dll sr --model models/default --device cuda --count 64 --out "$OUT/sr-shipped-256-eager.json" 2>&1 | grep -viE "warn|^\s*$" | tail -4
 (cd /tmp/tuned && tar cJf "$OUT/srft-model.tar.xz" sr256 sr1024)
 ls -la "$OUT"
