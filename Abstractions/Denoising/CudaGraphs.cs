@@ -41,6 +41,9 @@ public static class CudaGraphs
 
     internal static Shim? Native => Enabled ? Library.Value : null;
 
+    /// <summary>The shim whether or not graphs are on (its kernels are switched separately), or null.</summary>
+    internal static Shim? Loaded => Library.Value;
+
     private static long _captures, _replays;
 
     /// <summary>Graphs captured in this process so far, by every wrapper.</summary>
@@ -67,7 +70,8 @@ public static class CudaGraphs
     /// <summary>The shim's C entry points (native/cudagraphs/ediffi_cudagraphs.cpp).</summary>
     internal sealed class Shim
     {
-        private const int KnownVersion = 1;
+        // 1: graphs; 2: and the fused channels-last GroupNorm (CudaKernels).
+        private const int KnownVersion = 2;
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int VersionFn();
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate IntPtr ErrorFn();
@@ -75,12 +79,18 @@ public static class CudaGraphs
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int BeginFn(IntPtr graph, int device);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int HandleFn(IntPtr graph);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate void DestroyFn(IntPtr graph);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        private delegate int GroupNormFn(IntPtr x, IntPtr output, IntPtr gamma, IntPtr beta, IntPtr scale, IntPtr shift, int groups, double eps, int silu);
 
         private ErrorFn _error = null!;
         private CreateFn _create = null!;
         private BeginFn _begin = null!;
         private HandleFn _end = null!, _replay = null!;
         private DestroyFn _destroy = null!;
+        private GroupNormFn? _groupNorm;
+
+        /// <summary>True when the shim has the fused GroupNorm kernel (interface version 2).</summary>
+        public bool HasGroupNorm => _groupNorm is not null;
 
         public static Shim? Load()
         {
@@ -98,7 +108,7 @@ public static class CudaGraphs
                 }
                 T Export<T>(string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(lib, name));
                 int version = Export<VersionFn>("ediffi_cg_version")();
-                if (version != KnownVersion)
+                if (version < 1 || version > KnownVersion)
                 {
                     UnavailableReason = $"the CUDA graph shim '{path}' has interface version {version}; this build knows {KnownVersion}";
                     return null;
@@ -112,6 +122,7 @@ public static class CudaGraphs
                     _end = Export<HandleFn>("ediffi_cg_end"),
                     _replay = Export<HandleFn>("ediffi_cg_replay"),
                     _destroy = Export<DestroyFn>("ediffi_cg_destroy"),
+                    _groupNorm = version >= 2 ? Export<GroupNormFn>("ediffi_group_norm_nhwc") : null,
                 };
             }
             UnavailableReason = $"no CUDA graph shim ({file}) beside the app or named by {LibraryVariable}; build it with `bash native/cudagraphs/build.sh`";
@@ -133,6 +144,14 @@ public static class CudaGraphs
         public void Replay(IntPtr graph) => Check(_replay(graph));
 
         public void Destroy(IntPtr graph) => _destroy(graph);
+
+        public void GroupNorm(Tensor x, Tensor output, Tensor? gamma, Tensor? beta, Tensor? scale, Tensor? shift, int groups, double eps, bool silu)
+        {
+            var fn = _groupNorm ?? throw new InvalidOperationException("this shim has no fused GroupNorm (interface version 1)");
+            Check(fn(x.Handle, output.Handle, gamma?.Handle ?? IntPtr.Zero, beta?.Handle ?? IntPtr.Zero, scale?.Handle ?? IntPtr.Zero,
+                shift?.Handle ?? IntPtr.Zero, groups, eps, silu ? 1 : 0));
+            GC.KeepAlive(x); GC.KeepAlive(output); GC.KeepAlive(gamma); GC.KeepAlive(beta); GC.KeepAlive(scale); GC.KeepAlive(shift);
+        }
 
         private void Check(int rc)
         {

@@ -59,8 +59,12 @@ public interface INetwork : IEdmNetwork, IDisposable
 /// <param name="ClipPooled">Pooled CLIP text vector width.</param>
 /// <param name="ClipImage">CLIP image embedding width.</param>
 /// <param name="Streams">The generic conditioning slots, by stream name; null or empty for none.</param>
+/// <param name="T5Pooled">
+/// Width of the pooled T5 vector (the masked mean of the T5 tokens) added to the time embedding, as the pooled CLIP
+/// vector is; 0 for none, else the T5 token width.
+/// </param>
 public sealed record ConditioningWidths(int T5, int ClipText, int ClipPooled, int ClipImage,
-    IReadOnlyDictionary<string, Conditioning.ConditionerSlot>? Streams = null);
+    IReadOnlyDictionary<string, Conditioning.ConditionerSlot>? Streams = null, int T5Pooled = 0);
 
 /// <summary>A kind of network a plugin provides, and how to build or load one.</summary>
 public interface INetworkFamily

@@ -57,6 +57,10 @@ public sealed class BenchSettings : DeviceSettings
     [Description("name of the machine, written into the report")]
     public string Machine { get; init; } = "unnamed machine";
 
+    [CommandOption("--channels-last")]
+    [Description("on CUDA, run the network channels-last with the shim's fused GroupNorm (CudaKernels; or EDIFFI_CHANNELS_LAST=on)")]
+    public bool ChannelsLast { get; init; }
+
     [CommandOption("--report <FILE>")]
     [Description("markdown file to append the results to")]
     public string? Report { get; init; }
@@ -77,6 +81,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
         var dtype = TorchRuntime.ComputeType(device, s.Precision);
+        if (s.ChannelsLast) CudaKernels.ChannelsLast = true;
         var family = catalog.Family(s.Network);
         using var noGrad = no_grad();
         using var service = services.Serve(Build(family, s, device, dtype, null), ownsPipeline: true);
@@ -106,6 +111,19 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         var sigma = ones(s.Batch, device: device);
         var cNoise = Edm.CNoise(sigma);
         double networkMs = Time(s.Iterations, device, () => model.Forward(xIn, sigma, cNoise, cond));
+        // Channels-last with the fused GroupNorm against the NCHW eager chain: how far apart the numbers are.
+        string? layoutRow = null;
+        if (device.type == DeviceType.CUDA && CudaKernels.ChannelsLast && CudaKernels.FusedGroupNormAvailable)
+        {
+            using var scope = NewDisposeScope();
+            CudaKernels.ChannelsLast = false;
+            var nchw = model.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
+            CudaKernels.ChannelsLast = true;
+            var fused = model.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
+            double gap = (fused - nchw).abs().max().item<float>(), rms = (fused - nchw).pow(2).mean().sqrt().item<float>();
+            layoutRow = string.Create(CultureInfo.InvariantCulture,
+                $"largest difference {gap:0.###e+0}, RMS {rms:0.###e+0}, outputs up to {nchw.abs().max().item<float>():0.###}");
+        }
         // The same evaluation replayed from a CUDA graph, and how far its numbers are from the eager pass's.
         string graphRow;
         if (device.type != DeviceType.CUDA) graphRow = "not on CUDA";
@@ -147,9 +165,12 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         report.AppendLine("| measure | value |");
         report.AppendLine("| --- | --- |");
         report.AppendLine(inv, $"| parameters | {parameters / 1e6:0.0} M |");
+        if (device.type == DeviceType.CUDA)
+            report.AppendLine(inv, $"| layout | {(CudaKernels.ChannelsLast ? CudaKernels.FusedGroupNormAvailable ? "channels-last, fused GroupNorm" : "NCHW (channels-last asked, but the shim has no fused GroupNorm)" : "NCHW")} |");
         report.AppendLine(inv, $"| GFLOP per image per evaluation | {flops / 1e9:0.0} |");
         report.AppendLine(inv, $"| network evaluation (F_θ) | {networkMs:0.00} ms ({networkMs / s.Batch:0.000} ms per image) |");
         report.AppendLine(inv, $"| network evaluation replayed from a CUDA graph | {graphRow} |");
+        if (layoutRow is not null) report.AppendLine(inv, $"| channels-last and fused GroupNorm against NCHW eager | {layoutRow} |");
         report.AppendLine(inv, $"| denoiser evaluation (preconditioning, float64 casts{(CudaGraphs.Enabled && CudaGraphs.Available ? "; graphs on" : "")}) | {denoiserMs:0.00} ms |");
         report.AppendLine(inv, $"| {sampler.Name}, {s.Steps} steps ({evaluations} evaluations), whole batch | {sampleMs:0} ms, {perEvalInSampler:0.00} ms per evaluation |");
         if (device.type == DeviceType.CUDA) report.AppendLine(inv, $"| graphs in the generation | {CudaGraphs.Summary()} |");

@@ -124,6 +124,10 @@ public sealed class TrainSettings : DeviceSettings
     [Description("fine-tune the experts of this model folder from their weights (all, or those --nodes names), each on its own noise levels; --out gets out/model (the model with the fine-tuned experts) and out/<expert> (checkpoints, resumed); with --stage, the stage starts from this model's stage of the same name")]
     public string? Finetune { get; init; }
 
+    [CommandOption("--t5-pooled")]
+    [Description("add the pooled T5 vector (the mean of the T5 tokens) to the time embedding, as the pooled CLIP vector is: a fair T5-only model")]
+    public bool T5Pooled { get; init; }
+
     [CommandOption("--tile-probability <P>")]
     [Description("the share of batches trained with circular padding on both axes, for seamless tiling (default 0)")]
     public double TileProbability { get; init; }
@@ -459,9 +463,16 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         {
             // Both streams are stand-ins: the shape's own text layout at --text-dim (the widths would also give
             // text streams to shapes that have none, such as adm64).
-            if (s.T5 is null && s.Clip is null) return family.Create(s.UNet, resolution, s.TextDimension);
+            if (s.T5 is null && s.Clip is null)
+            {
+                if (s.T5Pooled) throw new UserException("--t5-pooled needs a T5 encoder (--t5 <folder>).");
+                return family.Create(s.UNet, resolution, s.TextDimension);
+            }
             // Stream widths as the encoder plugins describe them (no weights are loaded).
-            return family.Create(s.UNet, resolution, _loader.Widths(manifest, null));
+            var widths = _loader.Widths(manifest, null);
+            if (s.T5Pooled)
+                widths = widths.T5 > 0 ? widths with { T5Pooled = widths.T5 } : throw new UserException("--t5-pooled needs a T5 encoder (--t5 <folder>).");
+            return family.Create(s.UNet, resolution, widths);
         }
         catch (ArgumentException e)
         {

@@ -22,6 +22,7 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     private readonly LinearLayer map_layer0;
     private readonly LinearLayer map_layer1;
     private readonly LinearLayer? map_clip_pooled;
+    private readonly LinearLayer? map_t5_pooled;
     private readonly LinearLayer? map_clip_image;
     private readonly LinearLayer? ctx_clip_text;
     private readonly LinearLayer? ctx_t5;
@@ -80,9 +81,9 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
     public string ConfigJson => Config.ToJson();
     /// <inheritdoc />
     public ConditioningWidths Conditioning => new(
-        Config.HasContext ? Config.T5Dimension : 0, Config.HasContext ? Config.ClipTextDimension : 0,
+        Config.HasContext || Config.T5PooledDimension > 0 ? Config.T5Dimension : 0, Config.HasContext ? Config.ClipTextDimension : 0,
         Config.ClipPooledDimension, Config.ClipImageDimension,
-        Config.Streams.ToDictionary(c => c.Name, c => new ConditionerSlot(c.Tokens, c.Pooled, c.Channels)));
+        Config.Streams.ToDictionary(c => c.Name, c => new ConditionerSlot(c.Tokens, c.Pooled, c.Channels)), Config.T5PooledDimension);
     /// <inheritdoc />
     public void Save(string folder, ScalarType? dtype = null) => UNetFiles.Save(this, folder, dtype);
 
@@ -98,6 +99,7 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
         map_layer1 = new LinearLayer("map_layer1", emb, emb);
         if (config.ClipPooledDimension > 0) map_clip_pooled = new LinearLayer("map_clip_pooled", config.ClipPooledDimension, emb);
         if (config.ClipImageDimension > 0) map_clip_image = new LinearLayer("map_clip_image", config.ClipImageDimension, emb);
+        if (config.T5PooledDimension > 0) map_t5_pooled = new LinearLayer("map_t5_pooled", config.T5PooledDimension, emb);
         if (ctx > 0)
         {
             if (config.ClipTextDimension > 0) ctx_clip_text = new LinearLayer("ctx_clip_text", config.ClipTextDimension, ctx);
@@ -208,6 +210,9 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
         if (map_clip_image is not null)
             emb = emb + map_clip_image.forward(conditioning.ClipImage?.to(dtype, device)
                                                ?? zeros(batch, Config.ClipImageDimension, dtype: dtype, device: device));
+        if (map_t5_pooled is not null)
+            emb = emb + map_t5_pooled.forward(conditioning.T5Text is { } t5 ? MaskedMean(t5.Tokens, t5.Mask).to(dtype)
+                                              : zeros(batch, Config.T5PooledDimension, dtype: dtype, device: device));
         // Generic slots: a stream the request does not carry is not fed at all.
         foreach (var slot in Slots)
             if (slot.Embedding(conditioning.Stream(slot.Config.Name), dtype, device) is { } extra) emb = emb + extra;
@@ -216,7 +221,9 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
         var (context, mask, layout) = BuildContext(conditioning, batch, dtype, device);
         var c = new BlockContext(emb, context, mask, layout, sigma, conditioning);
 
-        var x = conv_in.forward(xIn);
+        // Channels-last execution where the fused kernels make it pay (CudaKernels.ChannelsLast); the output goes back to NCHW.
+        bool channelsLast = CudaKernels.UseChannelsLast(xIn);
+        var x = conv_in.forward(channelsLast ? CudaKernels.ToChannelsLast(xIn) : xIn);
         foreach (var slot in Slots)
             if (slot.Input(conditioning.Stream(slot.Config.Name), xIn.shape[2], xIn.shape[3], dtype, device) is { } map) x = x + map;
         var skips = new List<Tensor> { x };
@@ -235,8 +242,18 @@ public sealed class EDiffIUNet : nn.Module, INetwork, ICrossAttentionHost
             }
             x = block.forward(x, c);
         }
-        var output = out_conv.forward(F.silu(out_norm.forward(x)));
+        var output = out_conv.forward(out_norm.Forward(x, silu: true));
+        if (channelsLast) output = output.contiguous();
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mean of <paramref name="tokens"/> [B, L, D] over the positions <paramref name="mask"/> [B, L] keeps (zero where it keeps none).</summary>
+    public static Tensor MaskedMean(Tensor tokens, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var keep = mask.to(ScalarType.Float32, tokens.device).unsqueeze(-1);
+        var sum = (tokens.to(ScalarType.Float32) * keep).sum(1);
+        return (sum / keep.sum(1).clamp_min(1)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Sinusoidal embedding of c_noise (EDM's PositionalEmbedding, max_positions 10000).</summary>

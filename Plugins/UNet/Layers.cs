@@ -126,4 +126,18 @@ internal sealed class GroupNormLayer : nn.Module<Tensor, Tensor>
         using var b = bias.to(x.dtype);
         return F.group_norm(x, _groups, w, b, 1e-5);
     }
+
+    /// <summary>
+    /// act(shift + norm(x)·(1 + scale)) with act SiLU or the identity and scale, shift [N, C, 1, 1] or null: in one fused
+    /// kernel on channels-last CUDA activations (<see cref="CudaKernels"/>), else as the eager chain.
+    /// </summary>
+    public Tensor Forward(Tensor x, bool silu, Tensor? scale = null, Tensor? shift = null)
+    {
+        using var w = weight.to(x.dtype);
+        using var b = bias.to(x.dtype);
+        if (CudaKernels.GroupNorm(x, _groups, w, b, 1e-5, scale, shift, silu) is { } fused) return fused;
+        var y = F.group_norm(x, _groups, w, b, 1e-5);
+        if (scale is not null) y = addcmul(shift!, y, scale + 1, 1);
+        return silu ? F.silu(y) : y;
+    }
 }

@@ -89,7 +89,7 @@ internal sealed class UNetBlock : nn.Module
     {
         using var scope = NewDisposeScope();
         var orig = x;
-        var h = F.silu(norm0.forward(x));
+        var h = norm0.Forward(x, silu: true);
         if (_up) { h = Upsample(h); orig = Upsample(orig); }
         if (_down) { h = F.avg_pool2d(h, 2); orig = F.avg_pool2d(orig, 2); }
         h = conv0.forward(h);
@@ -97,7 +97,7 @@ internal sealed class UNetBlock : nn.Module
         // Scale-shift normalisation by the time embedding (ADM's use_scale_shift_norm).
         var p = affine.forward(c.Embedding.to(h.dtype)).unsqueeze(2).unsqueeze(3);
         var scaleShift = p.chunk(2, 1);
-        h = F.silu(addcmul(scaleShift[1], norm1.forward(h), scaleShift[0] + 1, 1));
+        h = norm1.Forward(h, silu: true, scale: scaleShift[0], shift: scaleShift[1]);
         if (_dropout > 0 && training) h = F.dropout(h, _dropout, training);
         h = conv1.forward(h);
         x = h + (skip is null ? orig : skip.forward(orig));
@@ -122,7 +122,7 @@ internal sealed class UNetBlock : nn.Module
     private Tensor SelfAttention(Tensor x)
     {
         long b = x.shape[0], ch = x.shape[1], len = x.shape[2] * x.shape[3], dh = ch / _heads;
-        var t = qkv!.forward(ToTokens(norm2!.forward(x))).view(b, len, 3, _heads, dh).permute(2, 0, 3, 1, 4); // [3, B, heads, HW, dh]
+        var t = qkv!.forward(ToTokens(norm2!.Forward(x, silu: false))).view(b, len, 3, _heads, dh).permute(2, 0, 3, 1, 4); // [3, B, heads, HW, dh]
         var a = F.scaled_dot_product_attention(t[0], t[1], t[2]);
         FlopCounter.Add(4 * b * len * len * ch);
         return FromTokens(proj!.forward(a.transpose(1, 2).reshape(b, len, ch)), x);
@@ -131,7 +131,7 @@ internal sealed class UNetBlock : nn.Module
     private Tensor CrossAttention(Tensor x, BlockContext c)
     {
         long b = x.shape[0], ch = x.shape[1], len = x.shape[2] * x.shape[3], dh = ch / _heads;
-        var q = xq!.forward(ToTokens(norm3!.forward(x))).view(b, len, _heads, dh).transpose(1, 2); // [B, heads, HW, dh]
+        var q = xq!.forward(ToTokens(norm3!.Forward(x, silu: false))).view(b, len, _heads, dh).transpose(1, 2); // [B, heads, HW, dh]
         var ctx = c.Context!.to(x.dtype);
         long lk = ctx.shape[1];
         var kv = xkv!.forward(ctx).view(b, lk, 2, _heads, dh).permute(2, 0, 3, 1, 4);           // [2, B, heads, Lk, dh]

@@ -58,6 +58,12 @@ public sealed record UNetConfig
     public int ClipTextDimension { get; init; }
     /// <summary>Width of the pooled CLIP text vector added to the time embedding; 0 for none.</summary>
     public int ClipPooledDimension { get; init; }
+    /// <summary>
+    /// Width of the pooled T5 vector added to the time embedding: the mean of the T5 tokens over the prompt's mask, so a
+    /// T5-only model gets a global text vector as CLIP's pooled one gives the others; 0 for none, else
+    /// <see cref="T5Dimension"/>.
+    /// </summary>
+    public int T5PooledDimension { get; init; }
     /// <summary>Width of the CLIP image embedding; 0 for none.</summary>
     public int ClipImageDimension { get; init; }
     /// <summary>Width of the cross-attention context tokens (every stream is projected to it).</summary>
@@ -169,6 +175,8 @@ public sealed record UNetConfig
         if (HeadChannels <= 0) problems.Add($"head channels must be positive (got {HeadChannels})");
         if (new[] { T5Dimension, ClipTextDimension, ClipPooledDimension, ClipImageDimension, ContextDimension }.Any(d => d < 0))
             problems.Add("conditioning widths must be 0 (none) or positive");
+        if (T5PooledDimension != 0 && T5PooledDimension != T5Dimension)
+            problems.Add($"the pooled T5 vector is the mean of the T5 tokens, so its width is the T5 width ({T5Dimension}) or 0, not {T5PooledDimension}");
         for (int level = 0; level < ChannelMultipliers.Length; level++)
         {
             // Levels with attention (and the middle, which always has it) split their width into heads.

@@ -27,7 +27,7 @@ public sealed class UNetFamily : INetworkFamily
         new EDiffIUNet(UNetConfig.Preset(preset, resolution) with
         {
             T5Dimension = widths.T5, ClipTextDimension = widths.ClipText, ClipPooledDimension = widths.ClipPooled,
-            ClipImageDimension = widths.ClipImage,
+            ClipImageDimension = widths.ClipImage, T5PooledDimension = widths.T5Pooled,
             Streams = widths.Streams?.Select(kv => new StreamSlotConfig(kv.Key, kv.Value.TokenWidth, kv.Value.PooledWidth, kv.Value.SpatialChannels)).ToArray() ?? [],
         });
 

@@ -15,8 +15,14 @@ done
 [ -n "$cuda_inc" ] || { echo "no CUDA headers (cuda_runtime_api.h) found: set CUDA_HOME" >&2; exit 2; }
 cxx=${CXX:-$(command -v g++ || command -v c++ || true)}
 [ -n "$cxx" ] || { echo "no C++ compiler found: set CXX" >&2; exit 2; }
-"$cxx" -std=c++17 -O2 -shared -fPIC -D_GLIBCXX_USE_CXX11_ABI="$abi" \
+nvcc=${NVCC:-$(command -v nvcc || ls ${CUDA_HOME:-/usr/local/cuda}/bin/nvcc 2>/dev/null || true)}
+[ -n "$nvcc" ] || { echo "no nvcc found (the fused GroupNorm kernel needs it): set NVCC or CUDA_HOME" >&2; exit 2; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# The kernel sees only raw pointers, so nvcc never parses the torch headers; sm_80 and newer (bf16).
+"$nvcc" -O3 -std=c++17 -Xcompiler -fPIC -c "$here/ediffi_groupnorm.cu" -o "$tmp/groupnorm.o" \
+  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+"$cxx" -std=c++17 -O2 -shared -fPIC -D_GLIBCXX_USE_CXX11_ABI="$abi" -Wno-interference-size \
   -I"$torch_dir/include" -I"$torch_dir/include/torch/csrc/api/include" -I"$cuda_inc" \
-  "$here/ediffi_cudagraphs.cpp" -o "$out" \
-  -L"$torch_dir/lib" -Wl,-rpath,"$torch_dir/lib" -ltorch_cuda -ltorch_cpu -lc10_cuda -lc10
+  "$here/ediffi_cudagraphs.cpp" "$tmp/groupnorm.o" -o "$out" \
+  -L"$torch_dir/lib" -Wl,-rpath,"$torch_dir/lib" -ltorch_cuda -ltorch_cpu -lc10_cuda -lc10 -L"$(dirname "$(dirname "$nvcc")")/lib64" -lcudart
 echo "built $out (torch at $torch_dir, CUDA headers $cuda_inc)"

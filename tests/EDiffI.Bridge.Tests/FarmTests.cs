@@ -16,6 +16,9 @@ namespace EDiffI.Bridge.Tests;
 public class FarmTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    // Long enough that a job is still running when its worker is killed, short enough that twenty finish well within
+    // Patience on a loaded 2-core CI machine (at 120 steps the test took 3 minutes there).
+    private const int JobSteps = 60;
 
     [NatsFact]
     public async Task TwoHostsServeTwentyJobsAndTheJobOfAKilledOneIsRedeliveredToTheOther()
@@ -35,7 +38,7 @@ public class FarmTests
             var watches = new List<Task<FarmJobState>>();
             for (int i = 0; i < 20; i++)
             {
-                string id = await client.SubmitAsync(new GenerateRequest { Prompt = "red stripes", Seed = 100 + i, Steps = 120 });
+                string id = await client.SubmitAsync(new GenerateRequest { Prompt = "red stripes", Seed = 100 + i, Steps = JobSteps });
                 ids.Add(id);
                 watches.Add(client.WatchAsync(id, state: s =>
                 {
@@ -58,7 +61,7 @@ public class FarmTests
             for (int i = 0; i < ids.Count; i++)
             {
                 var result = await client.GetResultAsync(ids[i]);
-                Assert.Equal((16, 16, 100L + i, 120), (result.Width, result.Height, result.Seed, result.Settings.Steps));
+                Assert.Equal((16, 16, 100L + i, JobSteps), (result.Width, result.Height, result.Seed, result.Settings.Steps));
             }
             // Exactly one result per job, none for the refused one.
             var results = await new NatsObjContext(new NatsJSContext(client.Connection)).GetObjectStoreAsync(FarmNames.ResultBucket);

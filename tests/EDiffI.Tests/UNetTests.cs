@@ -177,4 +177,36 @@ public class UNetConversionTests
         using var y = model.Forward(randn(1, 3, 16, 16, dtype: ScalarType.BFloat16), ones(1), zeros(1), ConditioningInputs.Unconditional);
         Assert.Equal(ScalarType.BFloat16, y.dtype);
     }
+
+    [Fact]
+    public void ThePooledT5VectorCarriesThePromptIntoTheTimeEmbeddingWithoutCrossAttention()
+    {
+        // No cross-attention and no CLIP: the T5 tokens can only reach the network through the pooled vector.
+        var config = TinyModel.Config with { CrossAttention = false, ClipTextDimension = 0, ClipPooledDimension = 0, ClipImageDimension = 0 };
+        UNetConfig pooled = config with { T5PooledDimension = config.T5Dimension };
+        using var t5 = TinyModel.T5();
+        var red = new ConditioningInputs(T5Text: t5.Encode(["a red square"], CPU));
+        var blue = new ConditioningInputs(T5Text: t5.Encode(["blue stripes on a green field"], CPU));
+        using var x = randn(1, 3, 16, 16);
+        using var cNoise = full(1, 0.1f);
+        using var noGrad = no_grad();
+        float Gap(UNetConfig c)
+        {
+            manual_seed(3);
+            using var model = new EDiffIUNet(c);
+            foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
+            using var a = model.Forward(x, (cNoise * 4).exp(), cNoise, red);
+            using var b = model.Forward(x, (cNoise * 4).exp(), cNoise, blue);
+            return (a - b).abs().max().item<float>();
+        }
+        Assert.Equal(0f, Gap(config));
+        Assert.True(Gap(pooled) > 1e-3f, "with the pooled T5 vector the prompt changes the output");
+        using (var built = new EDiffIUNet(pooled)) Assert.Equal(config.T5Dimension, built.Conditioning.T5Pooled);
+        // The vector is the mean over the prompt's own tokens: padding does not move it.
+        using var tokens = tensor(new float[] { 1, 2, 3, 4, 100, 100 }).view(1, 3, 2);
+        using var mask = tensor(new[] { true, true, false }).view(1, 3);
+        using var mean = EDiffIUNet.MaskedMean(tokens, mask);
+        Assert.Equal(new float[] { 2, 3 }, mean.data<float>().ToArray());
+        Assert.Contains("T5 width", Assert.Throws<InvalidDataException>(() => (config with { T5PooledDimension = 7 }).Validate()).Message);
+    }
 }

@@ -6,7 +6,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-// judge train --device cuda --seconds 240 --out models/judge
+// judge train --device cuda --seconds 240 --out models/judge [--splits train,heldout]
 // judge eval  --device cuda --model models/judge --count 20000 [--split heldout]
 string verb = args.Length > 0 ? args[0] : "help";
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
@@ -18,7 +18,7 @@ switch (verb)
 {
     case "train": Train(); break;
     case "eval": Evaluate(); break;
-    default: Console.WriteLine("usage: judge train|eval --device cpu|cuda [--seconds N --out DIR --batch N] [--model DIR --count N --split train|heldout]"); break;
+    default: Console.WriteLine("usage: judge train|eval --device cpu|cuda [--seconds N --out DIR --batch N --splits train,heldout] [--model DIR --count N --split train|heldout]"); break;
 }
 
 // A labelled batch: images [B, 3, 64, 64], background labels [7, B] (-100 where invisible), cell shapes and colours [B, 9].
@@ -48,6 +48,16 @@ void Train()
     int batch = int.Parse(Arg("--batch", "256"));
     double seconds = double.Parse(Arg("--seconds", "240"));
     string output = Arg("--out", "models/judge");
+    // The judge scores generated images of any prompt, held-out combinations included, so by default it learns from
+    // both splits of the world (the held-out split only withholds combinations from the generator's training).
+    var splits = Arg("--splits", "train,heldout").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        .Select(name => name switch
+        {
+            "train" => WorldSplit.Train,
+            "heldout" => WorldSplit.HeldOut,
+            _ => throw new ArgumentException($"--splits takes train and/or heldout, not '{name}'"),
+        }).Distinct().ToArray();
+    if (splits.Length == 0) throw new ArgumentException("--splits names no split");
     manual_seed(1);
     using var judge = new WorldJudge();
     judge.to(device);
@@ -56,12 +66,13 @@ void Train()
     // Data is drawn on CPU threads while the GPU trains on the previous batches.
     using var queue = new BlockingCollection<(Tensor, Tensor, Tensor, Tensor)>(8);
     using var stop = new CancellationTokenSource();
-    var producers = Enumerable.Range(0, 2).Select(w => Task.Run(() =>
+    var producers = Enumerable.Range(0, 2 * splits.Length).Select(w => Task.Run(() =>
     {
         long seed = 1_000_000_000L * (w + 1);
+        var split = splits[w % splits.Length];
         while (!stop.IsCancellationRequested)
         {
-            var b = Batch(seed, batch, WorldSplit.Train);
+            var b = Batch(seed, batch, split);
             seed += batch;
             try { queue.Add(b, stop.Token); } catch (OperationCanceledException) { break; }
         }
