@@ -145,12 +145,16 @@ public static class CudaGraphs
 
         public void Destroy(IntPtr graph) => _destroy(graph);
 
-        public void GroupNorm(Tensor x, Tensor output, Tensor? gamma, Tensor? beta, Tensor? scale, Tensor? shift, int groups, double eps, bool silu)
+        // False when the kernel does not apply to these tensors (the caller runs eagerly); throws on a failure.
+        public bool GroupNorm(Tensor x, Tensor output, Tensor? gamma, Tensor? beta, Tensor? scale, Tensor? shift, int groups, double eps, bool silu)
         {
             var fn = _groupNorm ?? throw new InvalidOperationException("this shim has no fused GroupNorm (interface version 1)");
-            Check(fn(x.Handle, output.Handle, gamma?.Handle ?? IntPtr.Zero, beta?.Handle ?? IntPtr.Zero, scale?.Handle ?? IntPtr.Zero,
-                shift?.Handle ?? IntPtr.Zero, groups, eps, silu ? 1 : 0));
+            int rc = fn(x.Handle, output.Handle, gamma?.Handle ?? IntPtr.Zero, beta?.Handle ?? IntPtr.Zero, scale?.Handle ?? IntPtr.Zero,
+                shift?.Handle ?? IntPtr.Zero, groups, eps, silu ? 1 : 0);
             GC.KeepAlive(x); GC.KeepAlive(output); GC.KeepAlive(gamma); GC.KeepAlive(beta); GC.KeepAlive(scale); GC.KeepAlive(shift);
+            if (rc == 1) return false;
+            Check(rc);
+            return true;
         }
 
         private void Check(int rc)

@@ -56,7 +56,8 @@ public static class CudaKernels
         using var t = shift?.flatten(1);
         if (s is not null && (s.dtype != ScalarType.BFloat16 || s.stride()[1] != 1 || t!.stride()[1] != 1 || s.stride()[0] != t.stride()[0])) return null;
         var output = empty_strided(x.shape, x.stride(), x.dtype, x.device);
-        shim.GroupNorm(x, output, gamma, beta, s, t, (int)groups, eps, silu);
-        return output;
+        if (shim.GroupNorm(x, output, gamma, beta, s, t, (int)groups, eps, silu)) return output;
+        output.Dispose();
+        return null;
     }
 }

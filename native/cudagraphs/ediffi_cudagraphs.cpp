@@ -134,7 +134,8 @@ int ediffi_gn_nhwc_launch(const void* x, void* y, double* stats, const void* gam
 
 // out = act(shift + (γ·GroupNorm(x) + β)·(1 + scale)) for x [N, C, H, W] in channels-last bf16 on CUDA; the handles are
 // TorchSharp's tensor handles (at::Tensor*); gamma/beta, scale/shift may be null (scale and shift go together, each
-// [N, C] with unit channel stride). out must have x's shape and strides. act is SiLU when silu != 0.
+// [N, C] with unit channel stride). out must have x's shape and strides. act is SiLU when silu != 0. Returns 1, doing
+// nothing, when the kernel does not apply to these tensors (misaligned for its 16-byte loads): the caller runs eagerly.
 int ediffi_group_norm_nhwc(void* x_handle, void* out_handle, void* gamma_handle, void* beta_handle, void* scale_handle,
                            void* shift_handle, int groups, double eps, int silu) {
   try {
@@ -146,6 +147,7 @@ int ediffi_group_norm_nhwc(void* x_handle, void* out_handle, void* gamma_handle,
     TORCH_CHECK(groups > 0 && c % groups == 0 && c % 8 == 0, "channels must be a multiple of 8 and of the groups");
     TORCH_CHECK(out.sizes() == x.sizes() && out.strides() == x.strides() && out.scalar_type() == x.scalar_type() &&
                 out.device() == x.device(), "out must be like x");
+    if (reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 != 0 || reinterpret_cast<uintptr_t>(out.data_ptr()) % 16 != 0) return 1;
     const void* gamma = nullptr;
     const void* beta = nullptr;
     if (gamma_handle) {
