@@ -91,7 +91,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         // EDM initialises the last layers to zero, so a fresh network outputs zeros; small random weights there make
         // the outputs, and the graph-against-eager difference below, mean something (the cost is the same).
         foreach (var weight in pipeline.Networks.SelectMany(n => n.Module.parameters()))
-            if (weight.abs().max().item<float>() == 0) weight.normal_(0, 0.02);
+            if (weight.abs().max().to(ScalarType.Float32).item<float>() == 0) weight.normal_(0, 0.02);
         int resolution = model.Resolution;
         var denoiser = pipeline.Denoiser;
         var cond = pipeline.Encode(Enumerable.Repeat(Prompt, s.Batch).ToList());

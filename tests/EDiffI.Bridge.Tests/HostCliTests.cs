@@ -38,6 +38,28 @@ public class HostCliTests
         }
     }
 
+    [Fact]
+    public async Task BenchReportsEveryRowInTheCudaComputeTypeOnTheCpuToo()
+    {
+        // bf16, as on a GPU: the rows that read values back (the zero-initialised-layer fill, the graph check) must cope
+        // with it. On the CPU the graph rows say so instead of timing.
+        var folder = Directory.CreateTempSubdirectory("ediffi-cli-").FullName;
+        try
+        {
+            var (code, output) = await RunHostAsync(folder, null,
+                ["bench", "--unet", "tiny", "--batch", "1", "--iters", "1", "--steps", "2", "--precision", "bf16", "--report", "bench.md"]);
+            Assert.True(code == 0, output);
+            string report = File.ReadAllText(Path.Combine(folder, "bench.md"));
+            foreach (string row in new[] { "| network evaluation (F_θ) |", "| network evaluation replayed from a CUDA graph | not on CUDA |", "| heun, 2 steps (3 evaluations)" })
+                Assert.Contains(row, report);
+            Assert.Contains("BFloat16", report);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("generate --out x.png --prompt", "--prompt needs a value: --prompt, -p <TEXT>")]
     [InlineData("generate --steps --prompt bricks --out x.png", "--steps needs a value: --steps <N>")]
