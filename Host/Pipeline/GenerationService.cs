@@ -277,7 +277,9 @@ public sealed class GenerationService : IDisposable
             int size = Math.Max(request.Width, request.Height) is > 0 and var asked ? asked : DefaultSize;
             var tiling = request.MakeTileable && request.Tiling == TileAxes.None ? TileAxes.Both : request.Tiling;
             var plan = EditPlan.Of(request, size, Sizes, tiling, notes.Add);
-            if (tiling != TileAxes.None) extra = extra.With(new TilingMode(tiling, request.TileShift));
+            // One tiling mode for every stage: the axes and whether the wrap edge rolls (the base reads it from its extras).
+            TilingMode? tilingMode = tiling == TileAxes.None ? null : new TilingMode(tiling, request.TileShift);
+            if (tilingMode is not null) extra = extra.With(tilingMode);
             SamplerCallback? baseProgress = progress is null ? null : (in SamplerStep step) => progress(BaseStage, step);
             Tensor images;
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -302,7 +304,7 @@ public sealed class GenerationService : IDisposable
                 { SigmaMax = set.SigmaMax ?? spec.SigmaMax, Window = WindowOf(stage, request, guidanceOfStage == 1 ? request.Batch : 2 * request.Batch) };
                 var low = images;
                 clock.Restart();
-                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tiling, request.TileShift, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
+                images = SuperResolve(stage, usedStage, spec, low, prompts, seed, sampler, schedule, tilingMode, plan.At(spec.Resolution, request.Batch), progress, cancellationToken);
                 low.Dispose();
                 stagesUsed.Add(usedStage with { Seconds = clock.Elapsed.TotalSeconds });
             }
@@ -343,8 +345,9 @@ public sealed class GenerationService : IDisposable
     // One super-resolution stage: the text conditioning of the base's streams (the other conditioners shape the base
     // only), fresh noise and σ_aug noise per image from its own seed, guidance as the stage says.
     private Tensor SuperResolve(EDiffI.SuperResolution.ISuperResolutionStage stage, StageUsed used, EDiffI.SuperResolution.CascadeStageSpec spec, Tensor low, IReadOnlyList<string> prompts,
-        long seed, ISampler sampler, ISigmaSchedule schedule, TileAxes tiling, bool shift, StageEdit? edit, GenerationProgress? progress, CancellationToken cancellationToken)
+        long seed, ISampler sampler, ISigmaSchedule schedule, TilingMode? tilingMode, StageEdit? edit, GenerationProgress? progress, CancellationToken cancellationToken)
     {
+        var tiling = tilingMode?.Axes ?? TileAxes.None;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var device = Pipeline.Device;
@@ -354,7 +357,7 @@ public sealed class GenerationService : IDisposable
         var conditioning = Pipeline.Encode(prompts);
         var denoiser = new EDiffI.Denoising.ClassifierFreeGuidance(stage.ConditionOn(low.to(device), used.AugmentationSigma, augmentation,
             new EDiffI.SuperResolution.StageLayout(tiling, used.Window, used.Window / 4,
-                shift && tiling != TileAxes.None ? new EDiffI.Denoising.TileShifts(tiling, seed + 1_000_003L * used.Resolution) : null)), used.Guidance);
+                tilingMode is { Shift: true } ? new EDiffI.Denoising.TileShifts(tiling, seed + 1_000_003L * used.Resolution) : null)), used.Guidance);
         SamplerCallback? callback = progress is null ? null : (in SamplerStep step) => progress(used.Name, step);
         var sigmas = used.SigmaMax is { } top ? schedule.Sigmas(used.Steps, top) : schedule.Sigmas(used.Steps);
         // x_0 = start + σ_0 ε with start the init (img2img) or bicubic(low): the sampler scales its unit noise by σ_0, so
