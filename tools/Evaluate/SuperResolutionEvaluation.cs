@@ -58,7 +58,7 @@ internal static class SuperResolutionEvaluation
                     var bicubic = new List<double[]>();
                     foreach (var s in scenes)
                     {
-                        using var up = F.interpolate(s.Low, [high, high], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1, 1);
+                        using var up = Bicubic(s.Low, high);
                         bicubic.Add(Measure(up, s.Truth));
                     }
                     Report("bicubic", null, bicubic, 0, results);
@@ -87,7 +87,7 @@ internal static class SuperResolutionEvaluation
                                 {
                                     // Each figure row: the input enlarged, bicubic, the first model's first setting, the real render.
                                     figure.Add(Crop(EvaluationImages.Enlarge(scenes[i].Low, high / low)));
-                                    using (var up = F.interpolate(scenes[i].Low, [high, high], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1, 1))
+                                    using (var up = Bicubic(scenes[i].Low, high))
                                         figure.Add(Crop(up));
                                     figure.Add(Crop(image));
                                     figure.Add(Crop(truth));
@@ -154,7 +154,7 @@ internal static class SuperResolutionEvaluation
         foreach (var t in bases.Concat(larges)) t.Dispose();
         int factor = size / baseSize;
         using var largeDown = F.avg_pool2d(largeImages, factor);
-        using var bicubic = F.interpolate(baseImages, [size, size], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1, 1);
+        using var bicubic = Bicubic(baseImages, size);
         using var bicubicDown = F.avg_pool2d(bicubic, factor);
         using var realFeatures = environment.JudgeFeatures(real, batch);
         var results = new List<object>();
@@ -192,6 +192,10 @@ internal static class SuperResolutionEvaluation
     }
 
     // PSNR, SSIM and sharpness of one image against its truth.
+    // The baseline every table and figure row compares with: bicubic upsampling to side × side, clamped to [−1, 1].
+    private static Tensor Bicubic(Tensor low, int side) =>
+        F.interpolate(low, [side, side], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1, 1);
+
     private static double[] Measure(Tensor image, Tensor truth) =>
         [ImageQuality.Psnr(image, truth), ImageQuality.Ssim(image, truth), ImageQuality.Sharpness(image, truth)];
 
