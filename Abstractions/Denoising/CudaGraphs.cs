@@ -209,7 +209,7 @@ public sealed class GraphedNetwork(IEdmNetwork inner, int capacity = 8) : IEdmNe
             if (_failed.Contains(key)) return Inner.Forward(xIn, sigma, cNoise, conditioning);
             if (!_graphs.TryGetValue(key, out var entry))
             {
-                entry = Capture(shim, leaves, conditioning, tiling, xIn.device, key);
+                entry = Capture(shim, leaves, conditioning, xIn.device, key);
                 if (entry is null) return Inner.Forward(xIn, sigma, cNoise, conditioning);
             }
             else
@@ -266,7 +266,7 @@ public sealed class GraphedNetwork(IEdmNetwork inner, int capacity = 8) : IEdmNe
 
     // Captures one evaluation of the signature: static copies of the inputs, a warm-up pass (lazy library set-up must
     // not happen inside a capture), the capture, and the conditioning rebuilt around the static tensors.
-    private Entry? Capture(CudaGraphs.Shim shim, List<Tensor?> leaves, ConditioningInputs conditioning, TileAxes tiling, Device device, string key)
+    private Entry? Capture(CudaGraphs.Shim shim, List<Tensor?> leaves, ConditioningInputs conditioning, Device device, string key)
     {
         var inputs = leaves.Select(t => t?.clone().DetachFromDisposeScope()).ToList();
         var staticConditioning = Rebuild(conditioning, inputs);
@@ -307,20 +307,29 @@ public sealed class GraphedNetwork(IEdmNetwork inner, int capacity = 8) : IEdmNe
             if (graph != IntPtr.Zero) shim.Destroy(graph);
             foreach (var t in inputs) t?.Dispose();
             _failed.Add(key);
-            LastFailure = $"{tiling} {key}: {ex.Message}";
+            LastFailure = $"{key}: {ex.Message}";
             CudaGraphs.LastFailure = LastFailure;
             return null;
         }
     }
 
-    // The conditioning with every tensor replaced by its static copy (same order as Leaves).
+    // The conditioning with every tensor replaced by its static copy, read back in the order Leaves wrote them.
     private static ConditioningInputs Rebuild(ConditioningInputs c, List<Tensor?> s)
     {
-        TextEmbedding? Text(TextEmbedding? t, int at) => t is null ? null : new TextEmbedding(s[at]!, s[at + 1]!, s[at + 2]);
+        int at = 3; // after x, σ and c_noise
+        Tensor? Next() => s[at++];
+        TextEmbedding? Text(TextEmbedding? t)
+        {
+            var (tokens, mask, pooled) = (Next(), Next(), Next());
+            return t is null ? null : new TextEmbedding(tokens!, mask!, pooled);
+        }
+        var t5 = Text(c.T5Text);
+        var clip = Text(c.ClipText);
+        var image = Next();
         var streams = c.Streams?.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select((kv, i) => (kv.Key, Stream: new ConditioningStream(s[10 + 4 * i], s[11 + 4 * i], s[12 + 4 * i], s[13 + 4 * i])))
+            .Select(kv => (kv.Key, Stream: new ConditioningStream(Next(), Next(), Next(), Next())))
             .ToDictionary(p => p.Key, p => p.Stream, StringComparer.Ordinal);
-        return new ConditioningInputs(Text(c.T5Text, 3), Text(c.ClipText, 6), s[9], c.Extensions, streams);
+        return new ConditioningInputs(t5, clip, image, c.Extensions, streams);
     }
 
     /// <summary>Frees every graph and its memory (the wrapped network is not disposed).</summary>

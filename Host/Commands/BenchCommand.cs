@@ -117,12 +117,10 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         {
             using var scope = NewDisposeScope();
             CudaKernels.ChannelsLast = false;
-            var nchw = model.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
+            var nchw = model.Forward(xIn, sigma, cNoise, cond);
             CudaKernels.ChannelsLast = true;
-            var fused = model.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
-            double gap = (fused - nchw).abs().max().item<float>(), rms = (fused - nchw).pow(2).mean().sqrt().item<float>();
-            layoutRow = string.Create(CultureInfo.InvariantCulture,
-                $"largest difference {gap:0.###e+0}, RMS {rms:0.###e+0}, outputs up to {nchw.abs().max().item<float>():0.###}");
+            var (gap, rms, scale) = Difference(nchw, model.Forward(xIn, sigma, cNoise, cond));
+            layoutRow = string.Create(CultureInfo.InvariantCulture, $"largest difference {gap:0.###e+0}, RMS {rms:0.###e+0}, outputs up to {scale:0.###}");
         }
         // The same evaluation replayed from a CUDA graph, and how far its numbers are from the eager pass's.
         string graphRow;
@@ -134,12 +132,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
             using var graphed = CudaGraphs.Wrap(model);
             double difference, scale;
             using (var scope = NewDisposeScope())
-            {
-                var eager = model.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
-                var replayed = graphed.Forward(xIn, sigma, cNoise, cond).to(ScalarType.Float32);
-                difference = (replayed - eager).abs().max().item<float>();
-                scale = eager.abs().max().item<float>();
-            }
+                (difference, _, scale) = Difference(model.Forward(xIn, sigma, cNoise, cond), graphed.Forward(xIn, sigma, cNoise, cond));
             if (graphed.Replays == 0) graphRow = $"capture failed, eager instead: {graphed.LastFailure}";
             else
             {
@@ -262,6 +255,15 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         double lowRun = Run(lowMemory);
         long bytes = single.Pipeline.Network.Module.parameters().Sum(p => p.numel() * p.ElementSize);
         report.AppendLine(inv, $"| ensemble of {s.Experts} experts, low-memory: {single.SamplerFor(request).Name} run | {lowRun:0} ms; {(lowRun - ensembleRun) / s.Experts:0.0} ms per expert switch ({bytes / 1e6:0.0} MB of weights each, {s.Experts} switches per image batch) |");
+    }
+
+    // How far `other` is from `reference`: the largest and the RMS difference, and the largest magnitude of the reference.
+    private static (double Largest, double Rms, double Scale) Difference(Tensor reference, Tensor other)
+    {
+        using var scope = NewDisposeScope();
+        var a = reference.to(ScalarType.Float32);
+        var d = other.to(ScalarType.Float32) - a;
+        return (d.abs().max().item<float>(), d.pow(2).mean().sqrt().item<float>(), a.abs().max().item<float>());
     }
 
     private static double Time(int iterations, Device device, Func<Tensor> run)

@@ -30,7 +30,7 @@ public class DeviceSettings : CommandSettings
     /// <summary>Applies the settings that must be in place before the first tensor: the libtorch build, CUDA graphs.</summary>
     public void ApplyRuntime()
     {
-        EDiffI.Host.Runtime.TorchRuntime.UseTorchLibrary(TorchLib);
+        TorchRuntime.UseTorchLibrary(TorchLib);
         switch (CudaGraphs?.Trim().ToLowerInvariant())
         {
             case null: break;

@@ -66,7 +66,8 @@ public sealed class TextToImagePipeline : IDisposable
         }
         // Weights that stay on the device can be replayed from CUDA graphs; a placement that moves experts cannot.
         _graphed = placement is null ? _networks.Select(CudaGraphs.Wrap).ToList() : [];
-        var denoisers = _networks.Select((n, i) => (IDenoiser)new PreconditionedDenoiser(_graphed.Count > 0 ? _graphed[i] : n)).ToList();
+        IEnumerable<IEdmNetwork> runners = placement is null ? _graphed : _networks;
+        var denoisers = runners.Select(n => (IDenoiser)new PreconditionedDenoiser(n)).ToList();
         if (router is null)
         {
             _networks[0].Module.to(device);

@@ -56,12 +56,13 @@ public static class SuperResolutionTrainer
             var widths = new ConditioningWidths(t5?.Dimension ?? 0, clip?.Dimension ?? 0, clip?.PooledDimension ?? 0, 0);
             source = DatasetSources.OpenPaired(data, output, input, crop, sources);
             ISuperResolutionStage? stage = null;
+            long startSteps = 0; // a fine-tune counts on from the steps of the stage it starts from
             INetwork CreateNetwork()
             {
                 try
                 {
                     stage = family.Create(run.Stage, preset, input, output, widths);
-                    if (run.StartFrom is { } model) StartFrom(family, stage, model, run.Stage);
+                    if (run.StartFrom is { } model) startSteps = StartFrom(family, stage, model, run.Stage);
                 }
                 catch (ArgumentException e)
                 {
@@ -70,8 +71,6 @@ public static class SuperResolutionTrainer
                 return stage.Network;
             }
             int cropSide = crop;
-            // A fine-tune counts on from the steps the stage it starts from was trained for.
-            long startSteps = run.StartFrom is null ? 0 : StartSteps(run.StartFrom, run.Stage);
             var extension = new TrainerExtension(
                 (batch, images, generator, conditioning) => conditioning.WithStream(stage!.StreamName,
                     family.TrainingStream(stage, images, batch.LowResolution?.to(images.device), generator, run.Degradation)),
@@ -88,30 +87,23 @@ public static class SuperResolutionTrainer
         }
     }
 
-    // trainedSteps of the model's stage of that name (stage.json), 0 when it does not say.
-    private static long StartSteps(string modelFolder, string name)
-    {
-        string folder = Path.GetFullPath(modelFolder);
-        var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal));
-        string file = Path.Combine(folder, spec?.Folder ?? name, "stage.json");
-        if (!File.Exists(file)) return 0;
-        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
-        return json.RootElement.TryGetProperty("trainedSteps", out var steps) && steps.TryGetInt64(out long n) ? n : 0;
-    }
-
-    // Copies the weights of the stage named like this one in the model folder (fine-tuning from a shipped stage).
-    private static void StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name)
+    // Copies the weights of the stage named like this one in the model folder (fine-tuning from a shipped stage) and
+    // returns the steps it was trained for (its stage.json's trainedSteps, 0 when it does not say).
+    private static long StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name)
     {
         string folder = Path.GetFullPath(modelFolder);
         var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal))
             ?? throw new UserException($"The model '{folder}' has no stage '{name}' in its cascade to fine-tune from.");
-        using var shipped = family.Load(spec, Path.Combine(folder, spec.Folder));
+        string stageFolder = Path.Combine(folder, spec.Folder);
+        using var shipped = family.Load(spec, stageFolder);
         var from = shipped.Network.Module.state_dict();
         var to = stage.Network.Module.state_dict();
         if (to.Count != from.Count || to.Any(kv => !from.TryGetValue(kv.Key, out var f) || !f.shape.SequenceEqual(kv.Value.shape)))
             throw new UserException($"Stage '{name}' of '{folder}' has another shape than the one asked for (--unet); fine-tuning needs the same shape.");
         using (no_grad())
             foreach (var (key, value) in to) value.copy_(from[key]);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(stageFolder, "stage.json")));
+        return json.RootElement.TryGetProperty("trainedSteps", out var steps) && steps.TryGetInt64(out long n) ? n : 0;
     }
 
     // The network family a stage's network belongs to (the trainer rebuilds the network from its configuration for export).

@@ -7,11 +7,7 @@
 #   bash scripts/gpu/adm-peer.sh
 # Returns machine.txt, ours.md, peer.jsonl.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
-machine=$(head -1 "$OUT/machine.txt")
+source scripts/gpu/begin.sh || exit $?
 ours() {
   for shape in adm64 ediffi64; do
     app EDiffI.Host.dll bench --device cuda --unet $shape --batch 64 --iters 20 --steps 32 --machine "$machine ($1)" \

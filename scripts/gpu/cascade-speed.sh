@@ -8,11 +8,7 @@
 #   bash scripts/gpu/cascade-speed.sh
 # Returns machine.txt, speed.txt, bench.md.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
-machine=$(head -1 "$OUT/machine.txt")
+source scripts/gpu/begin.sh || exit $?
 run() {
   echo "== $*" | tee -a "$OUT/speed.txt"
   app EDiffI.Host.dll generate --device cuda -p "red bricks with white mortar" --seed 1 --size 1024 --out /tmp/speed.png "$@" 2>&1 \

@@ -5,11 +5,7 @@
 #   bash scripts/gpu/fused-check.sh
 # Returns machine.txt, fused.md.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
-machine=$(head -1 "$OUT/machine.txt")
+source scripts/gpu/begin.sh || exit $?
 for run in "adm64 64 10" "compact 1 30" "compact 64 30"; do
   set -- $run
   app EDiffI.Host.dll bench --device cuda --unet $1 --batch $2 --iters $3 --steps 4 --channels-last --machine "$machine (channels-last)" \

@@ -8,11 +8,8 @@
 # (the fine-tuned stages that came back) when it is carried: the optimiser state is not kept, the weights are.
 # Returns in $OUT: machine.txt, sr256.log, sr1024.log, sr-shipped-*.json, sr-tuned-*.json, srft-model.tar.xz.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
+source scripts/gpu/begin.sh || exit $?
 seconds=${1:-400}
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 # The starting point: the shipped model, or the one whose fine-tuned stages came back from an earlier call.
 rm -rf /tmp/start && cp -r models/default /tmp/start
 if [ -f carried/srft-model.tar.xz ]; then

@@ -15,11 +15,8 @@
 # carried/sr256-noaug-ckpt.tar.* when a previous call left them. Returns in $OUT: machine.txt, *.json results,
 # noaug.log, speed logs, sr256-noaug.tar.xz (the ablation's exported stage) and its checkpoint parts.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
+source scripts/gpu/begin.sh || exit $?
 phase=${1:-train}
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 aug="0,0.05,0.1,0.2,0.4"; tops="0.25,0.5,1,2,4"
 # /tmp/start: the shipped model with sr1024 starting from its upsampled input (the same weights, model.json changed).
 start_variant() {

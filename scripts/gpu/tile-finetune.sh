@@ -8,11 +8,8 @@
 # Returns in $OUT: machine.txt, ft.log, seams-shipped.json, seams-tuned.json, accuracy.json, tile-ft-model.tar.xz
 # (the fine-tuned experts, fp16, and model.json).
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
+source scripts/gpu/begin.sh || exit $?
 steps=${1:-400}; share=${2:-0.5}
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
 if ls carried/tile-ft-ckpt.tar.xz.* >/dev/null 2>&1; then cat carried/tile-ft-ckpt.tar.xz.* | tar xJf -; fi
 app EDiffI.Host.dll train --data world:train --finetune models/default --tile-probability "$share" --steps "$steps" \
   --batch 256 --lr 1e-4 --checkpoint-every 1000000 --device cuda --out runs/tile-ft > "$OUT/ft.log" 2>&1

@@ -9,10 +9,7 @@
 #       fine-tuned at once in three processes for the time given, assembled into one model, and judged beside the
 #       shipped model on 512 fresh scenes. Returns machine.txt, round-*.log, accuracy.json, round-model.tar.xz.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-bash scripts/gpu/unpack.sh || exit $?
-app() { bash .gpu/run.sh "$@"; }
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 | tee "$OUT/machine.txt"
+source scripts/gpu/begin.sh || exit $?
 [ -x /tmp/dotnet-rt/dotnet ] || { mkdir -p /tmp/dotnet-rt && tar xJf .gpu/dotnet-rt.tar.xz -C /tmp/dotnet-rt; }
 ENC="--t5 models/default/t5 --clip models/default/clip"
 case "${1:-throughput}" in
