@@ -16,14 +16,17 @@ public static class Edm
 
     // ---- Preconditioning (Table 1, "Network and preconditioning", EDM column) ----
 
+    // σ_data defaults to the images' 0.5; a stage that learns a smaller signal (a super-resolution stage's detail over
+    // its upsampled input) passes its own, so the network's input and target keep unit variance at every σ.
+
     /// <summary>c_skip(σ) = σ_data² / (σ² + σ_data²).</summary>
-    public static Tensor CSkip(Tensor sigma) => SigmaData * SigmaData / (sigma.square() + SigmaData * SigmaData);
+    public static Tensor CSkip(Tensor sigma, double sigmaData = SigmaData) => sigmaData * sigmaData / (sigma.square() + sigmaData * sigmaData);
 
     /// <summary>c_out(σ) = σ · σ_data / √(σ² + σ_data²).</summary>
-    public static Tensor COut(Tensor sigma) => sigma * SigmaData / (sigma.square() + SigmaData * SigmaData).sqrt();
+    public static Tensor COut(Tensor sigma, double sigmaData = SigmaData) => sigma * sigmaData / (sigma.square() + sigmaData * sigmaData).sqrt();
 
     /// <summary>c_in(σ) = 1 / √(σ² + σ_data²).</summary>
-    public static Tensor CIn(Tensor sigma) => (sigma.square() + SigmaData * SigmaData).rsqrt();
+    public static Tensor CIn(Tensor sigma, double sigmaData = SigmaData) => (sigma.square() + sigmaData * sigmaData).rsqrt();
 
     /// <summary>c_noise(σ) = ¼ ln σ.</summary>
     public static Tensor CNoise(Tensor sigma) => sigma.log() / 4;
@@ -31,8 +34,8 @@ public static class Edm
     // ---- Training (Table 1, "Training") ----
 
     /// <summary>λ(σ) = (σ² + σ_data²) / (σ · σ_data)², the loss weight; λ · c_out² = 1.</summary>
-    public static Tensor LossWeight(Tensor sigma) =>
-        (sigma.square() + SigmaData * SigmaData) / (sigma * SigmaData).square();
+    public static Tensor LossWeight(Tensor sigma, double sigmaData = SigmaData) =>
+        (sigma.square() + sigmaData * sigmaData) / (sigma * sigmaData).square();
 
     /// <summary>Training noise levels: ln σ ~ N(P_mean, P_std²), one per sample.</summary>
     public static Tensor SampleTrainingSigma(long batch, double pMean, double pStd, Generator? generator, Device device) =>
@@ -40,13 +43,14 @@ public static class Edm
 
     /// <summary>
     /// The EDM loss of Eq. 2 with the weight of Table 1, per sample: λ(σ) ‖D(y + n; σ) − y‖², n ~ N(0, σ² I),
-    /// averaged over pixels.
+    /// averaged over pixels. <paramref name="sigmaData"/> is the one <paramref name="denoiser"/> is preconditioned with.
     /// </summary>
-    public static Tensor TrainingLoss(IDenoiser denoiser, Tensor y, Tensor sigma, Tensor unitNoise, ConditioningInputs conditioning)
+    public static Tensor TrainingLoss(IDenoiser denoiser, Tensor y, Tensor sigma, Tensor unitNoise, ConditioningInputs conditioning,
+        double sigmaData = SigmaData)
     {
         var s = sigma.view(-1, 1, 1, 1);
         var denoised = denoiser.Denoise(y + unitNoise * s, sigma, conditioning);
-        return (LossWeight(s) * (denoised - y).square()).mean([1, 2, 3]);
+        return (LossWeight(s, sigmaData) * (denoised - y).square()).mean([1, 2, 3]);
     }
 
     // ---- eDiff-I, Section 4.1 and Appendix B: the noise-level tree of the expert ensemble ----

@@ -16,10 +16,12 @@ public interface ISuperResolutionFamily
 
     /// <summary>
     /// A randomly initialised stage <paramref name="name"/> from <paramref name="inputResolution"/> to
-    /// <paramref name="outputResolution"/> whose text streams have the widths of the encoders it will be trained with.
+    /// <paramref name="outputResolution"/> whose text streams have the widths of the encoders it will be trained with;
+    /// <paramref name="target"/> says what its network learns (null: the image, <see cref="StageTarget.Image"/>).
     /// </summary>
-    /// <exception cref="ArgumentException">For an unknown shape or a bad pair of resolutions.</exception>
-    ISuperResolutionStage Create(string name, string preset, int inputResolution, int outputResolution, ConditioningWidths text);
+    /// <exception cref="ArgumentException">For an unknown shape, a bad pair of resolutions or a bad target.</exception>
+    ISuperResolutionStage Create(string name, string preset, int inputResolution, int outputResolution, ConditioningWidths text,
+        StageTarget? target = null);
 
     /// <summary>Loads the stage <paramref name="spec"/> names from <paramref name="folder"/> (its own folder).</summary>
     /// <exception cref="FileNotFoundException">When the folder lacks the stage's files.</exception>
@@ -38,10 +40,25 @@ public interface ISuperResolutionFamily
     /// The training input of a stage for one batch of high-resolution images (crops): the low-resolution image is
     /// the source's own render at the stage's input resolution where it has one (<see cref="TrainingBatch.LowResolution"/>)
     /// or a downsampling of the high-resolution image, then randomly degraded (blur, a JPEG-like quantisation) and
-    /// noised at a σ_aug drawn per image, as <paramref name="degradation"/> says. Uses only <paramref name="generator"/>.
+    /// noised at a σ_aug drawn per image, as <paramref name="degradation"/> says; with it, what the network learns for
+    /// the batch (the images, or for a residual stage their detail over the upsampled degraded input).
+    /// Uses only <paramref name="generator"/>.
     /// </summary>
-    ConditioningStream TrainingStream(ISuperResolutionStage stage, Tensor highResolution, Tensor? lowResolution, Generator generator,
+    StageTrainingInput TrainingStream(ISuperResolutionStage stage, Tensor highResolution, Tensor? lowResolution, Generator generator,
         DegradationOptions degradation);
+}
+
+/// <summary>One training batch of a stage: the low-resolution stream and the target the denoiser is trained towards.</summary>
+/// <param name="Stream">The stage's conditioning stream.</param>
+/// <param name="Target">[B, 3, H, W]: the high-resolution images, or their detail over the upsampled input.</param>
+public sealed record StageTrainingInput(ConditioningStream Stream, Tensor Target) : IDisposable
+{
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Stream.Dispose();
+        Target.Dispose();
+    }
 }
 
 /// <summary>What a stage was trained on, kept in its folder for the record.</summary>

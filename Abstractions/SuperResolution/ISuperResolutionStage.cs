@@ -29,6 +29,9 @@ public interface ISuperResolutionStage : IDisposable
     /// <summary>The trainable network (it runs convolutionally, on crops in training and on the whole image at inference).</summary>
     INetwork Network { get; }
 
+    /// <summary>What the network learns: the high-resolution image, or its detail over the upsampled input, and at which σ_data.</summary>
+    StageTarget Target { get; }
+
     /// <summary>
     /// The low-resolution conditioning for a network input the size of <paramref name="noise"/>:
     /// spatial = bicubic(lowResolution → H×W) + σ_aug·ε with ε = <paramref name="noise"/>, and pooled = the
@@ -50,6 +53,28 @@ public interface ISuperResolutionStage : IDisposable
     /// whether the network runs in overlapping windows (to fit a memory budget) rather than on the whole image.
     /// </summary>
     IDenoiser ConditionOn(Tensor lowResolution, double sigmaAug, Tensor noise, StageLayout? layout = null);
+}
+
+/// <summary>
+/// What a stage's network learns. A full stage denoises the high-resolution image itself (EDM's σ_data 0.5). A residual
+/// stage denoises its detail, the image minus the bicubic upsampling of the clean low-resolution input: D(x; σ) =
+/// up + D_r(x − up; σ), with D_r preconditioned at the detail's own, smaller σ_data. A residual network whose output is
+/// zero gives bicubic upsampling exactly, so training starts from it and learns only what bicubic lacks (the residual
+/// formulation of SRDiff, Li et al. 2022, and ResShift, Yue et al. 2023). The sampler is unchanged: noise added to the
+/// image is noise added to its detail.
+/// </summary>
+/// <param name="Residual">Whether the network learns the detail over the upsampled input.</param>
+/// <param name="SigmaData">Standard deviation of what it learns (the preconditioning's σ_data).</param>
+public sealed record StageTarget(bool Residual = false, double SigmaData = Diffusion.Edm.SigmaData)
+{
+    /// <summary>The whole image at EDM's σ_data: what stages without a word on it learn.</summary>
+    public static StageTarget Image { get; } = new();
+
+    /// <summary>Why this target cannot be used, or null.</summary>
+    public string? Problem() => SigmaData > 0 && double.IsFinite(SigmaData) ? null : $"σ_data must be a positive number (got {SigmaData})";
+
+    /// <inheritdoc />
+    public override string ToString() => Residual ? $"detail over bicubic, σ_data {SigmaData:0.###}" : $"image, σ_data {SigmaData:0.###}";
 }
 
 /// <summary>How a super-resolution stage runs over the image.</summary>

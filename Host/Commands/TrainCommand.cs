@@ -120,6 +120,14 @@ public sealed class TrainSettings : DeviceSettings
     [Description("with --stage: no blur, JPEG-like quantisation or synthetic downsampling of the low-resolution input (the real render only)")]
     public bool NoDegradation { get; init; }
 
+    [CommandOption("--residual")]
+    [Description("with --stage: the network learns the detail over the bicubic upsampled input instead of the image (it starts as bicubic upsampling and learns what that lacks); default: as the --finetune stage does")]
+    public bool Residual { get; init; }
+
+    [CommandOption("--sigma-data <S>")]
+    [Description("with --stage: σ_data of what the network learns (default 0.5 for the image; for --residual, the detail's standard deviation measured on 64 training crops)")]
+    public double? SigmaData { get; init; }
+
     [CommandOption("--finetune <MODEL>")]
     [Description("fine-tune the experts of this model folder from their weights (all, or those --nodes names), each on its own noise levels; --out gets out/model (the model with the fine-tuned experts) and out/<expert> (checkpoints, resumed); with --stage, the stage starts from this model's stage of the same name")]
     public string? Finetune { get; init; }
@@ -189,6 +197,12 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             throw new UserException("--expert-parallel trains the siblings of a --schedule tree on several GPUs at once: add --schedule and --gpus N (or --distributed).");
         if (s.Gpus is { } gpus) return LocalLauncher.Run(gpus);
         if (s.Stage is not null) return TrainStage(s, cancellationToken);
+        var stageOnly = new (bool Given, string Name)[]
+        {
+            (s.Crop is not null, "--crop"), (s.Low is not null, "--low"), (s.AugMax is not null, "--aug-max"), (s.NoDegradation, "--no-degradation"),
+            (s.Residual, "--residual"), (s.SigmaData is not null, "--sigma-data"),
+        }.Where(o => o.Given).Select(o => o.Name).ToList();
+        if (stageOnly.Count > 0) throw new UserException($"{string.Join(", ", stageOnly)} configure a super-resolution stage: add --stage sr256 or --stage sr1024.");
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
         if (s.Adapter is not null) return TrainAdapter(s, cancellationToken);
         if (!(s.ImageDrop >= 0 && s.ImageDrop <= 1)) throw new UserException($"--image-drop must lie between 0 and 1 (got {s.ImageDrop}).");
@@ -492,7 +506,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         var degradation = s.NoDegradation ? EDiffI.SuperResolution.DegradationOptions.None : new EDiffI.SuperResolution.DegradationOptions();
         if (s.AugMax is { } max) degradation = degradation with { AugmentationMax = max, AugmentationZero = max == 0 ? 1 : degradation.AugmentationZero };
         var run = new StageRun(s.Stage!, s.Base ?? ModelLocator.ResolveDefault(), s.UNet == "small" ? null : s.UNet, s.Low, s.Crop, degradation,
-            StartFrom: s.Finetune);
+            StartFrom: s.Finetune, Residual: s.Residual ? true : null, SigmaData: s.SigmaData);
         var options = new TrainingOptions
         {
             BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, CheckpointEvery = s.CheckpointEvery,

@@ -1,4 +1,5 @@
 using EDiffI.Conditioning;
+using EDiffI.Diffusion;
 using EDiffI.Data;
 using EDiffI.Encoders;
 using EDiffI.Host.Data;
@@ -19,8 +20,11 @@ namespace EDiffI.Host.Training;
 /// <param name="Degradation">The degradation of the low-resolution input.</param>
 /// <param name="Kind">The stage family.</param>
 /// <param name="StartFrom">A model folder whose stage of the same name gives the starting weights (fine-tuning); null trains from scratch.</param>
+/// <param name="Residual">Whether the network learns the detail over the bicubic upsampled input (<see cref="StageTarget"/>);
+/// null: as the stage it starts from does, or the image when it starts from scratch.</param>
+/// <param name="SigmaData">σ_data of what it learns; null: 0.5 for the image, measured on the data for the detail.</param>
 public sealed record StageRun(string Stage, string Base, string? Preset, int? InputResolution, int? Crop, DegradationOptions Degradation,
-    string Kind = "ediffi-sr", string? StartFrom = null);
+    string Kind = "ediffi-sr", string? StartFrom = null, bool? Residual = null, double? SigmaData = null);
 
 /// <summary>
 /// Trains one super-resolution stage of the cascade with the base recipe (<see cref="Trainer"/>: EDM loss, text-stream
@@ -55,14 +59,17 @@ public static class SuperResolutionTrainer
             clip = manifest.ClipText is null ? null : catalog.CreateEncoder(manifest.ClipText, baseFolder);
             var widths = new ConditioningWidths(t5?.Dimension ?? 0, clip?.Dimension ?? 0, clip?.PooledDimension ?? 0, 0);
             source = DatasetSources.OpenPaired(data, output, input, crop, sources);
+            var target = Target(run, family, preset, input, output, widths, source);
+            // A detail of another scale than the image's trains at noise levels scaled alike: ln σ ~ N(P_mean + ln(σ_data/0.5), P_std²).
+            if (target.SigmaData != Edm.SigmaData) options = options with { PMean = options.PMean + Math.Log(target.SigmaData / Edm.SigmaData) };
             ISuperResolutionStage? stage = null;
             long startSteps = 0; // a fine-tune counts on from the steps of the stage it starts from
             INetwork CreateNetwork()
             {
                 try
                 {
-                    stage = family.Create(run.Stage, preset, input, output, widths);
-                    if (run.StartFrom is { } model) startSteps = StartFrom(family, stage, model, run.Stage);
+                    stage = family.Create(run.Stage, preset, input, output, widths, target);
+                    if (run.StartFrom is { } model) startSteps = StartFrom(family, stage, model, run.Stage, target);
                 }
                 catch (ArgumentException e)
                 {
@@ -72,10 +79,13 @@ public static class SuperResolutionTrainer
             }
             int cropSide = crop;
             var extension = new TrainerExtension(
-                (batch, images, generator, conditioning) => conditioning.WithStream(stage!.StreamName,
-                    family.TrainingStream(stage, images, batch.LowResolution?.to(images.device), generator, run.Degradation)),
+                (batch, images, generator, conditioning) =>
+                {
+                    var input = family.TrainingStream(stage!, images, batch.LowResolution?.to(images.device), generator, run.Degradation);
+                    return (conditioning.WithStream(stage!.StreamName, input.Stream), input.Target);
+                },
                 (ema, folder, step) => family.Save(stage!, folder, ScalarType.Float16, ema, new StageTraining(startSteps + step, cropSide, run.Degradation)),
-                Crops: true);
+                Crops: true, SigmaData: target.SigmaData);
             return new Trainer(options, catalog.Family(StageNetworkKind(family, preset, input, output, widths)), CreateNetwork,
                 manifest with { Cascade = [] }, t5, clip, source, device, computeType, outputFolder, resume, extension: extension);
         }
@@ -87,9 +97,46 @@ public static class SuperResolutionTrainer
         }
     }
 
+    // What the stage learns: as asked, else as the stage it starts from, else the image. A residual target's σ_data, unless
+    // given, is measured: the standard deviation of the detail over 64 training crops, degraded as in training.
+    private static StageTarget Target(StageRun run, ISuperResolutionFamily family, string preset, int input, int output, ConditioningWidths widths,
+        IDatasetSource source)
+    {
+        StageTarget? start = null;
+        if (run.StartFrom is { } model)
+        {
+            string folder = Path.GetFullPath(model);
+            var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, run.Stage, StringComparison.Ordinal));
+            if (spec is not null)
+            {
+                using var shipped = family.Load(spec, Path.Combine(folder, spec.Folder));
+                start = shipped.Target;
+            }
+        }
+        bool residual = run.Residual ?? start?.Residual ?? false;
+        if (run.SigmaData is { } given)
+        {
+            var asked = new StageTarget(residual, given);
+            if (asked.Problem() is { } problem) throw new UserException($"--sigma-data: {problem}.");
+            return asked;
+        }
+        if (start is not null && start.Residual == residual) return start;
+        if (!residual) return StageTarget.Image;
+        using var scope = NewDisposeScope();
+        using var probe = family.Create("probe", preset, input, output, widths, new StageTarget(true, 1));
+        using var generator = new Generator(7UL);
+        using var batch = source.NextBatch(64, generator);
+        var detail = family.TrainingStream(probe, batch.Images, batch.LowResolution, generator, run.Degradation).Target;
+        double sigma = detail.to(ScalarType.Float64).std().item<double>();
+        if (!(sigma > 0)) throw new UserException($"The data's high-resolution crops equal their upsampled inputs (σ of the detail {sigma}); there is nothing to learn.");
+        return new StageTarget(true, Math.Round(sigma, 4));
+    }
+
     // Copies the weights of the stage named like this one in the model folder (fine-tuning from a shipped stage) and
-    // returns the steps it was trained for (its stage.json's trainedSteps, 0 when it does not say).
-    private static long StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name)
+    // returns the steps it was trained for (its stage.json's trainedSteps, 0 when it does not say). A start that learned
+    // another target (the image, where the run learns the detail) gives its features only: the output layer
+    // (the U-Net's out_conv) keeps its zero initialisation, so a residual run starts exactly at bicubic upsampling.
+    private static long StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name, StageTarget target)
     {
         string folder = Path.GetFullPath(modelFolder);
         var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal))
@@ -100,8 +147,11 @@ public static class SuperResolutionTrainer
         var to = stage.Network.Module.state_dict();
         if (to.Count != from.Count || to.Any(kv => !from.TryGetValue(kv.Key, out var f) || !f.shape.SequenceEqual(kv.Value.shape)))
             throw new UserException($"Stage '{name}' of '{folder}' has another shape than the one asked for (--unet); fine-tuning needs the same shape.");
+        bool sameTarget = shipped.Target.Residual == target.Residual;
         using (no_grad())
-            foreach (var (key, value) in to) value.copy_(from[key]);
+            foreach (var (key, value) in to)
+                if (sameTarget || !key.StartsWith("out_conv.", StringComparison.Ordinal)) value.copy_(from[key]);
+        if (!sameTarget) return 0; // a new target counts its steps from zero
         using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(stageFolder, "stage.json")));
         return json.RootElement.TryGetProperty("trainedSteps", out var steps) && steps.TryGetInt64(out long n) ? n : 0;
     }

@@ -44,6 +44,7 @@ public sealed class Trainer : IDisposable
     private readonly string _outputFolder;
     private readonly INetworkFamily _family;
     private readonly TrainerExtension? _extension;
+    private readonly double _sigmaData; // of the preconditioning and the loss weight
     private readonly DataParallel? _parallel;
 
     /// <summary>The network being trained (float32 master weights).</summary>
@@ -109,7 +110,8 @@ public sealed class Trainer : IDisposable
         Model.Module.to(device);
         Model.ComputeType = computeType;
         Model.Module.train();
-        _denoiser = new PreconditionedDenoiser(Model);
+        _sigmaData = extension?.SigmaData ?? Edm.SigmaData;
+        _denoiser = new PreconditionedDenoiser(Model, _sigmaData);
         _t5 = t5;
         _clip = clip;
         _image = image;
@@ -204,7 +206,8 @@ public sealed class Trainer : IDisposable
         var keepImage = _image is null ? keep[2] : keep[2].logical_and(Mine(rand(b, generator: _generator) >= _options.ImageDropProbability));
         conditioning = conditioning.KeepWhere(keep[0], keep[1], keepImage);
         // What the run adds beyond the text (a super-resolution stage's low-resolution image), never dropped.
-        if (_extension is not null) conditioning = _extension.Condition(prepared.AsTrainingBatch(), images, _generator, conditioning);
+        // It may also replace what the denoiser learns (a residual stage's detail over its upsampled input).
+        if (_extension is not null) (conditioning, images) = _extension.Condition(prepared.AsTrainingBatch(), images, _generator, conditioning);
         // Tiling batches: every convolution wraps on both axes; the world's scenes are periodic, so the target is too.
         if (_options.TileProbability > 0 && rand(1, generator: _generator).item<float>() < _options.TileProbability)
             conditioning = conditioning.With(new EDiffI.Networks.TilingMode(EDiffI.Networks.TileAxes.Both));
@@ -216,7 +219,7 @@ public sealed class Trainer : IDisposable
         var noise = Mine(DrawNoise(shape));
         _clock?.Lap("data");
 
-        var loss = Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning).mean();
+        var loss = Edm.TrainingLoss(_denoiser, images, sigma, noise, conditioning, _sigmaData).mean();
         _flat.ZeroGradients();
         loss.backward();
         _clock?.Lap("forward+backward");
@@ -400,10 +403,12 @@ public sealed record TrainerState(IReadOnlyDictionary<string, Tensor> Weights, I
 /// (after the text streams' dropout, never dropped itself), trains on crops smaller than the network's resolution,
 /// and exports a stage folder instead of a model folder.
 /// </summary>
-/// <param name="Condition">Adds to a batch's conditioning: (batch, its images on the device, the run's generator, conditioning) → conditioning.</param>
+/// <param name="Condition">Adds to a batch's conditioning and gives the denoiser's target: (batch, its images on the device,
+/// the run's generator, conditioning) → (conditioning, target; the images unless the run learns something else).</param>
 /// <param name="Export">Writes the exported folder from the EMA weights at a step.</param>
 /// <param name="Crops">Whether the data may be crops smaller than the network's resolution (a convolutional network).</param>
+/// <param name="SigmaData">σ_data of the preconditioning and the loss weight: the standard deviation of the target.</param>
 public sealed record TrainerExtension(
-    Func<TrainingBatch, Tensor, Generator, ConditioningInputs, ConditioningInputs> Condition,
+    Func<TrainingBatch, Tensor, Generator, ConditioningInputs, (ConditioningInputs Conditioning, Tensor Target)> Condition,
     Action<IReadOnlyDictionary<string, Tensor>, string, long> Export,
-    bool Crops);
+    bool Crops, double SigmaData = Edm.SigmaData);

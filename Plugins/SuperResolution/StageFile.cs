@@ -25,6 +25,10 @@ public sealed record StageFile
     public int TrainingCrop { get; init; }
     /// <summary>Training steps the weights have seen.</summary>
     public long TrainedSteps { get; init; }
+    /// <summary>Whether the network learns the detail over the bicubic upsampled input rather than the image (<see cref="StageTarget"/>).</summary>
+    public bool Residual { get; init; }
+    /// <summary>σ_data of the network's preconditioning: the standard deviation of what it learns.</summary>
+    public double SigmaData { get; init; } = EDiffI.Diffusion.Edm.SigmaData;
     /// <summary>The degradation of the low-resolution input in training.</summary>
     public DegradationOptions? Degradation { get; init; }
 

@@ -27,13 +27,15 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
     public IReadOnlyList<string> Presets => NetworkFamily(DefaultNetwork).Presets.Where(p => p.StartsWith("sr", StringComparison.Ordinal)).ToList();
 
     /// <inheritdoc />
-    public ISuperResolutionStage Create(string name, string preset, int inputResolution, int outputResolution, ConditioningWidths text)
+    public ISuperResolutionStage Create(string name, string preset, int inputResolution, int outputResolution, ConditioningWidths text,
+        StageTarget? target = null)
     {
+        if (target?.Problem() is { } problem) throw new ArgumentException(problem);
         var widths = text with { Streams = new Dictionary<string, ConditionerSlot> { [SuperResolutionStage.StreamName] = SuperResolutionStage.Slot } };
         var network = NetworkFamily(DefaultNetwork).Create(preset, outputResolution, widths);
         try
         {
-            return new SuperResolutionStage(name, network, inputResolution);
+            return new SuperResolutionStage(name, network, inputResolution, target);
         }
         catch
         {
@@ -53,7 +55,7 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
         {
             if (network.Resolution != file.OutputResolution)
                 throw new InvalidDataException($"the network of stage '{spec.Name}' is built for {network.Resolution} pixels, {StageFile.FileName} says {file.OutputResolution}");
-            return new SuperResolutionStage(spec.Name, network, file.InputResolution);
+            return new SuperResolutionStage(spec.Name, network, file.InputResolution, new StageTarget(file.Residual, file.SigmaData));
         }
         catch (ArgumentException e)
         {
@@ -83,11 +85,12 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
         {
             Network = stage.Network.Kind, InputResolution = stage.InputResolution, OutputResolution = stage.OutputResolution,
             TrainingCrop = training?.Crop ?? 0, TrainedSteps = training?.Steps ?? 0, Degradation = training?.Degradation,
+            Residual = stage.Target.Residual, SigmaData = stage.Target.SigmaData,
         }.Save(folder);
     }
 
     /// <inheritdoc />
-    public ConditioningStream TrainingStream(ISuperResolutionStage stage, Tensor highResolution, Tensor? lowResolution, Generator generator,
+    public StageTrainingInput TrainingStream(ISuperResolutionStage stage, Tensor highResolution, Tensor? lowResolution, Generator generator,
         DegradationOptions degradation)
     {
         using var scope = NewDisposeScope();
@@ -99,7 +102,13 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
         sigma = where(zero, zeros_like(sigma), sigma);
         var noise = randn(highResolution.shape, dtype: ScalarType.Float32, generator: generator).to(highResolution.device);
         var stream = stage.LowResolutionStream(low, sigma, noise);
-        return new ConditioningStream(Pooled: stream.Pooled!.MoveToOuterDisposeScope(), Spatial: stream.Spatial!.MoveToOuterDisposeScope());
+        // A residual stage learns the detail over the upsampling of the clean (degraded, not yet noise-augmented) input,
+        // the image its denoiser adds the detail to at inference.
+        var target = stage.Target.Residual
+            ? highResolution - Tiling.Bicubic(low.to(ScalarType.Float32), highResolution.shape[2], highResolution.shape[3], TileAxes.None).to(highResolution.dtype)
+            : highResolution.alias();
+        return new StageTrainingInput(new ConditioningStream(Pooled: stream.Pooled!.MoveToOuterDisposeScope(), Spatial: stream.Spatial!.MoveToOuterDisposeScope()),
+            target.MoveToOuterDisposeScope());
     }
 
     private INetworkFamily NetworkFamily(string kind) =>

@@ -24,9 +24,11 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     /// <summary>σ_aug at which the embedding's argument u = σ/(σ + s) is one half.</summary>
     public const double AugmentationScale = 0.25;
 
-    /// <summary>Wraps <paramref name="network"/> (owned by the stage) as the stage <paramref name="name"/>.</summary>
-    public SuperResolutionStage(string name, INetwork network, int inputResolution)
+    /// <summary>Wraps <paramref name="network"/> (owned by the stage) as the stage <paramref name="name"/>, learning <paramref name="target"/>.</summary>
+    public SuperResolutionStage(string name, INetwork network, int inputResolution, StageTarget? target = null)
     {
+        target ??= StageTarget.Image;
+        if (target.Problem() is { } problem) throw new ArgumentException($"stage '{name}': {problem}");
         if (inputResolution <= 0 || network.Resolution % inputResolution != 0 || network.Resolution / inputResolution < 2)
             throw new ArgumentException($"a stage to {network.Resolution} pixels cannot take {inputResolution}-pixel images (the factor must be a whole number of at least 2)");
         if (network.Conditioning.Streams is not { } slots || !slots.TryGetValue(StreamName, out var slot) || slot != Slot)
@@ -34,6 +36,7 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
         Name = name;
         Network = network;
         InputResolution = inputResolution;
+        Target = target;
         _runner = CudaGraphs.Wrap(network);
     }
 
@@ -53,6 +56,8 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     public int OutputResolution => Network.Resolution;
     /// <inheritdoc />
     public INetwork Network { get; }
+    /// <inheritdoc />
+    public StageTarget Target { get; }
 
     /// <inheritdoc />
     public ConditioningStream LowResolutionStream(Tensor lowResolution, Tensor sigmaAug, Tensor noise, TileAxes tiling = TileAxes.None)
@@ -89,7 +94,11 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
         if (layout.Tiling != TileAxes.None && !Network.CanTile) throw new ArgumentException($"the network of stage '{Name}' cannot wrap around (no circular padding)");
         using var sigma = full(lowResolution.shape[0], sigmaAug, dtype: ScalarType.Float32);
         var stream = LowResolutionStream(lowResolution, sigma, noise, layout.Tiling);
-        return new LowResolutionDenoiser(new PreconditionedDenoiser(_runner), stream, layout);
+        IDenoiser denoiser = new LowResolutionDenoiser(new PreconditionedDenoiser(_runner, Target.SigmaData), stream, layout);
+        if (!Target.Residual) return denoiser;
+        // The windows and the rolls are linear blends of the detail, so adding the upsampling once, outside them, is exact.
+        using var low = lowResolution.to(ScalarType.Float32);
+        return new ResidualDenoiser(denoiser, Tiling.Bicubic(low, noise.shape[2], noise.shape[3], layout.Tiling));
     }
 
     /// <inheritdoc />
@@ -97,6 +106,30 @@ public sealed class SuperResolutionStage : ISuperResolutionStage
     {
         _runner.Dispose();
         Network.Dispose();
+    }
+}
+
+/// <summary>
+/// A residual stage's denoiser: D(x; σ) = up + D_r(x − up; σ), where <paramref name="upsampled"/> is the bicubic upsampling
+/// of the clean low-resolution input (its lifetime the caller's dispose scope, as the stream's) and D_r = <paramref name="inner"/> denoises the detail.
+/// </summary>
+internal sealed class ResidualDenoiser(IDenoiser inner, Tensor upsampled) : IDenoiser
+{
+    public Tensor Denoise(Tensor x, Tensor sigma, ConditioningInputs conditioning) => Around(x, detail => inner.Denoise(detail, sigma, conditioning));
+
+    public Tensor Denoise(Tensor x, double sigma, ConditioningInputs conditioning) => Around(x, detail => inner.Denoise(detail, sigma, conditioning));
+
+    private Tensor Around(Tensor x, Func<Tensor, Tensor> denoise)
+    {
+        using var scope = NewDisposeScope();
+        if (x.shape[2] != upsampled.shape[2] || x.shape[3] != upsampled.shape[3])
+            throw new ArgumentException($"the image is {x.shape[3]}×{x.shape[2]}, its upsampled input {upsampled.shape[3]}×{upsampled.shape[2]}");
+        long times = x.shape[0] / upsampled.shape[0];
+        if (times < 1 || x.shape[0] % upsampled.shape[0] != 0)
+            throw new ArgumentException($"a batch of {x.shape[0]} cannot take {upsampled.shape[0]} upsampled inputs");
+        // A guided batch holds the conditional and unconditional halves of the same images.
+        var up = (times == 1 ? upsampled : upsampled.repeat(times, 1, 1, 1)).to(x.dtype, x.device);
+        return (up + denoise(x - up)).MoveToOuterDisposeScope();
     }
 }
 

@@ -20,9 +20,9 @@ public class EdmTests
         const double sd = 0.5;
         foreach (double s in Sigmas)
         {
-            Assert.Equal(sd * sd / (s * s + sd * sd), Eval(Edm.CSkip, s), 12);
-            Assert.Equal(s * sd / Math.Sqrt(s * s + sd * sd), Eval(Edm.COut, s), 12);
-            Assert.Equal(1 / Math.Sqrt(s * s + sd * sd), Eval(Edm.CIn, s), 12);
+            Assert.Equal(sd * sd / (s * s + sd * sd), Eval(t => Edm.CSkip(t), s), 12);
+            Assert.Equal(s * sd / Math.Sqrt(s * s + sd * sd), Eval(t => Edm.COut(t), s), 12);
+            Assert.Equal(1 / Math.Sqrt(s * s + sd * sd), Eval(t => Edm.CIn(t), s), 12);
             Assert.Equal(Math.Log(s) / 4, Eval(Edm.CNoise, s), 12);
         }
     }
@@ -32,7 +32,7 @@ public class EdmTests
     {
         foreach (double s in Sigmas.Concat([1e-3, 0.3, 150.0]))
         {
-            double w = Eval(Edm.LossWeight, s), c = Eval(Edm.COut, s);
+            double w = Eval(t => Edm.LossWeight(t), s), c = Eval(t => Edm.COut(t), s);
             Assert.Equal(1.0, w * c * c, 10);
         }
     }

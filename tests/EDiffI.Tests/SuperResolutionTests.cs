@@ -18,10 +18,11 @@ internal static class TinyStage
     public static SuperResolutionFamily Family => new([new UNetFamily()]);
 
     /// <summary>An 8 → 32 stage of the sr-tiny shape with the tiny model's text widths, perturbed so outputs depend on the inputs.</summary>
-    public static ISuperResolutionStage Create(int seed = 40)
+    public static ISuperResolutionStage Create(int seed = 40, bool residual = false, double sigmaData = 0.2)
     {
         manual_seed(seed);
-        var stage = Family.Create("sr32", "sr-tiny", 8, 32, new ConditioningWidths(32, 32, 32, 0));
+        var stage = Family.Create("sr32", "sr-tiny", 8, 32, new ConditioningWidths(32, 32, 32, 0),
+            residual ? new StageTarget(true, sigmaData) : null);
         using var noGrad = no_grad();
         foreach (var p in stage.Network.Module.parameters()) p.add_(randn_like(p) * 0.05);
         return stage;
@@ -57,6 +58,17 @@ public class SuperResolutionDenoiserConformance : DenoiserConformance
         using var clip = TinyModel.Clip();
         string[] prompts = ["red stripes", "a blue square on green"];
         return new ConditioningInputs(t5.Encode(prompts, CPU), clip.Encode(prompts, CPU));
+    }
+}
+
+/// <summary>A residual stage's denoiser (the upsampling plus the denoised detail) passes it too.</summary>
+public class ResidualSuperResolutionDenoiserConformance : SuperResolutionDenoiserConformance
+{
+    protected override IDenoiser CreateDenoiser()
+    {
+        var stage = TinyStage.Create(residual: true);
+        using var g = new Generator(9);
+        return stage.ConditionOn(TinyStage.Low(1), 0.1, randn([1, 3, 32, 32], generator: g));
     }
 }
 
@@ -115,13 +127,67 @@ public class SuperResolutionTests
         using var g2 = new Generator(11);
         using var a = TinyStage.Family.TrainingStream(stage, high, real, g1, options);
         using var b = TinyStage.Family.TrainingStream(stage, high, real, g2, options);
-        Assert.Equal(new long[] { 4, 3, 32, 32 }, a.Spatial!.shape);
-        Assert.True(a.Spatial.equal(b.Spatial!).all().item<bool>());
+        Assert.Equal(new long[] { 4, 3, 32, 32 }, a.Stream.Spatial!.shape);
+        Assert.True(a.Stream.Spatial.equal(b.Stream.Spatial!).all().item<bool>());
+        Assert.True(a.Target.equal(high).all().item<bool>()); // a full stage learns the images themselves
         // No degradation and no augmentation: the real render, bicubic-upsampled, exactly.
         using var g3 = new Generator(11);
         using var clean = TinyStage.Family.TrainingStream(stage, high, real, g3, DegradationOptions.None);
         using var up = F.interpolate(real, [32, 32], mode: InterpolationMode.Bicubic, align_corners: false);
-        Assert.True(clean.Spatial!.allclose(up, 1e-6, 1e-6));
+        Assert.True(clean.Stream.Spatial!.allclose(up, 1e-6, 1e-6));
+    }
+
+    [Fact]
+    public void AResidualStageLearnsTheDetailOverTheUpsampledCleanInput()
+    {
+        using var stage = TinyStage.Create(residual: true);
+        using var high = TinyStage.Low(4, 32);
+        using var real = TinyStage.Low(4, 8);
+        using var g = new Generator(11);
+        var augmented = DegradationOptions.None with { AugmentationMax = 0.5, AugmentationZero = 0 };
+        using var input = TinyStage.Family.TrainingStream(stage, high, real, g, augmented);
+        using var up = F.interpolate(real, [32, 32], mode: InterpolationMode.Bicubic, align_corners: false);
+        // The target is the image minus the upsampling of the input before its noise augmentation ...
+        Assert.True(input.Target.allclose(high - up, 1e-6, 1e-6));
+        // ... while the network's stream still carries the augmented input.
+        Assert.False(input.Stream.Spatial!.allclose(up, 1e-3, 1e-3));
+    }
+
+    [Fact]
+    public void AResidualStageWhoseNetworkOutputsZeroIsBicubicUpsampling()
+    {
+        foreach (bool residual in new[] { true, false })
+        {
+            using var stage = TinyStage.Create(residual: residual);
+            using (no_grad())
+                foreach (var p in stage.Network.Module.parameters()) p.zero_();
+            using var low = TinyStage.Low(2);
+            using var eps = randn([2, 3, 32, 32], generator: new Generator(3));
+            using var up = F.interpolate(low, [32, 32], mode: InterpolationMode.Bicubic, align_corners: false).to(ScalarType.Float64);
+            var denoiser = stage.ConditionOn(low, 0.1, eps);
+            using var denoised = denoiser.Denoise(up, 0.3, new ConditioningInputs());
+            // D(up; σ) = up + c_skip·0 + c_out·0 for the detail; a full stage returns c_skip·up, not the upsampling.
+            Assert.Equal(residual, denoised.allclose(up, 1e-6, 1e-6));
+        }
+    }
+
+    [Fact]
+    public void AResidualStageKeepsItsTargetThroughItsFolder()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"ediffi-residual-{Guid.NewGuid():N}");
+        try
+        {
+            using var stage = TinyStage.Create(residual: true, sigmaData: 0.12);
+            TinyStage.Family.Save(stage, folder);
+            Assert.Contains("\"residual\": true", File.ReadAllText(Path.Combine(folder, StageFile.FileName)));
+            using var loaded = TinyStage.Family.Load(new CascadeStageSpec { Name = "sr32", Kind = "ediffi-sr", Folder = "sr32", Resolution = 32 }, folder);
+            Assert.Equal(new StageTarget(true, 0.12), loaded.Target);
+            Assert.Throws<ArgumentException>(() => TinyStage.Family.Create("sr32", "sr-tiny", 8, 32, new ConditioningWidths(32, 32, 32, 0), new StageTarget(true, 0)));
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        }
     }
 
     [Fact]
