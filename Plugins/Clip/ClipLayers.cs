@@ -3,6 +3,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
+using EDiffI.Networks;
+
 namespace EDiffI.Plugins.Clip;
 
 // The transformer both CLIP towers share (Radford et al. 2021, §2.4; Hugging Face's CLIPEncoder).
@@ -38,7 +40,7 @@ internal sealed class ClipAttention : nn.Module
         var v = Heads(v_proj.forward(x));
         // softmax(q kᵀ / √d_head + bias) v
         var scores = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(hd));
-        if (bias is not null) scores = scores + bias;
+        if (bias is not null) scores = scores.Plus(bias); // held Scalars (HeldScalars): encoders run on data threads
         var attention = scores.softmax(-1, ScalarType.Float32).to(q.dtype);
         var y = attention.matmul(v).transpose(1, 2).reshape(b, l, d);
         return out_proj.forward(y).MoveToOuterDisposeScope();
@@ -70,7 +72,7 @@ internal sealed class ClipMlp : nn.Module<Tensor, Tensor>
     public static Tensor Activate(Tensor x, string name) => name switch
     {
         // CLIP's sigmoid approximation of GELU: x σ(1.702 x).
-        "quick_gelu" => x * (x * 1.702).sigmoid(),
+        "quick_gelu" => x * x.mul(HeldScalars.Of(1.702)).sigmoid(),
         "gelu" => F.gelu(x),
         "gelu_new" or "gelu_pytorch_tanh" => F.gelu(x, GELU.Approximate.tanh),
         _ => throw new ArgumentException($"unsupported activation '{name}'"),
@@ -97,8 +99,8 @@ internal sealed class ClipEncoderLayer : nn.Module
     public Tensor forward(Tensor x, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        x = x + self_attn.forward(layer_norm1.forward(x), bias);
-        x = x + mlp.forward(layer_norm2.forward(x));
+        x = x.Plus(self_attn.forward(layer_norm1.forward(x), bias));
+        x = x.Plus(mlp.forward(layer_norm2.forward(x)));
         return x.MoveToOuterDisposeScope();
     }
 }

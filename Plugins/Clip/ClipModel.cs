@@ -2,6 +2,8 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
+using EDiffI.Networks;
+
 namespace EDiffI.Plugins.Clip;
 
 /// <summary>Token and position embeddings of the text tower (<c>text_model.embeddings.*</c>).</summary>
@@ -23,7 +25,7 @@ internal sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var positions = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device);
-        return (token_embedding.forward(ids) + position_embedding.forward(positions).unsqueeze(0)).MoveToOuterDisposeScope();
+        return token_embedding.forward(ids).Plus(position_embedding.forward(positions).unsqueeze(0)).MoveToOuterDisposeScope();
     }
 }
 
@@ -101,7 +103,7 @@ internal sealed class ClipVisionEmbeddings : nn.Module<Tensor, Tensor>
         var cls = class_embedding.to(patches.dtype).view(1, 1, -1).expand(b, 1, -1);
         var x = torch.cat([cls, patches], 1);
         var positions = arange(x.shape[1], dtype: ScalarType.Int64, device: x.device);
-        return (x + position_embedding.forward(positions).unsqueeze(0)).MoveToOuterDisposeScope();
+        return x.Plus(position_embedding.forward(positions).unsqueeze(0)).MoveToOuterDisposeScope();
     }
 }
 

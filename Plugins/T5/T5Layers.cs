@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using EDiffI.Networks;
 
 namespace EDiffI.Plugins.T5;
 
@@ -24,12 +25,20 @@ public static class T5Activations
     public static Tensor Apply(string name, Tensor x) => name switch
     {
         // gelu_new: the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as in transformers.
-        "gelu_new" or "gelu_pytorch_tanh" => 0.5 * x * (1.0 + tanh(Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3)))),
+        // Written with held Scalars (HeldScalars): the encoders run on training data threads.
+        "gelu_new" or "gelu_pytorch_tanh" => GeluTanh(x),
         "gelu" => F.gelu(x),
         "relu" => F.relu(x),
         "silu" or "swish" => F.silu(x),
         _ => throw new ArgumentException($"unknown T5 activation '{name}'"),
     };
+
+    private static Tensor GeluTanh(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var inner = x.pow(HeldScalars.Of(3)).mul(HeldScalars.Of(0.044715)).Plus(x).mul(HeldScalars.Of(Math.Sqrt(2.0 / Math.PI)));
+        return tanh(inner).add(HeldScalars.One, HeldScalars.One).mul(x).mul(HeldScalars.Of(0.5)).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>Where and in what dtype a T5 module's weights live.</summary>
@@ -85,7 +94,7 @@ internal sealed class T5Embedding : nn.Module<Tensor, Tensor>
 internal sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double _eps;
+    private readonly Scalar _eps; // held: see HeldScalars
 
     public T5LayerNorm(string name, long dimension, double eps, T5Placement at) : base(name)
     {
@@ -101,7 +110,7 @@ internal sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
         var variance = x32.pow(2).mean([-1], keepdim: true);
-        var normed = x32 * rsqrt(variance + _eps);
+        var normed = x32 * rsqrt(variance.add(_eps, HeldScalars.One));
         if (weight.dtype is ScalarType.Float16 or ScalarType.BFloat16) normed = normed.to(weight.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
@@ -198,7 +207,7 @@ internal sealed class T5Attention : nn.Module<Tensor, Tensor?, Tensor, Tensor>
         var kh = k.forward(kv).view(b, lk, _heads, _dKv).transpose(1, 2);
         var vh = v.forward(kv).view(b, lk, _heads, _dKv).transpose(1, 2);
         // No 1/√d_kv: T5 folds it into the initialisation of q.
-        var scores = matmul(qh, kh.transpose(2, 3)) + positionBias;
+        var scores = matmul(qh, kh.transpose(2, 3)).Plus(positionBias);
         var weights = F.softmax(scores.to(ScalarType.Float32), -1).to(scores.dtype);
         var context = matmul(weights, vh).transpose(1, 2).reshape(b, lq, _heads * _dKv);
         return o.forward(context).MoveToOuterDisposeScope();
@@ -261,7 +270,7 @@ internal sealed class T5LayerSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     {
         using var normed = layer_norm.forward(x);
         using var attended = SelfAttention.forward(normed, null, positionBias);
-        return x + attended;
+        return x.Plus(attended);
     }
 }
 
@@ -285,7 +294,7 @@ internal sealed class T5LayerCrossAttention : nn.Module<Tensor, Tensor, Tensor, 
     {
         using var normed = layer_norm.forward(x);
         using var attended = EncDecAttention.forward(normed, encoded, encoderBias);
-        return x + attended;
+        return x.Plus(attended);
     }
 }
 
@@ -309,6 +318,6 @@ internal sealed class T5LayerFF : nn.Module<Tensor, Tensor>
     {
         using var normed = layer_norm.forward(x);
         using var h = DenseReluDense.forward(normed);
-        return x + h;
+        return x.Plus(h);
     }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using EDiffI.Networks;
 
 namespace EDiffI.Plugins.T5;
 
@@ -65,7 +66,7 @@ internal sealed class T5Stack : nn.Module<Tensor, Tensor, Tensor?, Tensor?, Tens
         var bias = block[0].Self.Attention.ComputeBias(length, length).to(dtype);
         var keep = mask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1); // [B, 1, 1, Lk]
         if (_isDecoder) keep = keep.logical_and(ones(length, length, dtype: ScalarType.Bool, device: mask.device).tril());
-        var selfBias = bias + Blocked(keep, dtype);
+        var selfBias = bias.Plus(Blocked(keep, dtype));
         Tensor? crossBias = encoderMask is null ? null : Blocked(encoderMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1), dtype);
         var x = embeddings;
         foreach (var b in block) x = b.forward(x, selfBias, encoded, crossBias);
@@ -74,7 +75,7 @@ internal sealed class T5Stack : nn.Module<Tensor, Tensor, Tensor?, Tensor?, Tens
 
     // 0 where attention is allowed, the dtype's lowest value where it is not (transformers' extended mask).
     private static Tensor Blocked(Tensor keep, ScalarType dtype) =>
-        keep.logical_not().to(dtype) * LowestValue(dtype);
+        keep.logical_not().to(dtype).mul(HeldScalars.Of(LowestValue(dtype)));
 
     internal static double LowestValue(ScalarType dtype) => dtype switch
     {

@@ -19,15 +19,17 @@ if [ -f carried/srft-model.tar.xz ]; then
   mkdir -p /tmp/carried && tar xJf carried/srft-model.tar.xz -C /tmp/carried
   for st in sr256 sr1024; do [ -d /tmp/carried/$st ] && rm -rf /tmp/start/$st && cp -r /tmp/carried/$st /tmp/start/$st; done
 fi
-common=(--finetune /tmp/start --base /tmp/start --data world:train --device cuda --steps 1000000 --checkpoint-every 1000000 --seconds "$seconds")
+common=(--finetune /tmp/start --base /tmp/start --data world:train --device cuda --steps 1000000 --checkpoint-every 500)
 [ "${RESIDUAL:-0}" = 1 ] && common+=(--residual)
-# Fewer collections, fewer chances for a finalised TorchSharp Scalar to be freed under a native call.
+# Fewer collections, fewer chances for a finalised TorchSharp Scalar to be freed under a native call (HeldScalars).
 export DOTNET_GCgen0size=0x10000000
-train_stage() { # stage batch
+train_stage() { # stage batch: a run killed by that race resumes from its last checkpoint for the time left, twice at most
+  local start=$SECONDS left
   for attempt in 1 2 3; do
-    app EDiffI.Host.dll train --stage $1 --batch $2 --lr 2e-4 --out runs/srft-${1#sr} "${common[@]}" >> "$OUT/$1.log" 2>&1 && return 0
-    grep -q "Expected false to be true" "$OUT/$1.log" || return 1
-    echo "attempt $attempt died on the native scalar race; starting again" >> "$OUT/$1.log"; rm -rf runs/srft-${1#sr}
+    left=$(( seconds - (SECONDS - start) )); [ $left -gt 20 ] || return 0
+    app EDiffI.Host.dll train --stage $1 --batch $2 --lr 2e-4 --out runs/srft-${1#sr} "${common[@]}" --seconds $left >> "$OUT/$1.log" 2>&1 && return 0
+    tail -c 20000 "$OUT/$1.log" | grep -q "Expected false to be true" || return 1
+    echo "attempt $attempt died on the native scalar race; resuming" >> "$OUT/$1.log"
   done
 }
 # STAGES picks the stages to train (default both, side by side); the others are measured as they are.
