@@ -251,7 +251,7 @@ public class SuperResolutionTests
     }
 
     [Fact]
-    public void TheShippedSr256RestoresDetailWithinHalfADecibelOfBicubicOnRealRenders()
+    public void TheShippedSr256IsAsFaithfulAsBicubicOnRealRendersAndSharper()
     {
         // Through the generation service as a user's 64² file would go: init = the render, strength 0, size 256.
         string folder = Path.Combine(TinyModel.RepositoryRoot, "models", "default");
@@ -281,10 +281,10 @@ public class SuperResolutionTests
         }
         string report = $"sr256 PSNR {ours.Average():0.00} dB sharpness {sharp.Average():0.00}; bicubic PSNR {baseline.Average():0.00} dB sharpness {blurred.Average():0.00}";
         File.WriteAllText(Path.Combine(Path.GetTempPath(), "ediffi-sr256-vs-bicubic.txt"), report);
-        // The stage restores the detail bicubic upsampling loses (sharpness closer to the real render's) ...
+        // The residual stage keeps more of the detail bicubic upsampling loses (sharpness closer to the real render's) ...
         Assert.True(Math.Abs(Math.Log(sharp.Average())) < Math.Abs(Math.Log(blurred.Average())), report);
-        // ... and stays within 0.5 dB of bicubic's PSNR. The issue asks it to beat bicubic: it does not yet (here 23.27 against
-        // 23.33 dB; over 64 held-out scenes on the H200 22.66 against 23.38: docs/results.md), so this bounds how far it may fall.
-        Assert.True(ours.Average() > baseline.Average() - 0.5, report);
+        // ... and matches bicubic's PSNR within 0.1 dB. The issue asks it to beat bicubic: over 64 held-out scenes it is
+        // 0.02 dB short (23.36 against 23.38, docs/results.md), so this bounds how far it may fall.
+        Assert.True(ours.Average() > baseline.Average() - 0.1, report);
     }
 }
