@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace EDiffI.SuperResolution;
 
 /// <summary>
@@ -25,6 +27,47 @@ public sealed record DegradationOptions
     public double AugmentationMax { get; init; } = 0.5;
     /// <summary>Probability of σ_aug = 0 exactly (the clean input the stage sees when asked for no augmentation).</summary>
     public double AugmentationZero { get; init; } = 0.1;
+
+    /// <summary>What is wrong with these values, in the words of their JSON fields; null when nothing is.</summary>
+    public string? Problem()
+    {
+        foreach (var (name, p) in new[] { ("realRender", RealRender), ("blurProbability", BlurProbability),
+                     ("quantisationProbability", QuantisationProbability), ("augmentationZero", AugmentationZero) })
+            if (!(p >= 0 && p <= 1)) return $"{name} is a probability: it must lie between 0 and 1 (got {p})";
+        if (!(BlurSigmaMin >= 0 && BlurSigmaMax >= BlurSigmaMin && BlurSigmaMax <= 3))
+            return $"the blur σ must satisfy 0 ≤ blurSigmaMin ≤ blurSigmaMax ≤ 3 low-resolution pixels (got {BlurSigmaMin} and {BlurSigmaMax})";
+        if (!(QualityMin >= 1 && QualityMax >= QualityMin && QualityMax <= 100))
+            return $"the JPEG quality must satisfy 1 ≤ qualityMin ≤ qualityMax ≤ 100 (got {QualityMin} and {QualityMax})";
+        if (!(AugmentationMax >= 0)) return $"augmentationMax must not be negative (got {AugmentationMax})";
+        return null;
+    }
+
+    private static readonly JsonSerializerOptions FileJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase, UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>
+    /// Reads a degradation from a JSON object with these fields in camelCase (as a stage's <c>stage.json</c> records
+    /// it); fields left out keep their defaults.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">When the file does not exist.</exception>
+    /// <exception cref="InvalidDataException">When it is not such an object, or its values are out of range.</exception>
+    public static DegradationOptions Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"no degradation file '{path}'", path);
+        DegradationOptions? options;
+        try
+        {
+            options = JsonSerializer.Deserialize<DegradationOptions>(File.ReadAllText(path), FileJson);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a degradation (a JSON object of realRender, blurProbability, blurSigmaMin, blurSigmaMax, quantisationProbability, qualityMin, qualityMax, augmentationMax, augmentationZero): {e.Message}", e);
+        }
+        if (options is null) throw new InvalidDataException($"'{path}' holds null, not a degradation object");
+        return options.Problem() is { } problem ? throw new InvalidDataException($"'{path}': {problem}") : options;
+    }
 
     /// <summary>No degradation and no augmentation: the low-resolution input as given (the ablation without noise augmentation keeps the rest).</summary>
     public static DegradationOptions None { get; } = new()

@@ -120,6 +120,10 @@ public sealed class TrainSettings : DeviceSettings
     [Description("with --stage: no blur, JPEG-like quantisation or synthetic downsampling of the low-resolution input (the real render only)")]
     public bool NoDegradation { get; init; }
 
+    [CommandOption("--degradation <FILE>")]
+    [Description("with --stage: the low-resolution input's random degradation, a JSON object of DegradationOptions' fields in camelCase as stage.json records them (realRender, blurProbability, blurSigmaMin, blurSigmaMax, quantisationProbability, qualityMin, qualityMax, augmentationMax, augmentationZero); fields left out keep their defaults")]
+    public string? Degradation { get; init; }
+
     [CommandOption("--residual")]
     [Description("with --stage: the network learns the detail over the bicubic upsampled input instead of the image (it starts as bicubic upsampling and learns what that lacks); default: as the --finetune stage does")]
     public bool Residual { get; init; }
@@ -200,7 +204,7 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         var stageOnly = new (bool Given, string Name)[]
         {
             (s.Crop is not null, "--crop"), (s.Low is not null, "--low"), (s.AugMax is not null, "--aug-max"), (s.NoDegradation, "--no-degradation"),
-            (s.Residual, "--residual"), (s.SigmaData is not null, "--sigma-data"),
+            (s.Degradation is not null, "--degradation"), (s.Residual, "--residual"), (s.SigmaData is not null, "--sigma-data"),
         }.Where(o => o.Given).Select(o => o.Name).ToList();
         if (stageOnly.Count > 0) throw new UserException($"{string.Join(", ", stageOnly)} configure a super-resolution stage: add --stage sr256 or --stage sr1024.");
         if ((s.Base is null) != (s.Adapter is null)) throw new UserException("--base and --adapter go together: the frozen model and the conditioner whose adapter is trained.");
@@ -503,8 +507,21 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             throw new UserException($"--aug-max must lie between 0 and {GenerationService.MaxAugmentationSigma} (got {aug}).");
         s.ApplyRuntime();
         var device = TorchRuntime.ParseDevice(s.Device);
+        if (s.NoDegradation && s.Degradation is not null)
+            throw new UserException("--no-degradation and --degradation <file> contradict each other: pass one.");
         var degradation = s.NoDegradation ? EDiffI.SuperResolution.DegradationOptions.None : new EDiffI.SuperResolution.DegradationOptions();
-        if (s.AugMax is { } max) degradation = degradation with { AugmentationMax = max, AugmentationZero = max == 0 ? 1 : degradation.AugmentationZero };
+        if (s.Degradation is not null)
+        {
+            try { degradation = EDiffI.SuperResolution.DegradationOptions.Load(s.Degradation); }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException) { throw new UserException($"--degradation: {e.Message}", e); }
+        }
+        // --aug-max over a degradation without augmentation (--no-degradation) turns it on with the default share of clean inputs.
+        if (s.AugMax is { } max)
+            degradation = degradation with
+            {
+                AugmentationMax = max,
+                AugmentationZero = max == 0 ? 1 : degradation.AugmentationZero < 1 ? degradation.AugmentationZero : new EDiffI.SuperResolution.DegradationOptions().AugmentationZero,
+            };
         var run = new StageRun(s.Stage!, s.Base ?? ModelLocator.ResolveDefault(), s.UNet == "small" ? null : s.UNet, s.Low, s.Crop, degradation,
             StartFrom: s.Finetune, Residual: s.Residual ? true : null, SigmaData: s.SigmaData);
         var options = new TrainingOptions

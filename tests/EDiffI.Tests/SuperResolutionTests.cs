@@ -191,6 +191,25 @@ public class SuperResolutionTests
     }
 
     [Fact]
+    public void ADegradationFileSetsTheFieldsItNamesAndRefusesOutOfRangeValues()
+    {
+        using var folder = new TinyModel.TempFolder();
+        string path = Path.Combine(folder.Path, "light.json");
+        File.WriteAllText(path, """{ "realRender": 0.9, "blurProbability": 0.2, "augmentationMax": 0.25 }""");
+        var light = DegradationOptions.Load(path);
+        Assert.Equal(new DegradationOptions { RealRender = 0.9, BlurProbability = 0.2, AugmentationMax = 0.25 }, light);
+        Assert.Null(light.Problem());
+
+        File.WriteAllText(path, """{ "realRender": 1.5 }""");
+        Assert.Contains("realRender is a probability", Assert.Throws<InvalidDataException>(() => DegradationOptions.Load(path)).Message);
+        File.WriteAllText(path, """{ "blurSigmaMin": 1, "blurSigmaMax": 0.5 }""");
+        Assert.Contains("blurSigmaMin ≤ blurSigmaMax", Assert.Throws<InvalidDataException>(() => DegradationOptions.Load(path)).Message);
+        File.WriteAllText(path, """{ "blurProb": 0.2 }""");
+        Assert.Contains("is not a degradation", Assert.Throws<InvalidDataException>(() => DegradationOptions.Load(path)).Message);
+        Assert.Contains("no degradation file", Assert.Throws<FileNotFoundException>(() => DegradationOptions.Load(Path.Combine(folder.Path, "missing.json"))).Message);
+    }
+
+    [Fact]
     public void JpegLikeQuantisationIsCloseAtHighQualityAndCoarseAtLow()
     {
         using var images = TinyStage.Low(2, 16);
