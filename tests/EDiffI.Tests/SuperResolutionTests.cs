@@ -270,7 +270,7 @@ public class SuperResolutionTests
     }
 
     [Fact]
-    public void TheShippedSr256IsAsFaithfulAsBicubicOnRealRendersAndSharper()
+    public void TheShippedSr256BeatsBicubicOnRealRendersAndIsSharper()
     {
         // Through the generation service as a user's 64² file would go: init = the render, strength 0, size 256.
         string folder = Path.Combine(TinyModel.RepositoryRoot, "models", "default");
@@ -302,8 +302,8 @@ public class SuperResolutionTests
         File.WriteAllText(Path.Combine(Path.GetTempPath(), "ediffi-sr256-vs-bicubic.txt"), report);
         // The residual stage keeps more of the detail bicubic upsampling loses (sharpness closer to the real render's) ...
         Assert.True(Math.Abs(Math.Log(sharp.Average())) < Math.Abs(Math.Log(blurred.Average())), report);
-        // ... and matches bicubic's PSNR within 0.1 dB. The issue asks it to beat bicubic: over 64 held-out scenes it is
-        // 0.02 dB short (23.36 against 23.38, docs/results.md), so this bounds how far it may fall.
-        Assert.True(ours.Average() > baseline.Average() - 0.1, report);
+        // ... and beats bicubic's PSNR. The margin is small (0.04 dB over 64 held-out scenes, docs/results.md), so this
+        // holds the stage above bicubic, not to a margin it was never measured to have.
+        Assert.True(ours.Average() > baseline.Average(), report);
     }
 }

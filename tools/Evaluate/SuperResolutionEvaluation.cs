@@ -119,8 +119,10 @@ internal static class SuperResolutionEvaluation
     /// Evaluate cascade --model models/default [--size 256] [--count 64] [--batch 16] [--split train|heldout] [--device cpu]
     /// [--out f.json]: prompts of fresh scenes drawn at the base's size and through the cascade to --size with the same
     /// seeds; the judge reads the cascade's output downsampled (area) to the base's size, the base's own and bicubic
-    /// upsampling of the base's downsampled the same way: attribute accuracy and FD-judge against the real renders. The
-    /// cascade's fine detail, which the judge cannot see, is measured as sharpness against real renders at --size.
+    /// upsampling of the base's downsampled the same way: attribute accuracy, and FD-judge against real renders of the
+    /// same scenes (the base against those at its size; the two at --size against the real --size renders downsampled
+    /// the same way, so all three references are real and each is compared like for like). The cascade's fine detail,
+    /// which the judge cannot see, is measured as sharpness against the real renders at --size.
     /// </summary>
     public static int FromText(Args o)
     {
@@ -137,7 +139,7 @@ internal static class SuperResolutionEvaluation
         var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, baseSize)).ToList();
         var prompts = scenes.Select(s => s.Short.Text).ToList();
         using var real = SceneRenderer.ToImages(scenes.Select(s => s.Rgb));
-        using var realLarge = SceneRenderer.ToImages(Enumerable.Range(0, Math.Min(count, 16)).Select(i => SceneRenderer.Render(1_000_000 + i, split, size).Rgb));
+        using var realLarge = SceneRenderer.ToImages(Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, size).Rgb));
         var clock = Stopwatch.StartNew();
         var bases = new List<Tensor>();
         var larges = new List<Tensor>();
@@ -156,16 +158,19 @@ internal static class SuperResolutionEvaluation
         using var largeDown = F.avg_pool2d(largeImages, factor);
         using var bicubic = Bicubic(baseImages, size);
         using var bicubicDown = F.avg_pool2d(bicubic, factor);
+        using var realDown = F.avg_pool2d(realLarge, factor);
         using var realFeatures = environment.JudgeFeatures(real, batch);
+        using var realDownFeatures = environment.JudgeFeatures(realDown, batch);
         var results = new List<object>();
         foreach (var (name, judged, full) in new[] { ("base", baseImages, (Tensor?)null), ($"bicubic to {size}", bicubicDown, bicubic), ($"cascade to {size}", largeDown, largeImages) })
         {
             using var onDevice = judged.to(device);
             var scores = WorldMetrics.AttributeAgreement(environment.Judge, onDevice, scenes.Select(s => s.Scene).ToList());
             using var fake = environment.JudgeFeatures(judged, batch);
-            double fd = EDiffI.Evaluation.FrechetDistance.Between(fake.to(ScalarType.Float64), realFeatures.to(ScalarType.Float64));
+            var reference = full is null ? realFeatures : realDownFeatures;
+            double fd = EDiffI.Evaluation.FrechetDistance.Between(fake.to(ScalarType.Float64), reference.to(ScalarType.Float64));
             double accuracy = scores.Values.Sum(v => v.Agree) / (double)Math.Max(1, scores.Values.Sum(v => v.Scored));
-            // Unpaired: the outputs' finest detail over that of real renders of the same kind of scenes at this size.
+            // Not pixel-paired (text, not the render, drew them): the outputs' finest detail over that of the real renders of the same scenes at this size.
             double? sharp = full is null ? null : ImageQuality.Sharpness(full, realLarge);
             Console.WriteLine($"{name,-18}: attribute accuracy {accuracy:P1}, FD-judge {fd:0.000}" + (sharp is { } s ? $", sharpness at {size} against real renders {s:0.00}" : ""));
             results.Add(new { images = name, attributeAccuracy = accuracy, fdJudge = fd, sharpness = sharp });
