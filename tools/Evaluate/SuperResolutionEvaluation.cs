@@ -117,7 +117,7 @@ internal static class SuperResolutionEvaluation
 
     /// <summary>
     /// Evaluate cascade --model models/default [--size 256] [--count 64] [--batch 16] [--split train|heldout] [--device cpu]
-    /// [--out f.json]: prompts of fresh scenes drawn at the base's size and through the cascade to --size with the same
+    /// [--figure f.png] [--out f.json]: prompts of fresh scenes drawn at the base's size and through the cascade to --size with the same
     /// seeds; the judge reads the cascade's output downsampled (area) to the base's size, the base's own and bicubic
     /// upsampling of the base's downsampled the same way: attribute accuracy, and FD-judge against real renders of the
     /// same scenes (the base against those at its size; the two at --size against the real --size renders downsampled
@@ -176,6 +176,23 @@ internal static class SuperResolutionEvaluation
             results.Add(new { images = name, attributeAccuracy = accuracy, fdJudge = fd, sharpness = sharp });
         }
         Console.WriteLine($"{count} prompts, base and cascade to {size} in {seconds:0} s on {device}");
+        if (o.Get("figure") is { } figurePath)
+        {
+            // Each row, for the first four prompts: the base's image enlarged, its bicubic upsampling, the cascade's
+            // output (above 256, their middle 256²).
+            var cells = new List<Tensor>();
+            for (int i = 0; i < Math.Min(count, 4); i++)
+            {
+                cells.Add(Crop(EvaluationImages.Enlarge(baseImages[i..(i + 1)], factor)));
+                cells.Add(Crop(bicubic[i..(i + 1)]));
+                cells.Add(Crop(largeImages[i..(i + 1)]));
+            }
+            using var stacked = stack(cells.Select(c => c.squeeze(0)).ToList());
+            using var grid = EvaluationImages.Grid(stacked, 3);
+            ImageFiles.SavePng(grid, figurePath);
+            foreach (var c in cells) c.Dispose();
+            Console.WriteLine($"wrote {figurePath}");
+        }
         if (o.Get("out") is { } outPath)
             File.WriteAllText(outPath, JsonSerializer.Serialize(new { model, size, count, split = split.ToString(), device = device.ToString(), seconds, results }, TextureEvaluation.Indented));
         return 0;
