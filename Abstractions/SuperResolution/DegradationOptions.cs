@@ -42,6 +42,8 @@ public sealed record DegradationOptions
         return null;
     }
 
+    private static readonly EDiffI.IO.JsonFileKind Kind = new("degradation file", "version", 1);
+
     private static readonly JsonSerializerOptions FileJson = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase, UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
@@ -55,17 +57,7 @@ public sealed record DegradationOptions
     /// <exception cref="InvalidDataException">When it is not such an object, or its values are out of range.</exception>
     public static DegradationOptions Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"no degradation file '{path}'", path);
-        DegradationOptions? options;
-        try
-        {
-            options = JsonSerializer.Deserialize<DegradationOptions>(File.ReadAllText(path), FileJson);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a degradation (a JSON object of realRender, blurProbability, blurSigmaMin, blurSigmaMax, quantisationProbability, qualityMin, qualityMax, augmentationMax, augmentationZero): {e.Message}", e);
-        }
-        if (options is null) throw new InvalidDataException($"'{path}' holds null, not a degradation object");
+        var options = EDiffI.IO.JsonFiles.Read<DegradationOptions>(path, Kind, FileJson);
         return options.Problem() is { } problem ? throw new InvalidDataException($"'{path}': {problem}") : options;
     }
 

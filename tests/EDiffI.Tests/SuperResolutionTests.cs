@@ -205,8 +205,8 @@ public class SuperResolutionTests
         File.WriteAllText(path, """{ "blurSigmaMin": 1, "blurSigmaMax": 0.5 }""");
         Assert.Contains("blurSigmaMin ≤ blurSigmaMax", Assert.Throws<InvalidDataException>(() => DegradationOptions.Load(path)).Message);
         File.WriteAllText(path, """{ "blurProb": 0.2 }""");
-        Assert.Contains("is not a degradation", Assert.Throws<InvalidDataException>(() => DegradationOptions.Load(path)).Message);
-        Assert.Contains("no degradation file", Assert.Throws<FileNotFoundException>(() => DegradationOptions.Load(Path.Combine(folder.Path, "missing.json"))).Message);
+        Assert.Contains("is not a valid degradation file", Assert.Throws<InvalidDataException>(() => DegradationOptions.Load(path)).Message);
+        Assert.Contains("No degradation file", Assert.Throws<FileNotFoundException>(() => DegradationOptions.Load(Path.Combine(folder.Path, "missing.json"))).Message);
     }
 
     [Fact]
