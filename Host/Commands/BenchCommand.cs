@@ -23,7 +23,7 @@ namespace EDiffI.Host.Commands;
 public sealed class BenchSettings : DeviceSettings
 {
     [CommandOption("--unet <SHAPE>")]
-    [Description("adm64 (ADM ImageNet-64, no text), ediffi64 (adm64 with eDiff-I conditioning), small or tiny")]
+    [Description("adm64 (ADM ImageNet-64, no text), ediffi64 (adm64 with eDiff-I conditioning), compact, base, small or tiny, or a saved configuration (unet.json)")]
     public string UNet { get; init; } = "small";
 
     [CommandOption("--network <KIND>")]
@@ -189,7 +189,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         ModelEncoders? encoders = null;
         try
         {
-            networks.Add(family.Create(s.UNet));
+            networks.Add(File.Exists(s.UNet) ? family.FromConfig(File.ReadAllText(s.UNet)) : family.Create(s.UNet));
             for (int i = 1; i < (ensemble?.Spec.Experts.Count ?? 1); i++) networks.Add(family.FromConfig(networks[0].ConfigJson));
             var widths = networks[0].Conditioning;
             var manifest = new ModelManifest

@@ -136,6 +136,10 @@ public sealed class TrainSettings : DeviceSettings
     [Description("fine-tune the experts of this model folder from their weights (all, or those --nodes names), each on its own noise levels; --out gets out/model (the model with the fine-tuned experts) and out/<expert> (checkpoints, resumed); with --stage, the stage starts from this model's stage of the same name")]
     public string? Finetune { get; init; }
 
+    [CommandOption("--grow <SHAPE>")]
+    [Description("with --finetune: grow each expert into this larger shape (compact32, another named shape or a unet.json) before training: every trained weight is kept and the added layers start at their initialisation (attention blocks end in zero projections, so the grown expert starts as the trained one); a resumed run must name the same shape")]
+    public string? Grow { get; init; }
+
     [CommandOption("--t5-pooled")]
     [Description("add the pooled T5 vector (the mean of the T5 tokens) to the time embedding, as the pooled CLIP vector is: a fair T5-only model")]
     public bool T5Pooled { get; init; }
@@ -319,7 +323,10 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             string runFolder = Path.Combine(s.Out, expert.Name);
             string? resume = Checkpoint.FindLatest(Path.Combine(runFolder, "checkpoints"));
             using var shipped = family.Load(Path.Combine(model, expert.Folder));
-            using var initial = ShippedState(shipped);
+            using var grown = s.Grow is null ? null : GrownShape(family, s.Grow, shipped);
+            (TrainerState State, IReadOnlyList<string> Added)? start = grown is null ? null : NetworkGrowth.Grow(shipped, grown);
+            using var initial = start?.State ?? ShippedState(shipped);
+            string shape = (grown ?? shipped).ConfigJson;
             var data = DatasetSources.Open(s.Data, shipped.Resolution, sources);
             using var disposeData = data as IDisposable;
             var options = BaseOptions(s) with
@@ -327,8 +334,11 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
                 Seed = s.Seed + ensemble.Experts.IndexOf(expert), SigmaQuantiles = expert.Quantiles, PMean = ensemble.PMean, PStd = ensemble.PStd,
             };
             var encoders = _loader.CreateEncoders(trainManifest, null); // the trainer owns them
-            using var trainer = new Trainer(options, family, () => family.FromConfig(shipped.ConfigJson), trainManifest, encoders.T5, encoders.Clip,
+            using var trainer = new Trainer(options, family, () => family.FromConfig(shape), trainManifest, encoders.T5, encoders.Clip,
                 data, device, compute, runFolder, resume, encoders.Image, initial);
+            if (start is { } g && resume is null)
+                AnsiConsole.WriteLine($"expert {expert.Name}: grown into {s.Grow}: {g.Added.Count} new tensors " +
+                                      $"({g.Added.Sum(n => g.State.Weights[n].numel()):N0} parameters) beside the {g.State.Weights.Count - g.Added.Count} trained ones");
             AnsiConsole.WriteLine($"expert {expert.Name}: {(resume is null ? $"from {Path.Combine(model, expert.Folder)}" : $"resuming at step {trainer.Step}")}, " +
                                   $"{trainer.Model.Module.parameters().Sum(p => p.numel()):N0} parameters, tiling share {s.TileProbability}, {device}");
             long before = trainer.Step;
@@ -360,6 +370,14 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         Directory.Move(temp, target);
         AnsiConsole.MarkupLineInterpolated($"done: fine-tuned {string.Join(", ", done.Keys)}; model in [green]{target}[/]");
         return 0;
+    }
+
+    // The shape --grow names, with the trained network's resolution and conditioning streams.
+    private static INetwork GrownShape(INetworkFamily family, string shape, INetwork trained)
+    {
+        if (File.Exists(shape)) return family.FromConfig(File.ReadAllText(shape));
+        try { return family.Create(shape, trained.Resolution, trained.Conditioning); }
+        catch (ArgumentException e) { throw new UserException($"--grow: {e.Message} Or pass the path of a saved configuration (unet.json).", e); }
     }
 
     // The options of a base run (one network, a tree's nodes or a fine-tuned expert) as the command line gives them.

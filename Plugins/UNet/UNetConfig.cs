@@ -99,14 +99,14 @@ public sealed record UNetConfig
     };
 
     /// <summary>Names of the built-in shapes <see cref="Preset"/> knows.</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "compact", "small", "adm64", "ediffi64", "sr256", "sr1024", "sr-tiny"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "compact", "compact32", "small", "adm64", "ediffi64", "sr256", "sr1024", "sr-tiny"];
 
     /// <summary>The blocks of level <paramref name="level"/>.</summary>
     public int BlocksAt(int level) => LevelBlocks is { } blocks ? blocks[level] : BlocksPerLevel;
 
 
     /// <summary>
-    /// A named shape: "tiny" (CPU tests), "compact" (the shipped experts, about 2M parameters), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
+    /// A named shape: "tiny" (CPU tests), "compact" (about 2.5M parameters), "compact32" (compact with attention at 32² too), "small" (12M parameters), "adm64" (ADM ImageNet-64, no text),
     /// "ediffi64" (adm64 with eDiff-I's text conditioning), with text streams of width <paramref name="textDimension"/>.
     /// </summary>
     /// <exception cref="ArgumentException">For an unknown name.</exception>
@@ -121,6 +121,12 @@ public sealed record UNetConfig
                 Resolution = resolution ?? 64, ModelChannels = 36, ChannelMultipliers = [1, 2, 2, 2], BlocksPerLevel = 1,
                 AttentionResolutions = [(resolution ?? 64) / 4, (resolution ?? 64) / 8], HeadChannels = 36, ContextDimension = 96,
                 EmbeddingMultiplier = 2, T5Dimension = d, ClipTextDimension = d, ClipPooledDimension = d,
+            },
+            // The compact shape with attention (self and cross) at 32² as well: the words can place and shape the
+            // small objects at a 2-pixel grain. Its blocks are named as compact's, so compact experts grow into it.
+            "compact32" => Preset("compact", resolution, textDimension) with
+            {
+                AttentionResolutions = [(resolution ?? 64) / 2, (resolution ?? 64) / 4, (resolution ?? 64) / 8],
             },
             "small" => new UNetConfig
             {

@@ -8,6 +8,10 @@
 #       a training round: the shipped experts (or the model a previous round returned, carried/round-model.tar.xz)
 #       fine-tuned at once in three processes for the time given, assembled into one model, and judged beside the
 #       shipped model on 512 fresh scenes. Returns machine.txt, round-*.log, accuracy.json, round-model.tar.xz.
+#   GROW=compact32 RUN=runs/grow EVAL_SHIPPED=0 SPLITS="train heldout" ... bash scripts/gpu/train-round.sh round
+#       the same with each expert grown into a larger shape first (train --grow: the trained weights kept, the added
+#       attention starting at zero). A second call on the still-warm machine with the same RUN resumes every expert from
+#       its checkpoint there. EVAL_SHIPPED=0 judges only the new model; SPLITS adds the held-out combinations.
 set -uo pipefail
 source scripts/gpu/begin.sh || exit $?
 [ -x /tmp/dotnet-rt/dotnet ] || { mkdir -p /tmp/dotnet-rt && tar xJf .gpu/dotnet-rt.tar.xz -C /tmp/dotnet-rt; }
@@ -40,34 +44,40 @@ throughput)
   ;;
 round)
   secs=${SECONDS_PER_EXPERT:-420}; batch=${BATCH:-256}; reuse=${REUSE:-4}
+  run=${RUN:-runs/round}; grow=(); [ -n "${GROW:-}" ] && grow=(--grow "$GROW")
   from=models/default
   if ls carried/round-model.tar.xz* >/dev/null 2>&1; then
     rm -rf runs/round-prev && mkdir -p runs/round-prev && cp -r models/default runs/round-prev/model && cat carried/round-model.tar.xz* | tar xJf - -C runs/round-prev
     from=runs/round-prev/model; echo "continuing from the model a previous round returned"
   fi
   for e in lowest middle highest; do
-    app EDiffI.Host.dll train --data world:train,mixed --finetune "$from" --nodes $e --steps 1000000 --seconds "$secs" \
-      --batch "$batch" --data-reuse "$reuse" --checkpoint-every 1000000 --device cuda --out runs/round/$e > "$OUT/round-$e.log" 2>&1 &
+    app EDiffI.Host.dll train --data world:train,mixed --finetune "$from" "${grow[@]}" --nodes $e --steps 1000000 --seconds "$secs" \
+      --batch "$batch" --data-reuse "$reuse" --checkpoint-every 1000000 --device cuda --out $run/$e > "$OUT/round-$e.log" 2>&1 &
   done
   wait
   for e in lowest middle highest; do grep -E "expert|spent|done|rror" "$OUT/round-$e.log" | tail -3; grep -E "step" "$OUT/round-$e.log" | tail -1; done
-  rm -rf runs/round/model && cp -r "$from" runs/round/model
+  rm -rf $run/model && cp -r "$from" $run/model
   for e in lowest middle highest; do
-    [ -f runs/round/$e/model/$e/unet.safetensors ] || { echo "expert $e did not train"; exit 1; }
-    rm -rf runs/round/model/$e && cp -r runs/round/$e/model/$e runs/round/model/$e
+    [ -f $run/$e/model/$e/unet.safetensors ] || { echo "expert $e did not train"; exit 1; }
+    rm -rf $run/model/$e && cp -r $run/$e/model/$e $run/model/$e
   done
-  python3 - "$from" <<'PY'
+  # Steps of the assembled model: the start's, plus each expert's total in its checkpoints (a resumed run counts once).
+  python3 - "$from" "$run" <<'PY'
 import json, sys
 base = json.load(open(sys.argv[1] + "/model.json"))
 steps = base.get("trainedSteps", 0)
 for e in ("lowest", "middle", "highest"):
-    steps += json.load(open(f"runs/round/{e}/model/model.json")).get("trainedSteps", 0) - base.get("trainedSteps", 0)
+    d = f"{sys.argv[2]}/{e}/checkpoints"
+    steps += json.load(open(f"{d}/{open(d + '/latest.txt').read().strip()}/state.json")).get("step", 0)
 base["trainedSteps"] = steps
-json.dump(base, open("runs/round/model/model.json", "w"), indent=2)
+json.dump(base, open(sys.argv[2] + "/model/model.json", "w"), indent=2)
 print("trained steps now", steps)
 PY
-  app Evaluate.dll --model models/default --model runs/round/model --device cuda --count 512 --guidance 2 --out "$OUT/accuracy.json" 2>&1 | tail -8
-  tar cJf "$OUT/round-model.tar.xz" -C runs/round model/lowest model/middle model/highest model/model.json
+  models=(); [ "${EVAL_SHIPPED:-1}" = 1 ] && models=(--model models/default)
+  for split in ${SPLITS:-train}; do
+    app Evaluate.dll "${models[@]}" --model $run/model --device cuda --count 512 --guidance 2 --split $split --out "$OUT/accuracy-$split.json" 2>&1 | tail -8
+  done
+  tar cJf "$OUT/round-model.tar.xz" -C $run model/lowest model/middle model/highest model/model.json
   ;;
 esac
 ls -la "$OUT"
