@@ -137,7 +137,8 @@ internal sealed class GroupNormLayer : nn.Module<Tensor, Tensor>
         using var b = bias.to(x.dtype);
         if (CudaKernels.GroupNorm(x, _groups, w, b, 1e-5, scale, shift, silu) is { } fused) return fused;
         var y = F.group_norm(x, _groups, w, b, 1e-5);
-        if (scale is not null) y = addcmul(shift!, y, scale + 1, 1);
+        // Held Scalars: a temporary one can be collected while libtorch still reads it (HeldScalars).
+        if (scale is not null) y = addcmul(shift!, y, scale.add(HeldScalars.One, HeldScalars.One), HeldScalars.One);
         return silu ? F.silu(y) : y;
     }
 }

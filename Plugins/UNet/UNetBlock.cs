@@ -2,6 +2,7 @@ using EDiffI.Attention;
 using EDiffI.Conditioning;
 using TorchSharp;
 using EDiffI.Diagnostics;
+using EDiffI.Networks;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -100,15 +101,16 @@ internal sealed class UNetBlock : nn.Module
         h = norm1.Forward(h, silu: true, scale: scaleShift[0], shift: scaleShift[1]);
         if (_dropout > 0 && training) h = F.dropout(h, _dropout, training);
         h = conv1.forward(h);
-        x = h + (skip is null ? orig : skip.forward(orig));
-        if (_skipScale != 1) x = x * _skipScale;
+        x = h.Plus(skip is null ? orig : skip.forward(orig));
+        if (_skipScale != 1) x = x.mul(HeldScalars.Of(_skipScale));
 
         if (qkv is not null) x = Residual(x, SelfAttention(x));
         if (xq is not null && c.Context is not null) x = Residual(x, CrossAttention(x, c));
         return x.MoveToOuterDisposeScope();
     }
 
-    private Tensor Residual(Tensor x, Tensor update) => _skipScale == 1 ? x + update : (x + update) * _skipScale;
+    // Sums and scales through held Scalars (HeldScalars: a temporary one can be collected while libtorch reads it).
+    private Tensor Residual(Tensor x, Tensor update) => _skipScale == 1 ? x.Plus(update) : x.Plus(update).mul(HeldScalars.Of(_skipScale));
 
     private static Tensor Upsample(Tensor x) => F.upsample_nearest2d(x, [x.shape[2] * 2, x.shape[3] * 2], null);
 

@@ -45,14 +45,18 @@ throughput)
 round)
   secs=${SECONDS_PER_EXPERT:-420}; batch=${BATCH:-256}; reuse=${REUSE:-4}
   run=${RUN:-runs/round}; grow=(); [ -n "${GROW:-}" ] && grow=(--grow "$GROW")
-  from=models/default
+  from=${FROM:-models/default}
   if ls carried/round-model.tar.xz* >/dev/null 2>&1; then
     rm -rf runs/round-prev && mkdir -p runs/round-prev && cp -r models/default runs/round-prev/model && cat carried/round-model.tar.xz* | tar xJf - -C runs/round-prev
     from=runs/round-prev/model; echo "continuing from the model a previous round returned"
   fi
-  for e in lowest middle highest; do
-    app EDiffI.Host.dll train --data world:train,mixed --finetune "$from" "${grow[@]}" --nodes $e --steps 1000000 --seconds "$secs" \
-      --batch "$batch" --data-reuse "$reuse" --checkpoint-every 1000000 --device cuda --out $run/$e > "$OUT/round-$e.log" 2>&1 &
+  # EXPERTS trains only those (the others' runs already in $run); STEPS with CKPT checkpoints and retries up to 3 times.
+  for e in ${EXPERTS:-lowest middle highest}; do
+    ( for try in 1 2 3; do
+        app EDiffI.Host.dll train --data world:train,mixed --finetune "$from" "${grow[@]}" --nodes $e --steps "${STEPS:-1000000}" --seconds "$secs" \
+          --batch "$batch" --data-reuse "$reuse" --checkpoint-every "${CKPT:-1000000}" --device cuda --out $run/$e >> "$OUT/round-$e.log" 2>&1 && break
+        echo "expert $e: try $try failed" | tee -a "$OUT/round-$e.log"
+      done ) &
   done
   wait
   for e in lowest middle highest; do grep -E "expert|spent|done|rror" "$OUT/round-$e.log" | tail -3; grep -E "step" "$OUT/round-$e.log" | tail -1; done
@@ -61,23 +65,22 @@ round)
     [ -f $run/$e/model/$e/unet.safetensors ] || { echo "expert $e did not train"; exit 1; }
     rm -rf $run/model/$e && cp -r $run/$e/model/$e $run/model/$e
   done
-  # Steps of the assembled model: the start's, plus each expert's total in its checkpoints (a resumed run counts once).
+  # Steps of the assembled model: the start's, plus what each expert's run added to it.
   python3 - "$from" "$run" <<'PY'
 import json, sys
 base = json.load(open(sys.argv[1] + "/model.json"))
 steps = base.get("trainedSteps", 0)
 for e in ("lowest", "middle", "highest"):
-    d = f"{sys.argv[2]}/{e}/checkpoints"
-    steps += json.load(open(f"{d}/{open(d + '/latest.txt').read().strip()}/state.json")).get("step", 0)
+    steps += json.load(open(f"{sys.argv[2]}/{e}/model/model.json")).get("trainedSteps", 0) - base.get("trainedSteps", 0)
 base["trainedSteps"] = steps
 json.dump(base, open(sys.argv[2] + "/model/model.json", "w"), indent=2)
 print("trained steps now", steps)
 PY
+  tar cJf "$OUT/round-model.tar.xz" -C $run model/lowest model/middle model/highest model/model.json  # before the judging, so a call cut short still returns the model
   models=(); [ "${EVAL_SHIPPED:-1}" = 1 ] && models=(--model models/default)
   for split in ${SPLITS:-train}; do
     app Evaluate.dll "${models[@]}" --model $run/model --device cuda --count 512 --guidance 2 --split $split --out "$OUT/accuracy-$split.json" 2>&1 | tail -8
   done
-  tar cJf "$OUT/round-model.tar.xz" -C $run model/lowest model/middle model/highest model/model.json
   ;;
 esac
 ls -la "$OUT"

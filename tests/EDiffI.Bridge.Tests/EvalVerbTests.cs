@@ -16,9 +16,10 @@ public class EvalVerbTests
 
     /// <summary>
     /// The shipped model's mean attribute accuracy on the GPU machine's standard evaluation (docs/benchmarks.md, training
-    /// rounds: 47.8% on 512 scenes, 24 Heun steps, guidance 2) less 10 points: a broken or swapped model falls below it.
+    /// rounds, docs/results.md round 3b: 47.7% on 512 scenes, 24 Heun steps, guidance 2) less 10 points: a broken or
+    /// swapped model falls below it.
     /// </summary>
-    private const double Floor = 0.378;
+    private const double Floor = 0.377;
 
     private static string Repository => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(EndToEndTests.HostDll())!, "..", "..", "..", ".."));
 
