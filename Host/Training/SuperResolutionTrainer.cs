@@ -69,7 +69,7 @@ public static class SuperResolutionTrainer
                 try
                 {
                     stage = family.Create(run.Stage, preset, input, output, widths, target);
-                    if (run.StartFrom is { } model) startSteps = StartFrom(family, stage, model, run.Stage, target);
+                    if (run.StartFrom is { } model) startSteps = StartCount(outputFolder, resume, StartFrom(family, stage, model, run.Stage, target));
                 }
                 catch (ArgumentException e)
                 {
@@ -154,6 +154,28 @@ public static class SuperResolutionTrainer
         if (!sameTarget) return 0; // a new target counts its steps from zero
         using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(stageFolder, "stage.json")));
         return json.RootElement.TryGetProperty("trainedSteps", out var steps) && steps.TryGetInt64(out long n) ? n : 0;
+    }
+
+    /// <summary>The file in a stage run's output folder that keeps the step count of the stage the run started from.</summary>
+    public const string StartFile = "stage-start.json";
+
+    // The steps a fine-tune counts on from. A fresh run keeps its start's count in the output folder; a resumed run reads
+    // it there, so a --finetune model that already holds this run's own export (its count includes the run's first
+    // steps) does not count those steps twice.
+    private static long StartCount(string outputFolder, string? resume, long startSteps)
+    {
+        string file = Path.Combine(outputFolder, StartFile);
+        if (resume is not null && File.Exists(file))
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            if (json.RootElement.TryGetProperty("trainedSteps", out var kept) && kept.TryGetInt64(out long n)) return n;
+        }
+        if (resume is null)
+        {
+            Directory.CreateDirectory(outputFolder);
+            File.WriteAllText(file, $"{{ \"trainedSteps\": {startSteps} }}\n");
+        }
+        return startSteps;
     }
 
     // The network family a stage's network belongs to (the trainer rebuilds the network from its configuration for export).

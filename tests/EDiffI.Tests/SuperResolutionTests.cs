@@ -3,6 +3,7 @@ using EDiffI.Conformance;
 using EDiffI.Denoising;
 using EDiffI.Host.Pipeline;
 using EDiffI.Host.Runtime;
+using EDiffI.Host.Training;
 using EDiffI.Networks;
 using EDiffI.Plugins.SuperResolution;
 using EDiffI.Plugins.UNet;
@@ -228,6 +229,39 @@ public class SuperResolutionTests
         var e = Assert.Throws<UserException>(() => Cascade.Load(manifest, folder.Path, 64, [TinyStage.Family], CPU, ScalarType.Float32));
         Assert.Contains("'sr256'", e.Message);
         Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
+    public void AResumedStageFineTuneCountsItsStepsOnceWhenTheModelAlreadyHoldsItsExport()
+    {
+        using var folder = new TinyModel.TempFolder();
+        string model = Path.Combine(folder.Path, "model"), run = Path.Combine(folder.Path, "run");
+        TinyModel.Pipeline(model).Dispose();
+        using (var stage = TinyStage.Family.Create("sr32", "sr-tiny", 8, 32, new ConditioningWidths(32, 32, 32, 0)))
+            TinyStage.Family.Save(stage, Path.Combine(model, "sr32"));
+        (ModelManifest.Load(model) with
+        {
+            Cascade = [new CascadeStageSpec { Name = "sr32", Folder = "sr32", Resolution = 32, DefaultSteps = 1, SigmaMax = 1 }],
+        }).Save(model);
+        long Train(int steps)
+        {
+            var stageRun = new StageRun("sr32", model, "sr-tiny", 8, 16, DegradationOptions.None, StartFrom: model);
+            var options = new EDiffI.Host.Training.TrainingOptions { BatchSize = 2, Steps = steps, CheckpointEvery = 1000 };
+            string? resume = EDiffI.Host.Training.Checkpoint.FindLatest(Path.Combine(run, "checkpoints"));
+            using var trainer = SuperResolutionTrainer.Create(stageRun, options, "world:train", run, resume, TinyModel.Catalog, [TinyStage.Family],
+                [new WorldSourceFactory()], CPU, ScalarType.Float32, out var source, out _);
+            using var disposeSource = source as IDisposable;
+            trainer.Run();
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(trainer.ModelFolder, "stage.json")));
+            long trained = json.RootElement.GetProperty("trainedSteps").GetInt64();
+            // Shipping the export: the model's stage is now the run's own result.
+            Directory.Delete(Path.Combine(model, "sr32"), true);
+            ModelLoader.CopyFolder(trainer.ModelFolder, Path.Combine(model, "sr32"));
+            return trained;
+        }
+        Assert.Equal(2, Train(2));
+        // Resumed from step 2 with --finetune naming the model that now holds the first export (2 steps): 5 in all, not 7.
+        Assert.Equal(5, Train(5));
     }
 
     [Fact]
