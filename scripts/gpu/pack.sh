@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # After ../shared/gpu/prepare.sh and scripts/gpu/publish-tools.sh: packs .gpu/ into .gpuc/ as parts small enough that
-# the working tree (the shipped models are tracked, ~54 MB) plus one part stay under the device tool's 64 MiB.
+# the working tree (the shipped models are tracked, ~57 MB) plus one part stay under the device tool's 64 MiB.
 #  - the .NET runtime is cut to the files the published apps can load (scripts/gpu/slim lists them) and xz -9e'd;
 #  - SkiaSharp's native library (12 MB) is left out: runs on the GPU write JSON, figures are drawn on the CPU;
-#  - the runtime is split into .gpuc/rt.NN parts of at most PART_MB (default 10 MB); run.sh and the app go into
+#  - the runtime is split into .gpuc/rt.NN parts of at most PART_MB (default: what the tree leaves per call); run.sh and the app go into
 #    .gpuc/app.tar (about 5 MB); .gpuc/manifest lists the parts and their SHA-256.
 # On the device, each call carries ".gpuc/manifest" and one or more parts and begins with `bash scripts/gpu/unpack.sh`:
 # it stashes the parts in /tmp (kept while the machine stays warm) and, once every part is there, unpacks .gpu/.
@@ -11,7 +11,12 @@
 # with the SDK, so after rebuilding the app only app.tar must travel again while the machine stays warm.
 set -euo pipefail
 [ -d .gpu/app ] || { echo "no .gpu/app: run ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj first" >&2; exit 2; }
-part_mb=${PART_MB:-10}
+# The part size: PART_MB, or what the tree leaves of the 64 MiB a call may carry, less a 0.5 MB margin for the manifest
+# and small carried folders such as .peer/.
+tree_bytes=$(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -1 | cut -f1)
+room=$(( 67108864 - tree_bytes - 500000 ))
+part_mb=${PART_MB:-$(( room / 1000000 ))}
+[ "$part_mb" -ge 1 ] || { echo "the working tree ($tree_bytes bytes) leaves no room beside it for a bundle part: shrink it first" >&2; exit 2; }
 rm -f .gpu/app/libSkiaSharp.so
 rm -rf .gpu/app/models # the publish copies the shipped model; it travels with the working tree already
 dotnet build scripts/gpu/slim -c Release -v q -clp:ErrorsOnly -o .gpu/slim >/dev/null
@@ -29,4 +34,7 @@ tar cf .gpuc/app.tar --mtime=@0 --owner=0 --group=0 --numeric-owner -C .gpuc/sta
 rm -rf .gpuc/stage
 (cd .gpuc && sha256sum rt.* app.tar > manifest)
 ls -l .gpuc | awk 'NR>1{printf "%s %.1f MB\n", $9, $5/1e6}'
+app_bytes=$(stat -c %s .gpuc/app.tar)
+[ "$app_bytes" -le "$room" ] || echo "warning: app.tar ($app_bytes bytes) does not fit beside the tree ($room bytes free per call)" >&2
+echo "parts of $part_mb MB: carry one per call with .gpuc/manifest, app.tar in a call of its own or with the last part when both fit in $(( room / 1000 )) kB"
 echo "travels with the tree: $(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -1 | awk '{printf "%.1f MB", $1/1e6}') (64 MiB = 67.1 MB in all per call)"
