@@ -49,8 +49,10 @@ public static class ImageQuality
         return Detail(image) / Detail(truth);
     }
 
-    private static double Detail(Tensor x)
+    /// <summary>The mean squared difference of <paramref name="x"/> from its 3×3 local mean: its finest detail (<see cref="Sharpness"/> is the ratio of two).</summary>
+    public static double Detail(Tensor x)
     {
+        using var scope = NewDisposeScope();
         var t = x.to(ScalarType.Float64);
         return (t - F.avg_pool2d(F.pad(t, [1, 1, 1, 1], TorchSharp.PaddingModes.Replicate), 3, 1)).pow(2).mean().item<double>();
     }

@@ -139,60 +139,73 @@ internal static class SuperResolutionEvaluation
         var scenes = Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, baseSize)).ToList();
         var prompts = scenes.Select(s => s.Short.Text).ToList();
         using var real = SceneRenderer.ToImages(scenes.Select(s => s.Rgb));
-        using var realLarge = SceneRenderer.ToImages(Enumerable.Range(0, count).Select(i => SceneRenderer.Render(1_000_000 + i, split, size).Rgb));
+        int factor = size / baseSize;
+        // Only the images at the base's size are kept (the --size ones are downsampled as they are made), and the
+        // finest detail at --size is summed as it goes, so 64 scenes at 1024 hold megabytes rather than gigabytes.
+        var realDowns = new List<Tensor>();
+        double realDetail = 0;
+        for (int i = 0; i < count; i++)
+        {
+            using var render = SceneRenderer.ToImages([SceneRenderer.Render(1_000_000 + i, split, size).Rgb]);
+            realDetail += ImageQuality.Detail(render) / count;
+            realDowns.Add(F.avg_pool2d(render, factor));
+        }
         var clock = Stopwatch.StartNew();
         var bases = new List<Tensor>();
         var larges = new List<Tensor>();
+        var bicubics = new List<Tensor>();
+        double largeDetail = 0, bicubicDetail = 0;
+        var figureCells = new List<Tensor>(); // the first four prompts: the base enlarged, bicubic, the cascade (above 256, their middle 256²)
         for (int start = 0; start < count; start += batch)
         {
             var chunk = prompts.Skip(start).Take(batch).ToList();
             var request = new GenerationRequest(chunk[0], 7_000_000 + start, Batch: chunk.Count) { Prompts = chunk };
-            using (var b = service.Generate(request with { Width = baseSize, Height = baseSize })) bases.Add(b.Images.clone());
-            using (var l = service.Generate(request with { Width = size, Height = size })) larges.Add(l.Images.clone());
+            using var b = service.Generate(request with { Width = baseSize, Height = baseSize });
+            using var l = service.Generate(request with { Width = size, Height = size });
+            using var up = Bicubic(b.Images, size);
+            bases.Add(b.Images.clone());
+            larges.Add(F.avg_pool2d(l.Images, factor));
+            bicubics.Add(F.avg_pool2d(up, factor));
+            largeDetail += ImageQuality.Detail(l.Images) * chunk.Count / count;
+            bicubicDetail += ImageQuality.Detail(up) * chunk.Count / count;
+            for (int i = 0; i < chunk.Count && start + i < 4; i++)
+            {
+                figureCells.Add(Crop(EvaluationImages.Enlarge(b.Images[i..(i + 1)], factor)));
+                figureCells.Add(Crop(up[i..(i + 1)]));
+                figureCells.Add(Crop(l.Images[i..(i + 1)]));
+            }
         }
         double seconds = clock.Elapsed.TotalSeconds;
         using var baseImages = cat(bases, 0);
-        using var largeImages = cat(larges, 0);
-        foreach (var t in bases.Concat(larges)) t.Dispose();
-        int factor = size / baseSize;
-        using var largeDown = F.avg_pool2d(largeImages, factor);
-        using var bicubic = Bicubic(baseImages, size);
-        using var bicubicDown = F.avg_pool2d(bicubic, factor);
-        using var realDown = F.avg_pool2d(realLarge, factor);
+        using var largeDown = cat(larges, 0);
+        using var bicubicDown = cat(bicubics, 0);
+        using var realDown = cat(realDowns, 0);
+        foreach (var t in bases.Concat(larges).Concat(bicubics).Concat(realDowns)) t.Dispose();
         using var realFeatures = environment.JudgeFeatures(real, batch);
         using var realDownFeatures = environment.JudgeFeatures(realDown, batch);
         var results = new List<object>();
-        foreach (var (name, judged, full) in new[] { ("base", baseImages, (Tensor?)null), ($"bicubic to {size}", bicubicDown, bicubic), ($"cascade to {size}", largeDown, largeImages) })
+        foreach (var (name, judged, detail) in new[] { ("base", baseImages, (double?)null), ($"bicubic to {size}", bicubicDown, bicubicDetail), ($"cascade to {size}", largeDown, largeDetail) })
         {
             using var onDevice = judged.to(device);
             var scores = WorldMetrics.AttributeAgreement(environment.Judge, onDevice, scenes.Select(s => s.Scene).ToList());
             using var fake = environment.JudgeFeatures(judged, batch);
-            var reference = full is null ? realFeatures : realDownFeatures;
+            var reference = detail is null ? realFeatures : realDownFeatures;
             double fd = EDiffI.Evaluation.FrechetDistance.Between(fake.to(ScalarType.Float64), reference.to(ScalarType.Float64));
             double accuracy = scores.Values.Sum(v => v.Agree) / (double)Math.Max(1, scores.Values.Sum(v => v.Scored));
             // Not pixel-paired (text, not the render, drew them): the outputs' finest detail over that of the real renders of the same scenes at this size.
-            double? sharp = full is null ? null : ImageQuality.Sharpness(full, realLarge);
+            double? sharp = detail / realDetail;
             Console.WriteLine($"{name,-18}: attribute accuracy {accuracy:P1}, FD-judge {fd:0.000}" + (sharp is { } s ? $", sharpness at {size} against real renders {s:0.00}" : ""));
             results.Add(new { images = name, attributeAccuracy = accuracy, fdJudge = fd, sharpness = sharp });
         }
         Console.WriteLine($"{count} prompts, base and cascade to {size} in {seconds:0} s on {device}");
         if (o.Get("figure") is { } figurePath)
         {
-            // Each row, for the first four prompts: the base's image enlarged, its bicubic upsampling, the cascade's
-            // output (above 256, their middle 256²).
-            var cells = new List<Tensor>();
-            for (int i = 0; i < Math.Min(count, 4); i++)
-            {
-                cells.Add(Crop(EvaluationImages.Enlarge(baseImages[i..(i + 1)], factor)));
-                cells.Add(Crop(bicubic[i..(i + 1)]));
-                cells.Add(Crop(largeImages[i..(i + 1)]));
-            }
-            using var stacked = stack(cells.Select(c => c.squeeze(0)).ToList());
+            using var stacked = stack(figureCells.Select(c => c.squeeze(0)).ToList());
             using var grid = EvaluationImages.Grid(stacked, 3);
             ImageFiles.SavePng(grid, figurePath);
-            foreach (var c in cells) c.Dispose();
             Console.WriteLine($"wrote {figurePath}");
         }
+        foreach (var c in figureCells) c.Dispose();
         if (o.Get("out") is { } outPath)
             File.WriteAllText(outPath, JsonSerializer.Serialize(new { model, size, count, split = split.ToString(), device = device.ToString(), seconds, results }, TextureEvaluation.Indented));
         return 0;
