@@ -62,7 +62,14 @@ public sealed record StageTrainingInput(ConditioningStream Stream, Tensor Target
 }
 
 /// <summary>What a stage was trained on, kept in its folder for the record.</summary>
-/// <param name="Steps">Training steps.</param>
-/// <param name="Crop">Side of the training crops.</param>
-/// <param name="Degradation">The degradation of the low-resolution input.</param>
-public sealed record StageTraining(long Steps, int Crop, DegradationOptions Degradation);
+/// <param name="Steps">Training steps in all, the earlier runs' included.</param>
+/// <param name="Crop">Side of the training crops of the last run.</param>
+/// <param name="Degradation">The degradation of the low-resolution input in the last run.</param>
+/// <param name="Earlier">The runs before the last one, oldest first (a fine-tune's starting stage and its own history); null or empty for none.</param>
+public sealed record StageTraining(long Steps, int Crop, DegradationOptions Degradation, IReadOnlyList<StageTrainingRun>? Earlier = null);
+
+/// <summary>One earlier training run of a stage (<see cref="StageTraining.Earlier"/>).</summary>
+/// <param name="Steps">The steps this run trained.</param>
+/// <param name="Crop">Side of its training crops (0 when not recorded).</param>
+/// <param name="Degradation">Its degradation of the low-resolution input; null when not recorded.</param>
+public sealed record StageTrainingRun(long Steps, int Crop, DegradationOptions? Degradation);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EDiffI.Conditioning;
 using EDiffI.Diffusion;
 using EDiffI.Data;
@@ -64,12 +65,13 @@ public static class SuperResolutionTrainer
             if (target.SigmaData != Edm.SigmaData) options = options with { PMean = options.PMean + Math.Log(target.SigmaData / Edm.SigmaData) };
             ISuperResolutionStage? stage = null;
             long startSteps = 0; // a fine-tune counts on from the steps of the stage it starts from
+            IReadOnlyList<StageTrainingRun> earlier = []; // and keeps the runs that trained it
             INetwork CreateNetwork()
             {
                 try
                 {
                     stage = family.Create(run.Stage, preset, input, output, widths, target);
-                    if (run.StartFrom is { } model) startSteps = StartCount(outputFolder, resume, StartFrom(family, stage, model, run.Stage, target));
+                    if (run.StartFrom is { } model) (startSteps, earlier) = StartRecord(outputFolder, resume, StartFrom(family, stage, model, run.Stage, target));
                 }
                 catch (ArgumentException e)
                 {
@@ -84,7 +86,7 @@ public static class SuperResolutionTrainer
                     var input = family.TrainingStream(stage!, images, batch.LowResolution?.to(images.device), generator, run.Degradation);
                     return (conditioning.WithStream(stage!.StreamName, input.Stream), input.Target);
                 },
-                (ema, folder, step) => family.Save(stage!, folder, ScalarType.Float16, ema, new StageTraining(startSteps + step, cropSide, run.Degradation)),
+                (ema, folder, step) => family.Save(stage!, folder, ScalarType.Float16, ema, new StageTraining(startSteps + step, cropSide, run.Degradation, earlier)),
                 Crops: true, SigmaData: target.SigmaData);
             return new Trainer(options, catalog.Family(StageNetworkKind(family, preset, input, output, widths)), CreateNetwork,
                 manifest with { Cascade = [] }, t5, clip, source, device, computeType, outputFolder, resume, extension: extension);
@@ -133,10 +135,10 @@ public static class SuperResolutionTrainer
     }
 
     // Copies the weights of the stage named like this one in the model folder (fine-tuning from a shipped stage) and
-    // returns the steps it was trained for (its stage.json's trainedSteps, 0 when it does not say). A start that learned
+    // returns the steps it was trained for (its stage.json's trainedSteps, 0 when it does not say) and the runs that trained it. A start that learned
     // another target (the image, where the run learns the detail) gives its features only: the output layer
     // (the U-Net's out_conv) keeps its zero initialisation, so a residual run starts exactly at bicubic upsampling.
-    private static long StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name, StageTarget target)
+    private static (long Steps, IReadOnlyList<StageTrainingRun> Runs) StartFrom(ISuperResolutionFamily family, ISuperResolutionStage stage, string modelFolder, string name, StageTarget target)
     {
         string folder = Path.GetFullPath(modelFolder);
         var spec = ModelManifest.Load(folder).Cascade.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal))
@@ -151,31 +153,46 @@ public static class SuperResolutionTrainer
         using (no_grad())
             foreach (var (key, value) in to)
                 if (sameTarget || !key.StartsWith("out_conv.", StringComparison.Ordinal)) value.copy_(from[key]);
-        if (!sameTarget) return 0; // a new target counts its steps from zero
-        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(stageFolder, "stage.json")));
-        return json.RootElement.TryGetProperty("trainedSteps", out var steps) && steps.TryGetInt64(out long n) ? n : 0;
+        if (!sameTarget) return (0, []); // a new target counts its steps from zero
+        var record = JsonSerializer.Deserialize<StageRecord>(File.ReadAllText(Path.Combine(stageFolder, "stage.json")), RecordJson) ?? new StageRecord();
+        // The start's own runs: its history, then its last run (the steps its history does not account for).
+        var runs = (record.History ?? []).ToList();
+        long last = record.TrainedSteps - runs.Sum(r => r.Steps);
+        if (last > 0 || record.Degradation is not null) runs.Add(new StageTrainingRun(Math.Max(0, last), record.TrainingCrop, record.Degradation));
+        return (record.TrainedSteps, runs);
     }
+
+    // What a fine-tune reads of its starting stage's stage.json, and keeps in its output folder (StartFile).
+    private sealed record StageRecord
+    {
+        public long TrainedSteps { get; init; }
+        public int TrainingCrop { get; init; }
+        public DegradationOptions? Degradation { get; init; }
+        public List<StageTrainingRun>? History { get; init; }
+    }
+
+    private static readonly JsonSerializerOptions RecordJson = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
 
     /// <summary>The file in a stage run's output folder that keeps the step count of the stage the run started from.</summary>
     public const string StartFile = "stage-start.json";
 
-    // The steps a fine-tune counts on from. A fresh run keeps its start's count in the output folder; a resumed run reads
-    // it there, so a --finetune model that already holds this run's own export (its count includes the run's first
-    // steps) does not count those steps twice.
-    private static long StartCount(string outputFolder, string? resume, long startSteps)
+    // The steps a fine-tune counts on from, and the runs before it. A fresh run keeps both in the output folder; a resumed
+    // run reads them there, so a --finetune model that already holds this run's own export (its count includes the
+    // run's first steps) does not count those steps, or that run, twice.
+    private static (long Steps, IReadOnlyList<StageTrainingRun> Runs) StartRecord(string outputFolder, string? resume, (long Steps, IReadOnlyList<StageTrainingRun> Runs) start)
     {
         string file = Path.Combine(outputFolder, StartFile);
         if (resume is not null && File.Exists(file))
         {
-            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
-            if (json.RootElement.TryGetProperty("trainedSteps", out var kept) && kept.TryGetInt64(out long n)) return n;
+            var kept = JsonSerializer.Deserialize<StageRecord>(File.ReadAllText(file), RecordJson);
+            if (kept is not null) return (kept.TrainedSteps, kept.History ?? []);
         }
         if (resume is null)
         {
             Directory.CreateDirectory(outputFolder);
-            File.WriteAllText(file, $"{{ \"trainedSteps\": {startSteps} }}\n");
+            File.WriteAllText(file, JsonSerializer.Serialize(new StageRecord { TrainedSteps = start.Steps, History = [.. start.Runs] }, RecordJson));
         }
-        return startSteps;
+        return start;
     }
 
     // The network family a stage's network belongs to (the trainer rebuilds the network from its configuration for export).

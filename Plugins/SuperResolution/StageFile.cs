@@ -29,8 +29,10 @@ public sealed record StageFile
     public bool Residual { get; init; }
     /// <summary>σ_data of the network's preconditioning: the standard deviation of what it learns.</summary>
     public double SigmaData { get; init; } = EDiffI.Diffusion.Edm.SigmaData;
-    /// <summary>The degradation of the low-resolution input in training.</summary>
+    /// <summary>The degradation of the low-resolution input in the last training run.</summary>
     public DegradationOptions? Degradation { get; init; }
+    /// <summary>The training runs before the last one, oldest first (steps, crop and degradation of each); null when there were none.</summary>
+    public IReadOnlyList<StageTrainingRun>? History { get; init; }
 
     /// <summary>How the file keeps its version.</summary>
     public static JsonFileKind Kind { get; } = new("super-resolution stage", "format", 1, "ediffi-sr/");

@@ -85,6 +85,7 @@ public sealed class SuperResolutionFamily(IEnumerable<INetworkFamily> networks) 
         {
             Network = stage.Network.Kind, InputResolution = stage.InputResolution, OutputResolution = stage.OutputResolution,
             TrainingCrop = training?.Crop ?? 0, TrainedSteps = training?.Steps ?? 0, Degradation = training?.Degradation,
+            History = training?.Earlier is { Count: > 0 } earlier ? earlier : null,
             Residual = stage.Target.Residual, SigmaData = stage.Target.SigmaData,
         }.Save(folder);
     }

@@ -232,7 +232,7 @@ public class SuperResolutionTests
     }
 
     [Fact]
-    public void AResumedStageFineTuneCountsItsStepsOnceWhenTheModelAlreadyHoldsItsExport()
+    public void AResumedStageFineTuneCountsItsStepsOnceWhenTheModelAlreadyHoldsItsExportAndKeepsTheEarlierRuns()
     {
         using var folder = new TinyModel.TempFolder();
         string model = Path.Combine(folder.Path, "model"), run = Path.Combine(folder.Path, "run");
@@ -243,7 +243,7 @@ public class SuperResolutionTests
         {
             Cascade = [new CascadeStageSpec { Name = "sr32", Folder = "sr32", Resolution = 32, DefaultSteps = 1, SigmaMax = 1 }],
         }).Save(model);
-        long Train(int steps)
+        System.Text.Json.JsonElement Train(int steps, string run)
         {
             var stageRun = new StageRun("sr32", model, "sr-tiny", 8, 16, DegradationOptions.None, StartFrom: model);
             var options = new EDiffI.Host.Training.TrainingOptions { BatchSize = 2, Steps = steps, CheckpointEvery = 1000 };
@@ -252,16 +252,24 @@ public class SuperResolutionTests
                 [new WorldSourceFactory()], CPU, ScalarType.Float32, out var source, out _);
             using var disposeSource = source as IDisposable;
             trainer.Run();
-            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(trainer.ModelFolder, "stage.json")));
-            long trained = json.RootElement.GetProperty("trainedSteps").GetInt64();
+            var stageJson = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(trainer.ModelFolder, "stage.json"))).RootElement.Clone();
             // Shipping the export: the model's stage is now the run's own result.
             Directory.Delete(Path.Combine(model, "sr32"), true);
             ModelLoader.CopyFolder(trainer.ModelFolder, Path.Combine(model, "sr32"));
-            return trained;
+            return stageJson;
         }
-        Assert.Equal(2, Train(2));
+        Assert.Equal(2, Train(2, run).GetProperty("trainedSteps").GetInt64());
         // Resumed from step 2 with --finetune naming the model that now holds the first export (2 steps): 5 in all, not 7.
-        Assert.Equal(5, Train(5));
+        var resumed = Train(5, run);
+        Assert.Equal(5, resumed.GetProperty("trainedSteps").GetInt64());
+        Assert.False(resumed.TryGetProperty("history", out var none) && none.ValueKind != System.Text.Json.JsonValueKind.Null, "one run so far");
+        // A new run from the model that now holds those 5 steps keeps them as an earlier run, with its crop and degradation.
+        var next = Train(1, Path.Combine(folder.Path, "run2"));
+        Assert.Equal(6, next.GetProperty("trainedSteps").GetInt64());
+        var earlier = Assert.Single(next.GetProperty("history").EnumerateArray());
+        Assert.Equal(5, earlier.GetProperty("steps").GetInt64());
+        Assert.Equal(16, earlier.GetProperty("crop").GetInt32());
+        Assert.Equal(0, earlier.GetProperty("degradation").GetProperty("blurProbability").GetDouble());
     }
 
     [Fact]
