@@ -1,3 +1,4 @@
+using EDiffI.Networks;
 using EDiffI.Conditioning;
 using EDiffI.Diffusion;
 using static TorchSharp.torch;
@@ -27,6 +28,6 @@ public sealed class PreconditionedDenoiser(IEdmNetwork network, double sigmaData
         var xIn = (Edm.CIn(s, SigmaData) * x).to(Network.ComputeType);
         var sigmaF = sigma.to(ScalarType.Float32).flatten();
         var f = Network.Forward(xIn, sigmaF, Edm.CNoise(sigmaF), conditioning).to(x.dtype);
-        return (Edm.CSkip(s, SigmaData) * x + Edm.COut(s, SigmaData) * f).MoveToOuterDisposeScope();
+        return (Edm.CSkip(s, SigmaData) * x).Plus(Edm.COut(s, SigmaData) * f).MoveToOuterDisposeScope(); // a held alpha (HeldScalars)
     }
 }

@@ -2,6 +2,8 @@ using EDiffI.Conditioning;
 using EDiffI.Denoising;
 using static TorchSharp.torch;
 
+using EDiffI.Networks;
+
 namespace EDiffI.Diffusion;
 
 /// <summary>
@@ -49,8 +51,9 @@ public static class Edm
         double sigmaData = SigmaData)
     {
         var s = sigma.view(-1, 1, 1, 1);
-        var denoised = denoiser.Denoise(y + unitNoise * s, sigma, conditioning);
-        return (LossWeight(s, sigmaData) * (denoised - y).square()).mean([1, 2, 3]);
+        // Sums over whole batches pass a held alpha (HeldScalars: a temporary Scalar can be collected while libtorch reads it).
+        var denoised = denoiser.Denoise(y.Plus(unitNoise * s), sigma, conditioning);
+        return (LossWeight(s, sigmaData) * denoised.add(y, HeldScalars.Of(-1)).square()).mean([1, 2, 3]);
     }
 
     // ---- eDiff-I, Section 4.1 and Appendix B: the noise-level tree of the expert ensemble ----

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using EDiffI.Networks;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -78,7 +80,10 @@ public sealed class FlatParameters : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var factor = (maxNorm / (_grads.norm() + 1e-6)).clamp_max(1.0);
+        // Every number an operation takes is a Scalar held in a using local until the operation returns: a temporary
+        // one can be collected while libtorch still reads it (see HeldScalars).
+        using Scalar epsilon = 1e-6, max = maxNorm;
+        var factor = _grads.norm().add_(epsilon, HeldScalars.One).reciprocal_().mul_(max).clamp_max(HeldScalars.One);
         _grads.mul_(factor);
     }
 
@@ -89,18 +94,21 @@ public sealed class FlatParameters : IDisposable
         using var noGrad = no_grad();
         Steps++;
         double correction1 = 1 - Math.Pow(_beta1, Steps), correction2 = 1 - Math.Pow(_beta2, Steps);
-        _values.mul_(1 - learningRate * _weightDecay);
-        _expAvg.mul_(_beta1).add_(_grads, 1 - _beta1);
-        _expAvgSq.mul_(_beta2).addcmul_(_grads, _grads, 1 - _beta2);
-        var denominator = _expAvgSq.sqrt().div_(Math.Sqrt(correction2)).add_(_epsilon);
-        _values.addcdiv_(_expAvg, denominator, -learningRate / correction1);
+        using Scalar decay = 1 - learningRate * _weightDecay, beta1 = _beta1, beta2 = _beta2, rest1 = 1 - _beta1, rest2 = 1 - _beta2,
+            root2 = Math.Sqrt(correction2), epsilon = _epsilon, stepSize = -learningRate / correction1; // held (see ClipGradientNorm)
+        _values.mul_(decay);
+        _expAvg.mul_(beta1).add_(_grads, rest1);
+        _expAvgSq.mul_(beta2).addcmul_(_grads, _grads, rest2);
+        var denominator = _expAvgSq.sqrt().div_(root2).add_(epsilon, HeldScalars.One);
+        _values.addcdiv_(_expAvg, denominator, stepSize);
     }
 
     /// <summary>Moves the EMA towards the weights: ema ← decay·ema + (1 − decay)·weights.</summary>
     public void UpdateEma(double decay)
     {
         using var noGrad = no_grad();
-        _ema.mul_(decay).add_(_values, 1 - decay);
+        using Scalar keep = decay, take = 1 - decay; // held (see ClipGradientNorm)
+        _ema.mul_(keep).add_(_values, take);
     }
 
     /// <summary>
