@@ -9,7 +9,9 @@ namespace EDiffI.Networks;
 /// object alive: a garbage collection during a long native call (a large CPU add) can free the Scalar under it, and
 /// libtorch then fails with "Expected false to be true" in <c>Scalar::toFloat</c> or <c>toLong</c> (even
 /// <c>a + b</c> makes one: it is <c>add(b, 1)</c>). Code on hot paths that run long CPU operations beside other
-/// allocating threads (the text encoders on a trainer's data thread) passes these instead.
+/// allocating threads passes these instead: the text encoders on a trainer's data thread, the U-Net's sums, norms and
+/// skip scales, the preconditioned sum and the EDM loss. Numbers that change per call (the optimizer's step sizes) are
+/// held in <c>using</c> locals instead, which keep them alive until the call returns.
 /// </summary>
 public static class HeldScalars
 {
