@@ -199,6 +199,8 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
     public override int Execute(CommandContext context, TrainSettings s, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(s.Data)) throw new UserException("--data <folder> is required.");
+        if (s.Grow is not null && (s.Finetune is null || s.Stage is not null || s.Adapter is not null))
+            throw new UserException("--grow goes with --finetune MODEL alone (not with --stage or --adapter): it grows that model's experts into a larger shape.");
         if ((s.Distributed || s.Gpus is not null) && (s.Stage ?? s.Adapter ?? s.Finetune) is not null)
             throw new UserException("--distributed and --gpus train a base network or a --schedule tree; --stage, --adapter and --finetune train on one GPU.");
         if (s.ExpertParallel && (s.Schedule is null || !(s.Distributed || s.Gpus is not null)))

@@ -80,6 +80,25 @@ public class HostCliTests
     }
 
     [Theory]
+    [InlineData("train --data world:train --grow compact32 --out runs/x")]
+    [InlineData("train --data world:train --stage sr256 --finetune models/default --grow compact32 --out runs/x")]
+    public async Task GrowWithoutAPlainFineTuneIsAnErrorThatSaysWhatItGoesWith(string line)
+    {
+        var folder = Directory.CreateTempSubdirectory("ediffi-cli-").FullName;
+        try
+        {
+            var (code, output) = await RunHostAsync(folder, null, line.Split(' '));
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze("--grow goes with --finetune MODEL alone (not with --stage or --adapter)"), Squeeze(output));
+            Assert.False(Directory.Exists(Path.Combine(folder, "runs")), "nothing is written before the refusal");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Theory]
     [InlineData("farm status job1 --farm nats://artist:pw-8f3k@127.0.0.1:4222", "The farm address carries credentials")]
     [InlineData("farm frobnicate", "Unknown farm action 'frobnicate'; use submit, status, get, cancel or bench.")]
     [InlineData("farm get job1", "farm get needs --out <FILE>.")]
