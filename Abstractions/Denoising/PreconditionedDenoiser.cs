@@ -1,6 +1,6 @@
-using EDiffI.Networks;
 using EDiffI.Conditioning;
 using EDiffI.Diffusion;
+using EDiffI.Networks;
 using static TorchSharp.torch;
 
 namespace EDiffI.Denoising;

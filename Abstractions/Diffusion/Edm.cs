@@ -1,8 +1,7 @@
 using EDiffI.Conditioning;
 using EDiffI.Denoising;
-using static TorchSharp.torch;
-
 using EDiffI.Networks;
+using static TorchSharp.torch;
 
 namespace EDiffI.Diffusion;
 

@@ -189,7 +189,7 @@ public sealed class BenchCommand(GenerationServiceFactory services, ModelCatalog
         ModelEncoders? encoders = null;
         try
         {
-            networks.Add(File.Exists(s.UNet) ? family.FromConfig(File.ReadAllText(s.UNet)) : family.Create(s.UNet));
+            networks.Add(NetworkShapes.Create(family, s.UNet, shape => family.Create(shape)));
             for (int i = 1; i < (ensemble?.Spec.Experts.Count ?? 1); i++) networks.Add(family.FromConfig(networks[0].ConfigJson));
             var widths = networks[0].Conditioning;
             var manifest = new ModelManifest

@@ -325,9 +325,11 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
             string runFolder = Path.Combine(s.Out, expert.Name);
             string? resume = Checkpoint.FindLatest(Path.Combine(runFolder, "checkpoints"));
             using var shipped = family.Load(Path.Combine(model, expert.Folder));
-            using var grown = s.Grow is null ? null : GrownShape(family, s.Grow, shipped);
+            // The shape --grow names, with the trained network's resolution and conditioning streams.
+            using var grown = s.Grow is null ? null
+                : NetworkShapes.Create(family, s.Grow, shape => family.Create(shape, shipped.Resolution, shipped.Conditioning), "--grow: ");
             (TrainerState State, IReadOnlyList<string> Added)? start = grown is null ? null : NetworkGrowth.Grow(shipped, grown);
-            using var initial = start?.State ?? ShippedState(shipped);
+            using var initial = start?.State ?? TrainerState.At(shipped.Module.state_dict()); // float32, the EMA alike
             string shape = (grown ?? shipped).ConfigJson;
             var data = DatasetSources.Open(s.Data, shipped.Resolution, sources);
             using var disposeData = data as IDisposable;
@@ -374,14 +376,6 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         return 0;
     }
 
-    // The shape --grow names, with the trained network's resolution and conditioning streams.
-    private static INetwork GrownShape(INetworkFamily family, string shape, INetwork trained)
-    {
-        if (File.Exists(shape)) return family.FromConfig(File.ReadAllText(shape));
-        try { return family.Create(shape, trained.Resolution, trained.Conditioning); }
-        catch (ArgumentException e) { throw new UserException($"--grow: {e.Message} Or pass the path of a saved configuration (unet.json).", e); }
-    }
-
     // The options of a base run (one network, a tree's nodes or a fine-tuned expert) as the command line gives them.
     private static TrainingOptions BaseOptions(TrainSettings s) => new()
     {
@@ -390,13 +384,6 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         DataReuse = s.DataReuse, DataPool = s.DataPool, Prefetch = s.Prefetch, Profile = s.Profile,
     };
 
-    // A shipped network's weights as a trainer's starting point: float32 master weights, and the same as the EMA.
-    private static TrainerState ShippedState(INetwork network)
-    {
-        using var noGrad = no_grad();
-        var weights = network.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
-        return new TrainerState(weights, weights.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope()));
-    }
 
     /// <summary>
     /// <c>--distributed</c>: joins the run the environment describes (<see cref="DistributedEnvironment"/>) through NCCL on
@@ -490,33 +477,26 @@ public sealed class TrainCommand(ModelCatalog catalog, IEnumerable<EDiffI.Data.I
         }
         catch (ArgumentException e)
         {
-            throw new UserException(e.Message + " Or pass the path of a saved configuration.", e);
+            throw new UserException(e.Message + " Or pass the path of a saved configuration (unet.json).", e);
         }
     }
 
-    private INetwork CreateNetwork(INetworkFamily family, TrainSettings s, int resolution, ModelManifest manifest)
-    {
-        if (File.Exists(s.UNet)) return family.FromConfig(File.ReadAllText(s.UNet));
-        try
+    private INetwork CreateNetwork(INetworkFamily family, TrainSettings s, int resolution, ModelManifest manifest) =>
+        NetworkShapes.Create(family, s.UNet, shape =>
         {
             // Both streams are stand-ins: the shape's own text layout at --text-dim (the widths would also give
             // text streams to shapes that have none, such as adm64).
             if (s.T5 is null && s.Clip is null)
             {
                 if (s.T5Pooled) throw new UserException("--t5-pooled needs a T5 encoder (--t5 <folder>).");
-                return family.Create(s.UNet, resolution, s.TextDimension);
+                return family.Create(shape, resolution, s.TextDimension);
             }
             // Stream widths as the encoder plugins describe them (no weights are loaded).
             var widths = _loader.Widths(manifest, null);
             if (s.T5Pooled)
                 widths = widths.T5 > 0 ? widths with { T5Pooled = widths.T5 } : throw new UserException("--t5-pooled needs a T5 encoder (--t5 <folder>).");
-            return family.Create(s.UNet, resolution, widths);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserException(e.Message + " Or pass the path of a saved configuration.", e);
-        }
-    }
+            return family.Create(shape, resolution, widths);
+        });
 
     private int TrainStage(TrainSettings s, CancellationToken cancellationToken)
     {

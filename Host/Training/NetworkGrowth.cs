@@ -35,15 +35,8 @@ public static class NetworkGrowth
             throw new UserException($"The new shape cannot grow from the trained network: {problems.Count} of its {from.Count} tensors do not carry over " +
                                     $"({string.Join("; ", problems.Take(4))}{(problems.Count > 4 ? "; …" : "")}). Growing keeps every trained tensor and " +
                                     "only adds layers, such as attention at another resolution.");
-        var weights = new Dictionary<string, Tensor>();
-        var added = new List<string>();
-        foreach (var (name, target) in to)
-        {
-            var source = from.TryGetValue(name, out var t) ? t : target;
-            if (!from.ContainsKey(name)) added.Add(name);
-            weights[name] = source.to(ScalarType.Float32).cpu().clone().DetachFromDisposeScope();
-        }
-        var ema = weights.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope());
-        return (new TrainerState(weights, ema), added);
+        var added = to.Keys.Where(name => !from.ContainsKey(name)).ToList();
+        var state = TrainerState.At(to.Select(kv => KeyValuePair.Create(kv.Key, from.TryGetValue(kv.Key, out var t) ? t : kv.Value)));
+        return (state, added);
     }
 }

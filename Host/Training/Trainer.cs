@@ -379,6 +379,14 @@ public sealed class Trainer : IDisposable
 /// <param name="Ema">Their exponential moving average.</param>
 public sealed record TrainerState(IReadOnlyDictionary<string, Tensor> Weights, IReadOnlyDictionary<string, Tensor> Ema) : IDisposable
 {
+    /// <summary>A start at <paramref name="weights"/> (a shipped or grown network's): float32 copies, and the same again as the EMA.</summary>
+    public static TrainerState At(IEnumerable<KeyValuePair<string, Tensor>> weights)
+    {
+        using var noGrad = no_grad();
+        var copies = weights.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
+        return new TrainerState(copies, copies.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope()));
+    }
+
     /// <summary>The state saved in checkpoint <paramref name="dir"/>.</summary>
     public static TrainerState FromCheckpoint(string dir)
     {

@@ -1,4 +1,3 @@
-using EDiffI.Conditioning;
 using EDiffI.Host.Runtime;
 using EDiffI.Host.Training;
 using EDiffI.IO;
@@ -10,22 +9,8 @@ namespace EDiffI.Tests;
 /// <summary><c>train --finetune MODEL --grow SHAPE</c>: a trained expert grown by attention at another resolution.</summary>
 public class GrowthTests
 {
-    private static ConditioningInputs Prompts(params string[] prompts)
-    {
-        using var t5 = TinyModel.T5();
-        using var clip = TinyModel.Clip();
-        return new ConditioningInputs(t5.Encode(prompts, CPU), clip.Encode(prompts, CPU));
-    }
-
     // A "trained" tiny network: every weight away from its initialisation, so the comparison is not between zeros.
-    private static EDiffIUNet Trained()
-    {
-        manual_seed(11);
-        var model = new EDiffIUNet(TinyModel.Config);
-        using var noGrad = no_grad();
-        foreach (var p in model.parameters()) p.add_(randn_like(p) * 0.05);
-        return model;
-    }
+    private static EDiffIUNet Trained() => UNetTests.Randomised(11);
 
     [Fact]
     public void AGrownNetworkComputesWhatTheTrainedOneDidAndItsNewLayersAreLive()
@@ -49,7 +34,7 @@ public class GrowthTests
         using var x = randn(2, 3, 16, 16);
         using var cNoise = tensor(new[] { -0.6f, 0.4f });
         using var sigma = (cNoise * 4).exp();
-        var cond = Prompts("red stripes with a blue circle", "green planks");
+        var cond = UNetTests.Prompts("red stripes with a blue circle", "green planks");
         using var before = trained.Forward(x, sigma, cNoise, cond);
         using var after = grown.Forward(x, sigma, cNoise, cond);
         Assert.True(before.abs().max().item<float>() > 1e-3f, "the trained network's output should not be zero");

@@ -15,14 +15,14 @@ public class UNetTests
     // σ of a test's c_noise = ln(σ)/4 (EDM, Table 1), the σ its network call carries beside it.
     private static Tensor Sigma(Tensor cNoise) => (cNoise * 4).exp();
 
-    private static ConditioningInputs Prompts(params string[] prompts)
+    internal static ConditioningInputs Prompts(params string[] prompts)
     {
         using var t5 = TinyModel.T5();
         using var clip = TinyModel.Clip();
         return new ConditioningInputs(t5.Encode(prompts, CPU), clip.Encode(prompts, CPU));
     }
 
-    private static EDiffIUNet Randomised(ulong seed)
+    internal static EDiffIUNet Randomised(ulong seed)
     {
         manual_seed((long)seed);
         var model = new EDiffIUNet(TinyModel.Config);
