@@ -103,6 +103,8 @@ public sealed class EvaluationReport
         foreach (string attribute in result.Scores.Attributes)
             text.Append(Invariant, $"| {attribute} | {Percent(result.Scores.Accuracy(attribute))} | {Percent(real.Accuracy(attribute))} | {result.Scores.Tallies[attribute].Scored} |\n");
         text.Append(Invariant, $"| **attribute accuracy** (mean over attributes) | **{Percent(result.Scores.Mean)}** | {Percent(real.Mean)} | |\n\n");
+        if (result.Scores.Attributes.Any(a => result.Scores.Tallies[a].Scored == 0))
+            text.Append("An attribute with no readings (—) is one these prompts never name or show, so it is left out of the mean. ");
         text.Append(Invariant, $"Pooled over all readings: {Percent(result.Scores.Pooled)}. ");
         text.Append(Invariant, $"FD-judge (Fréchet distance between the judge's features of the generated and the real images): {Number(result.FdJudge, "0.00")}.\n");
         if (plot is not null) text.Append(Invariant, $"\n![Accuracy per attribute]({plot})\n");

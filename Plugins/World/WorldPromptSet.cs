@@ -6,7 +6,9 @@ namespace EDiffI.Plugins.World;
 
 /// <summary>
 /// "world:train" or "world:heldout", optionally with ",short" (the default) or ",long" captions: the scenes of seeds
-/// 1,000,000 + i of the split, which the training stream never draws, judged by <see cref="WorldJudge"/>.
+/// 1,000,000 + i of the split, which the training stream never draws, judged by <see cref="WorldJudge"/> on what
+/// their captions name (<see cref="SceneDetail"/>: a short caption names no positions, scale, orientation, density
+/// or thickness, so those are not held against the image).
 /// </summary>
 public sealed class WorldPromptSetFactory : IJudgedPromptSetFactory
 {
@@ -44,6 +46,7 @@ internal sealed class WorldPromptSet : IJudgedPromptSet
     private readonly IReadOnlyList<Scene> _scenes;
     private readonly WorldJudge _judge;
     private readonly Device _device;
+    private readonly SceneDetail _detail;
 
     public WorldPromptSet(WorldSplit split, bool longCaptions, int count, string judgeWeights, Device device)
     {
@@ -65,6 +68,7 @@ internal sealed class WorldPromptSet : IJudgedPromptSet
             throw;
         }
         _device = device;
+        _detail = longCaptions ? SceneDetail.Full : SceneDetail.ShortCaption;
     }
 
     public int Resolution => Size;
@@ -85,7 +89,7 @@ internal sealed class WorldPromptSet : IJudgedPromptSet
             long take = Math.Min(JudgeBatch, n - start);
             using var chunk = images.narrow(0, start, take).to(ScalarType.Float32).to(_device);
             var scenes = _scenes.Skip(first + (int)start).Take((int)take).ToList();
-            foreach (var (name, (agree, scored)) in WorldMetrics.AttributeAgreement(_judge, chunk, scenes))
+            foreach (var (name, (agree, scored)) in WorldMetrics.AttributeAgreement(_judge, chunk, scenes, _detail))
                 total[name] += new AttributeTally(agree, scored);
         }
         return total;

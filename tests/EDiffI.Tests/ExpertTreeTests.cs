@@ -117,7 +117,29 @@ public class ExpertTreeTests
         Assert.Contains("index 5 is outside 0–1", e.Message);
         Assert.Contains("ensemble 'gap': no expert serves quantiles [0.25, 0.5)", e.Message);
         Assert.Contains("ensemble 'overlap': two experts serve", e.Message);
-        Assert.NotNull(BranchingSchedule.Load(Path.Combine(TinyModel.RepositoryRoot, "configs", "trees", "default.json")));
+        foreach (var file in Directory.GetFiles(Path.Combine(TinyModel.RepositoryRoot, "configs", "trees"), "*.json"))
+            Assert.NotNull(BranchingSchedule.Load(file));
+    }
+
+    [Fact]
+    public void TheFigure7ScheduleGivesEveryEnsembleTheSameTrainingSamples()
+    {
+        // Iterations of an ensemble's lineage: its experts' and each ancestor's once (the shared base counts once).
+        var schedule = BranchingSchedule.Load(Path.Combine(TinyModel.RepositoryRoot, "configs", "trees", "figure7.json"));
+        int Lineage(IEnumerable<string> members)
+        {
+            var nodes = new HashSet<string>();
+            foreach (var m in members)
+                for (var n = schedule.Node(m); ; n = schedule.Node(n.Parent))
+                {
+                    nodes.Add(n.Name);
+                    if (n.Parent is null) break;
+                }
+            return nodes.Sum(n => schedule.Node(n).Iterations);
+        }
+        var totals = schedule.Ensembles.ToDictionary(e => e.Key, e => Lineage(e.Value));
+        Assert.Equal(["baseline", "three-experts", "two-experts"], totals.Keys.Order());
+        Assert.All(totals, t => Assert.Equal(2400, t.Value));
     }
 
     [Fact]

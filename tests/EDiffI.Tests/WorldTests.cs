@@ -156,6 +156,37 @@ public class WorldMetricsTests
     }
 
     [Fact]
+    public void ShortCaptionsAreJudgedOnWhatTheyNameAndFullDetailOnPlaceAsWell()
+    {
+        using var judge = ShippedJudge();
+        // Scenes with objects, drawn again with every object moved to another cell (c -> c + 4 mod 9 keeps them apart):
+        // a short caption ("a red star on blue stripes") still describes the moved image; a long one, which names
+        // each object's cell, does not.
+        var scenes = Enumerable.Range(0, 400).Select(i => SceneSampler.Sample(9_200_000 + i, WorldSplit.Train))
+            .Where(s => s.Objects.Count > 0).Take(96).ToList();
+        var moved = scenes.Select(s => s with { Objects = s.Objects.Select(o => o with { Cell = (o.Cell + 4) % 9 }).ToList() }).ToList();
+        var pixels = new byte[moved.Count * 64 * 64 * 3];
+        for (int i = 0; i < moved.Count; i++) SceneRenderer.Render(moved[i], 64, pixels.AsSpan(i * 64 * 64 * 3, 64 * 64 * 3), out _);
+        using var images = SceneRenderer.ToImages(pixels, moved.Count, 64);
+
+        var shortCaption = WorldMetrics.AttributeAgreement(judge, images, scenes, SceneDetail.ShortCaption);
+        var full = WorldMetrics.AttributeAgreement(judge, images, scenes, SceneDetail.Full);
+        double Share((long Agree, long Scored) t) => t.Agree / (double)t.Scored;
+        Assert.True(Share(shortCaption["object shape"]) > 0.9, $"short: object shape {shortCaption["object shape"]}");
+        Assert.True(Share(shortCaption["object colour"]) > 0.9, $"short: object colour {shortCaption["object colour"]}");
+        Assert.True(Share(full["object shape"]) < 0.2, $"full: object shape {full["object shape"]}");
+        Assert.Equal(shortCaption["object shape"].Scored, full["object shape"].Scored);
+        // What a short caption never names is not scored; what it names is scored as with full detail.
+        foreach (var unnamed in new[] { "scale", "orientation", "density", "thickness" })
+        {
+            Assert.Equal(0, shortCaption[unnamed].Scored);
+            Assert.True(full[unnamed].Scored > 0, unnamed);
+        }
+        foreach (var named in new[] { "family", "colour", "second colour" })
+            Assert.Equal(full[named], shortCaption[named]);
+    }
+
+    [Fact]
     public void ControlMetricsFindPaintedObjectsInRealScenesAndNoneInABlankImage()
     {
         using var judge = ShippedJudge();
