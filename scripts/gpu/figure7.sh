@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The paper's Figure 7 at equal training samples (issue 18), on the GPU machine, in three device calls on a warm machine
 # (the run folder stays there between calls; expects the bundle: scripts/gpu/pack.sh, then unpack.sh):
-#   bash scripts/gpu/figure7.sh base       the base node of configs/trees/figure7.json (1,200 iterations at batch 256)
+#   bash scripts/gpu/figure7.sh all        the three phases below in one call (about 8 minutes on one H200)
+#   bash scripts/gpu/figure7.sh base       the base node of configs/trees/figure7.json (900 iterations at batch 256)
 #   bash scripts/gpu/figure7.sh branches   the baseline continuation and the five experts at once (six processes), then
 #                                           the three ensembles exported; returns figure7-experts.tar.xz.* (parts < 15 MiB)
 #   bash scripts/gpu/figure7.sh judge      the three ensembles on the same fresh scenes over guidance 1, 2, 3
@@ -22,7 +23,9 @@ node() {
   echo "node $1: rc $? $(grep -E 'step [0-9]+/' $R/logs/$1.log | tail -1)"; grep -iE "rror|xception" $R/logs/$1.log | head -3
   cp $R/logs/$1.log "$OUT/"
 }
-case "${1:-}" in
+phase=${1:-}
+run_phase() {
+case "$1" in
 base) node base ;;
 branches)
   done_node base || { echo "the base node is not finished: run 'figure7.sh base' first"; exit 2; }
@@ -30,7 +33,7 @@ branches)
   wait
   app EDiffI.Host.dll train $T --export-only 2>&1 | tail -3
   ls $R/tree/ensembles
-  tar cJf - -C $R/tree ensembles --exclude='*/t5' --exclude='*/clip' --exclude='*/sr256' --exclude='*/sr1024' --exclude='*/height' \
+  tar cJf - --exclude='*/t5' --exclude='*/clip' --exclude='*/sr256' --exclude='*/sr1024' --exclude='*/height' -C $R/tree ensembles \
     | split -b 15M - "$OUT/figure7-experts.tar.xz."
   ;;
 judge)
@@ -39,6 +42,8 @@ judge)
     models+=(--model $R/tree/ensembles/$e); done
   app Evaluate.dll "${models[@]}" --device cuda --count ${COUNT:-256} --guidance 1,2,3 --split train --out "$OUT/figure7.json" 2>&1 | tail -12
   ;;
-*) echo "usage: figure7.sh base|branches|judge"; exit 2 ;;
+*) echo "usage: figure7.sh all|base|branches|judge"; exit 2 ;;
 esac
+}
+if [ "$phase" = all ]; then for p in base branches judge; do run_phase $p || exit $?; done; else run_phase "$phase" || exit $?; fi
 ls -la "$OUT"

@@ -139,7 +139,7 @@ public class ExpertTreeTests
         }
         var totals = schedule.Ensembles.ToDictionary(e => e.Key, e => Lineage(e.Value));
         Assert.Equal(["baseline", "three-experts", "two-experts"], totals.Keys.Order());
-        Assert.All(totals, t => Assert.Equal(2400, t.Value));
+        Assert.All(totals, t => Assert.Equal(1800, t.Value));
     }
 
     [Fact]
