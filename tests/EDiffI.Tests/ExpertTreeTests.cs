@@ -126,7 +126,7 @@ public class ExpertTreeTests
     {
         // Iterations of an ensemble's lineage: its experts' and each ancestor's once (the shared base counts once).
         var schedule = BranchingSchedule.Load(Path.Combine(TinyModel.RepositoryRoot, "configs", "trees", "figure7.json"));
-        int Lineage(IEnumerable<string> members)
+        long Lineage(IEnumerable<string> members)
         {
             var nodes = new HashSet<string>();
             foreach (var m in members)
@@ -139,7 +139,7 @@ public class ExpertTreeTests
         }
         var totals = schedule.Ensembles.ToDictionary(e => e.Key, e => Lineage(e.Value));
         Assert.Equal(["baseline", "three-experts", "two-experts"], totals.Keys.Order());
-        Assert.All(totals, t => Assert.Equal(1800, t.Value));
+        Assert.All(totals, t => Assert.Equal(1800L, t.Value));
     }
 
     [Fact]
