@@ -116,12 +116,12 @@ public sealed class EvalCommand(GenerationServiceFactory services, IEnumerable<I
         using (result)
         {
             var subject = new EvaluationSubject(model, s.Source, device.ToString());
-            var real = evaluation.Real;
+            var references = evaluation.References;
             // The table goes to the console first, so a report that can no longer be written loses no figure.
-            Console.WriteLine(EvaluationReport.Table(subject, result, real));
+            Console.WriteLine(EvaluationReport.Table(subject, result, references));
             try
             {
-                report.Write(subject, result, real);
+                report.Write(subject, result, references);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -2,7 +2,7 @@ using ScottPlot;
 
 namespace EDiffI.Host.Evaluation;
 
-/// <summary>The report's plot, drawn with ScottPlot: per attribute, the accuracy on generated images beside the real images'.</summary>
+/// <summary>The report's plot, drawn with ScottPlot: per attribute, the accuracy on generated images beside the real images' and chance.</summary>
 internal static class EvaluationPlot
 {
     public const int Width = 960, Height = 540;
@@ -12,21 +12,25 @@ internal static class EvaluationPlot
     /// <summary>Registers a system font for the labels once (see <see cref="UseSystemFont"/>); every plot calls it first.</summary>
     internal static void EnsureFont() => _ = FontReady.Value;
 
-    public static void Write(string path, EvaluationSubject subject, EvaluationResult result, AttributeScores real)
+    public static void Write(string path, EvaluationSubject subject, EvaluationResult result, EvaluationReferences references)
     {
         EnsureFont();
+        var (real, chance) = (references.Real, references.Chance);
         var attributes = result.Scores.Attributes;
+        int stride = chance is null ? 3 : 4;
         var generatedColor = Color.FromHex("#1f77b4");
         var realColor = Color.FromHex("#bbbbbb");
+        var chanceColor = Color.FromHex("#e8a87c");
         using var plot = new Plot();
         var bars = new List<Bar>();
         var ticks = new List<Tick>();
         for (int i = 0; i < attributes.Count; i++)
         {
-            double left = i * 3;
+            double left = i * stride;
             bars.Add(new Bar { Position = left, Value = 100 * (result.Scores.Accuracy(attributes[i]) ?? 0), FillColor = generatedColor });
             bars.Add(new Bar { Position = left + 1, Value = 100 * (real.Accuracy(attributes[i]) ?? 0), FillColor = realColor });
-            ticks.Add(new Tick(left + 0.5, attributes[i]));
+            if (chance is not null) bars.Add(new Bar { Position = left + 2, Value = 100 * (chance.Accuracy(attributes[i]) ?? 0), FillColor = chanceColor });
+            ticks.Add(new Tick(left + (stride - 2) / 2.0, attributes[i]));
         }
         plot.Add.Bars(bars);
         var mean = plot.Add.HorizontalLine(100 * result.Scores.Mean);
@@ -34,12 +38,13 @@ internal static class EvaluationPlot
         mean.LinePattern = LinePattern.Dashed;
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks]);
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
-        plot.Axes.SetLimits(-1, attributes.Count * 3 - 1, 0, 125); // room above the bars for the legend
+        plot.Axes.SetLimits(-1, attributes.Count * stride - 1, 0, 125); // room above the bars for the legend
         plot.YLabel("accuracy (%)");
         var s = result.Settings;
         plot.Title(FormattableString.Invariant($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(subject.Model))}: {result.Count} prompts, {s.Steps} {s.Sampler} steps, guidance {s.Guidance}"));
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = FormattableString.Invariant($"generated (mean {100 * result.Scores.Mean:0.0}%)"), FillColor = generatedColor });
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = "real images", FillColor = realColor });
+        if (chance is not null) plot.Legend.ManualItems.Add(new LegendItem { LabelText = "chance (another scene's image)", FillColor = chanceColor });
         plot.Legend.Alignment = Alignment.UpperRight;
         plot.Legend.Orientation = Orientation.Horizontal;
         plot.ShowLegend();

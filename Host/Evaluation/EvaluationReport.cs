@@ -75,34 +75,38 @@ public sealed class EvaluationReport
         }
     }
 
-    /// <summary>Writes the table, the plot and the JSON of <paramref name="result"/> against <paramref name="real"/>.</summary>
-    public void Write(EvaluationSubject subject, EvaluationResult result, AttributeScores real)
+    /// <summary>Writes the table, the plot and the JSON of <paramref name="result"/> beside <paramref name="references"/>.</summary>
+    public void Write(EvaluationSubject subject, EvaluationResult result, EvaluationReferences references)
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(result);
-        ArgumentNullException.ThrowIfNull(real);
+        ArgumentNullException.ThrowIfNull(references);
         Directory.CreateDirectory(Path.GetDirectoryName(Markdown)!);
-        EvaluationPlot.Write(Plot, subject, result, real);
-        File.WriteAllText(Json, JsonText(subject, result, real));
-        File.WriteAllText(Markdown, Table(subject, result, real, Path.GetFileName(Plot)));
+        EvaluationPlot.Write(Plot, subject, result, references);
+        File.WriteAllText(Json, JsonText(subject, result, references));
+        File.WriteAllText(Markdown, Table(subject, result, references, Path.GetFileName(Plot)));
     }
 
     /// <summary>The Markdown of the report: a line of settings, a row per attribute, the mean and FD-judge, and the plot.</summary>
-    public static string Table(EvaluationSubject subject, EvaluationResult result, AttributeScores real, string? plot = null)
+    public static string Table(EvaluationSubject subject, EvaluationResult result, EvaluationReferences references, string? plot = null)
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(result);
-        ArgumentNullException.ThrowIfNull(real);
+        ArgumentNullException.ThrowIfNull(references);
+        var (real, chance) = (references.Real, references.Chance);
         var s = result.Settings;
         var text = new StringBuilder();
         text.Append(Invariant, $"# Evaluation of `{subject.Model}`\n\n");
         text.Append(Invariant, $"{result.Count} prompts of `{subject.Source}`, {s.Steps} {s.Sampler} steps ({s.Schedule} schedule), guidance {s.Guidance}, ");
         text.Append(Invariant, $"seeds from {s.Seed}, on {subject.Device}, {result.Elapsed.TotalSeconds:0.0} s. ");
-        text.Append("The judge reads each attribute back from the generated images and from the real renders of the same scenes.\n\n");
-        text.Append("| attribute | generated | real images | scored |\n| --- | ---: | ---: | ---: |\n");
+        text.Append("The judge reads each attribute back from the generated images and from the real renders of the same scenes");
+        text.Append(chance is null ? ".\n\n" : "; chance is what it reads from the real render of another scene (an image that ignores its prompt).\n\n");
+        text.Append(chance is null ? "| attribute | generated | real images | scored |\n| --- | ---: | ---: | ---: |\n"
+                                   : "| attribute | generated | real images | chance | scored |\n| --- | ---: | ---: | ---: | ---: |\n");
+        string Floor(Func<AttributeScores, double?> read) => chance is null ? "" : $" {Percent(read(chance))} |";
         foreach (string attribute in result.Scores.Attributes)
-            text.Append(Invariant, $"| {attribute} | {Percent(result.Scores.Accuracy(attribute))} | {Percent(real.Accuracy(attribute))} | {result.Scores.Tallies[attribute].Scored} |\n");
-        text.Append(Invariant, $"| **attribute accuracy** (mean over attributes) | **{Percent(result.Scores.Mean)}** | {Percent(real.Mean)} | |\n\n");
+            text.Append(Invariant, $"| {attribute} | {Percent(result.Scores.Accuracy(attribute))} | {Percent(real.Accuracy(attribute))} |{Floor(c => c.Accuracy(attribute))} {result.Scores.Tallies[attribute].Scored} |\n");
+        text.Append(Invariant, $"| **attribute accuracy** (mean over attributes) | **{Percent(result.Scores.Mean)}** | {Percent(real.Mean)} |{Floor(c => c.Mean)} |\n\n");
         if (result.Scores.Attributes.Any(a => result.Scores.Tallies[a].Scored == 0))
             text.Append("An attribute with no readings (—) is one these prompts never name or show, so it is left out of the mean. ");
         text.Append(Invariant, $"Pooled over all readings: {Percent(result.Scores.Pooled)}. ");
@@ -113,13 +117,14 @@ public sealed class EvaluationReport
 
     /// <summary>
     /// The JSON of the report: <c>attributeAccuracy</c> (the mean over attributes, 0 to 1), <c>fdJudge</c>, one field per
-    /// attribute (its accuracy, null where no scene showed it), then <c>run</c> (the settings) and <c>real</c> (the real images' figures).
+    /// attribute (its accuracy, null where no scene showed it), then <c>run</c> (the settings), <c>real</c> (the real images'
+    /// figures) and, where measured, <c>chance</c> (other scenes' real images, in the same form).
     /// </summary>
-    public static string JsonText(EvaluationSubject subject, EvaluationResult result, AttributeScores real)
+    public static string JsonText(EvaluationSubject subject, EvaluationResult result, EvaluationReferences references)
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(result);
-        ArgumentNullException.ThrowIfNull(real);
+        ArgumentNullException.ThrowIfNull(references);
         var s = result.Settings;
         var root = new JsonObject
         {
@@ -136,10 +141,16 @@ public sealed class EvaluationReport
             ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3), ["pooledAccuracy"] = Value(result.Scores.Pooled),
             ["attributes"] = new JsonArray([.. result.Scores.Attributes.Select(a => JsonValue.Create(a))]), ["scored"] = scored,
         };
-        var realNode = new JsonObject { ["attributeAccuracy"] = Value(real.Mean) };
-        foreach (string attribute in real.Attributes) realNode[FieldName(attribute)] = Value(real.Accuracy(attribute));
-        root["real"] = realNode;
+        root["real"] = Figures(references.Real);
+        if (references.Chance is { } chance) root["chance"] = Figures(chance);
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    private static JsonObject Figures(AttributeScores scores)
+    {
+        var node = new JsonObject { ["attributeAccuracy"] = Value(scores.Mean) };
+        foreach (string attribute in scores.Attributes) node[FieldName(attribute)] = Value(scores.Accuracy(attribute));
+        return node;
     }
 
     /// <summary>An attribute's name as a JSON field: camel case without spaces ("object shape" → "objectShape").</summary>

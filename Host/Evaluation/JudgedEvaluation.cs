@@ -69,6 +69,11 @@ public sealed record EvaluationResult(AttributeScores Scores, double FdJudge, Ev
     public void Dispose() => Samples?.Dispose();
 }
 
+/// <summary>What a result is reported beside: the real images of the same scenes (the ceiling) and chance (the floor).</summary>
+/// <param name="Real">The judge's readings of the real renders of the scenes.</param>
+/// <param name="Chance">The readings of real renders of other scenes (<see cref="JudgedEvaluation.Chance"/>); null when not measured.</param>
+public sealed record EvaluationReferences(AttributeScores Real, AttributeScores? Chance);
+
 /// <summary>Progress of an evaluation: images drawn so far (fractional within a batch) and the sampler step just taken.</summary>
 public delegate void EvaluationProgress(double imagesDone, in SamplerStep step);
 
@@ -80,7 +85,7 @@ public delegate void EvaluationProgress(double imagesDone, in SamplerStep step);
 public sealed class JudgedEvaluation : IDisposable
 {
     private Tensor? _realFeatures;
-    private AttributeScores? _real;
+    private AttributeScores? _real, _chance;
 
     /// <summary>Evaluates against <paramref name="set"/>, which the evaluation owns from now on.</summary>
     public JudgedEvaluation(IJudgedPromptSet set) => Set = set ?? throw new ArgumentNullException(nameof(set));
@@ -90,6 +95,24 @@ public sealed class JudgedEvaluation : IDisposable
 
     /// <summary>What the judge reads back from the real images: the ceiling a generator can reach.</summary>
     public AttributeScores Real => _real ??= new AttributeScores(Set.Attributes, Set.Judge(Set.RealImages, 0));
+
+    /// <summary>
+    /// What the judge reads back when each real image is read as the scene drawn before it (scene i's prompt against
+    /// scene i − 1's render): what an image that ignores its prompt scores, the floor under the same metric. Null with
+    /// fewer than two scenes.
+    /// </summary>
+    public AttributeScores? Chance
+    {
+        get
+        {
+            if (_chance is not null || Set.RealImages.shape[0] < 2) return _chance;
+            using var others = Set.RealImages.roll(1, 0);
+            return _chance = new AttributeScores(Set.Attributes, Set.Judge(others, 0));
+        }
+    }
+
+    /// <summary>The real images' and the chance readings, beside which a result is reported.</summary>
+    public EvaluationReferences References => new(Real, Chance);
 
     private Tensor RealFeatures => _realFeatures ??= Set.Features(Set.RealImages);
 

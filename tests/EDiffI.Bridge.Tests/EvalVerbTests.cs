@@ -55,6 +55,10 @@ public class EvalVerbTests
             Assert.Equal(scored.Average(), accuracy, 12);
             Assert.True(json.GetProperty("fdJudge").GetDouble() > 0);
             Assert.Equal(6, json.GetProperty("run").GetProperty("count").GetInt32());
+            // Beside the real images' ceiling, the floor: other scenes' real images read as these prompts.
+            Assert.Contains("| attribute | generated | real images | chance | scored |", table);
+            double chance = json.GetProperty("chance").GetProperty("attributeAccuracy").GetDouble();
+            Assert.InRange(chance, 0, json.GetProperty("real").GetProperty("attributeAccuracy").GetDouble());
 
             string plot = Path.Combine(folder, "sub", "eval.png");
             byte[] bytes = File.ReadAllBytes(plot);

@@ -186,6 +186,28 @@ public class WorldMetricsTests
             Assert.Equal(full[named], shortCaption[named]);
     }
 
+    [Theory]
+    [InlineData("train,short")]
+    [InlineData("train,long")]
+    public void ChanceIsAnotherScenesRealImageScoredOnTheSameReadingsAndFarBelowTheRealOnes(string source)
+    {
+        using var evaluation = new EDiffI.Host.Evaluation.JudgedEvaluation(
+            new WorldPromptSetFactory().Open(source, 160, Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors"), CPU));
+        var (real, chance) = (evaluation.Real, evaluation.Chance!);
+        string Reading(EDiffI.Host.Evaluation.AttributeScores s) => string.Join(", ", s.Attributes.Select(a => $"{a} {s.Accuracy(a):0.00}"));
+        Assert.True(real.Mean > 0.95, Reading(real));
+        // The same prompts are read, so the same attributes are scored as often; only the images are another scene's.
+        foreach (string attribute in real.Attributes)
+            Assert.Equal(real.Tallies[attribute].Scored, chance.Tallies[attribute].Scored);
+        Assert.True(chance.Mean < real.Mean - 0.3, Reading(chance));
+        Assert.True(chance.Accuracy("object shape") < 0.5, Reading(chance));
+        Assert.True(chance.Accuracy("family") < 0.3, Reading(chance));
+        Assert.Same(chance, evaluation.Chance);
+        using var one = new EDiffI.Host.Evaluation.JudgedEvaluation(
+            new WorldPromptSetFactory().Open(source, 1, Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors"), CPU));
+        Assert.Null(one.Chance); // a single scene has no other scene to stand in for it
+    }
+
     [Fact]
     public void ControlMetricsFindPaintedObjectsInRealScenesAndNoneInABlankImage()
     {

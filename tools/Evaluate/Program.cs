@@ -78,6 +78,7 @@ if (models.Count == 0) { Console.Error.WriteLine("pass --model <folder> (one or 
 using var environment = new EvaluationEnvironment(device, judgePath);
 using var evaluation = JudgedEvaluation.Open(environment.Get<IEnumerable<IJudgedPromptSetFactory>>(), $"world:{split},{captions}", count, judgePath, device);
 Console.WriteLine($"real images: {Format(evaluation.Real)}");
+if (evaluation.Chance is { } chance) Console.WriteLine($"chance (real images of other scenes): mean {chance.Mean:P1}, {Format(chance)}");
 
 var results = new List<object>();
 foreach (string model in models)
@@ -104,7 +105,7 @@ foreach (string model in models)
 }
 if (options.Get("out") is string outPath)
 {
-    File.WriteAllText(outPath, JsonSerializer.Serialize(new { real = Shares(evaluation.Real), results },
+    File.WriteAllText(outPath, JsonSerializer.Serialize(new { real = Shares(evaluation.Real), chance = evaluation.Chance is { } c ? Shares(c) : null, results },
         new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
     Console.WriteLine($"wrote {outPath}");
 }
