@@ -121,6 +121,8 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
     /// Writes every ensemble whose nodes are all finished: each expert's EMA network (cast to
     /// <paramref name="dtype"/>) in its own folder, encoders copied from the base node's model, and a
     /// manifest that names the experts and the σ ranges they serve. Returns the folders written.
+    /// Several processes may export at once (sibling nodes trained side by side by <c>train --nodes</c> finish together):
+    /// each writes its own temporary folder and swaps it in, so an ensemble folder is always one whole export.
     /// </summary>
     public IReadOnlyList<string> ExportEnsembles(INetworkFamily family, ScalarType dtype)
     {
@@ -129,8 +131,7 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
         {
             if (!members.All(m => IsDone(schedule.Node(m)))) continue;
             string target = EnsembleFolder(name);
-            string temp = target + ".partial";
-            if (Directory.Exists(temp)) Directory.Delete(temp, true);
+            string temp = $"{target}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
             Directory.CreateDirectory(temp);
             var spec = schedule.Ensemble(name);
             ModelManifest? manifest = null;
@@ -146,10 +147,40 @@ public sealed class TreeTrainer(BranchingSchedule schedule, string runFolder,
             string first = Path.Combine(NodeFolder(spec.Experts[0].Name), "model");
             foreach (var dir in Directory.GetDirectories(first)) ModelLoader.CopyFolder(dir, Path.Combine(temp, Path.GetFileName(dir)));
             (manifest! with { Ensemble = spec, TrainedSteps = spec.Experts.Sum(e => schedule.Node(e.Name).Iterations) }).Save(temp);
-            if (Directory.Exists(target)) Directory.Delete(target, true);
-            Directory.Move(temp, target);
+            SwapIn(temp, target);
             written.Add(target);
         }
         return written;
+    }
+
+    // Puts the folder `temp` at `target`, moving an earlier export aside first. Another process may be doing the same
+    // with its own export of the same finished nodes (the same files): whichever lands last stands, and when this one
+    // keeps losing the race to others, theirs stands and this one is dropped.
+    private static void SwapIn(string temp, string target)
+    {
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            string old = $"{target}.old-{Guid.NewGuid():N}";
+            try
+            {
+                Directory.Move(target, old);
+                Directory.Delete(old, true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // No earlier export, or another process has just moved it aside.
+            }
+            try
+            {
+                Directory.Move(temp, target);
+                return;
+            }
+            catch (IOException) when (Directory.Exists(temp))
+            {
+                // Another export landed between the two moves: move it aside again.
+            }
+        }
+        if (!Directory.Exists(target)) throw new IOException($"The ensemble '{target}' could not be put in place; its export is left in '{temp}'.");
+        Directory.Delete(temp, true);
     }
 }

@@ -329,6 +329,45 @@ public class DistributedTests
     }
 
     [Fact]
+    public async Task ProcessesThatFinishTogetherExportWholeEnsemblesWithoutColliding()
+    {
+        // `train --nodes low` and `train --nodes high` side by side finish at once, and each exports every ensemble whose
+        // nodes are done: the exports must not trip over each other's temporary folders, and what stands is one whole export.
+        var schedule = new EDiffI.Experts.BranchingSchedule
+        {
+            Nodes =
+            [
+                new() { Name = "base", Iterations = 1 },
+                new() { Name = "low", Level = 1, Index = 0, Parent = "base", Iterations = 1 },
+                new() { Name = "high", Level = 1, Index = 1, Parent = "base", Iterations = 1 },
+            ],
+            Ensembles = new() { ["one"] = ["base"], ["two"] = ["low", "high"] },
+        };
+        using var data = new FixedImages();
+        var network = Network(Options(1).Seed);
+        Trainer NodeTrainer(EDiffI.Experts.TreeNode node, string folder, TrainerState? parent, string? resume, ICommunicator? ranks) =>
+            new(Options(node.Iterations) with { SigmaQuantiles = node.Level == 0 ? null : node.Quantiles().ToList() },
+                new EDiffI.Plugins.UNet.UNetFamily(), network, TinyModel.Manifest, TinyModel.T5(), TinyModel.Clip(), data, CPU,
+                ScalarType.Float32, folder, resume, initial: parent);
+        using var run = new TinyModel.TempFolder();
+        var tree = new TreeTrainer(schedule, run.Path, NodeTrainer);
+        tree.Run((_, t) => t.Run());
+        var family = new EDiffI.Plugins.UNet.UNetFamily();
+        for (int round = 0; round < 20; round++)
+        {
+            var exports = Enumerable.Range(0, 6).Select(_ => Task.Run(() => tree.ExportEnsembles(family, ScalarType.Float16))).ToArray();
+            var written = await Task.WhenAll(exports);
+            Assert.All(written, w => Assert.Equal(2, w.Count));
+        }
+        string ensembles = Path.Combine(run.Path, "ensembles");
+        Assert.Equal(["one", "two"], Directory.GetDirectories(ensembles).Select(Path.GetFileName).Order());
+        var two = EDiffI.Host.Pipeline.ModelManifest.Load(Path.Combine(ensembles, "two"));
+        Assert.Equal(["low", "high"], two.Ensemble!.Experts.Select(e => e.Name));
+        foreach (var expert in two.Ensemble.Experts)
+            using (family.Load(Path.Combine(ensembles, "two", expert.Folder))) { }
+    }
+
+    [Fact]
     public void RanksStartFromRankZerosWeights()
     {
         // Rank 1's network starts elsewhere (another seed); the broadcast makes it rank 0's before the first step.
