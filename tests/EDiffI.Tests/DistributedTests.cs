@@ -282,15 +282,7 @@ public class DistributedTests
             ],
         };
         using var data = new FixedImages();
-        var network = Network(Options(1).Seed);
-        Trainer NodeTrainer(EDiffI.Experts.TreeNode node, string folder, TrainerState? parent, string? resume, ICommunicator? ranks) =>
-            new(Options(node.Iterations) with
-                {
-                    Seed = 11 + schedule.Nodes.IndexOf(node), SigmaQuantiles = node.Level == 0 ? null : node.Quantiles().ToList(),
-                    PMean = schedule.PMean, PStd = schedule.PStd,
-                },
-                new EDiffI.Plugins.UNet.UNetFamily(), network, TinyModel.Manifest, TinyModel.T5(), TinyModel.Clip(), data, CPU,
-                ScalarType.Float32, folder, resume, initial: parent, parallel: ranks is null ? null : new DataParallel(ranks));
+        var NodeTrainer = TreeNodeTrainer(schedule, data);
         TrainerState Final(string run, string node) =>
             TrainerState.FromCheckpoint(Checkpoint.FindLatest(Path.Combine(run, "nodes", node, "checkpoints"))!);
 
@@ -344,13 +336,8 @@ public class DistributedTests
             Ensembles = new() { ["one"] = ["base"], ["two"] = ["low", "high"] },
         };
         using var data = new FixedImages();
-        var network = Network(Options(1).Seed);
-        Trainer NodeTrainer(EDiffI.Experts.TreeNode node, string folder, TrainerState? parent, string? resume, ICommunicator? ranks) =>
-            new(Options(node.Iterations) with { SigmaQuantiles = node.Level == 0 ? null : node.Quantiles().ToList() },
-                new EDiffI.Plugins.UNet.UNetFamily(), network, TinyModel.Manifest, TinyModel.T5(), TinyModel.Clip(), data, CPU,
-                ScalarType.Float32, folder, resume, initial: parent);
         using var run = new TinyModel.TempFolder();
-        var tree = new TreeTrainer(schedule, run.Path, NodeTrainer);
+        var tree = new TreeTrainer(schedule, run.Path, TreeNodeTrainer(schedule, data));
         tree.Run((_, t) => t.Run());
         var family = new EDiffI.Plugins.UNet.UNetFamily();
         for (int round = 0; round < 20; round++)
@@ -365,6 +352,22 @@ public class DistributedTests
         Assert.Equal(["low", "high"], two.Ensemble!.Experts.Select(e => e.Name));
         foreach (var expert in two.Ensemble.Experts)
             using (family.Load(Path.Combine(ensembles, "two", expert.Folder))) { }
+    }
+
+    // A tree node's trainer as `train --schedule` makes one: the node's iterations, its own seed and σ quantiles, the
+    // schedule's p(σ), data-parallel over the ranks it is given.
+    private static Func<EDiffI.Experts.TreeNode, string, TrainerState?, string?, ICommunicator?, Trainer> TreeNodeTrainer(
+        EDiffI.Experts.BranchingSchedule schedule, FixedImages data)
+    {
+        var network = Network(Options(1).Seed);
+        return (node, folder, parent, resume, ranks) =>
+            new(Options(node.Iterations) with
+                {
+                    Seed = 11 + schedule.Nodes.IndexOf(node), SigmaQuantiles = node.Level == 0 ? null : node.Quantiles().ToList(),
+                    PMean = schedule.PMean, PStd = schedule.PStd,
+                },
+                new EDiffI.Plugins.UNet.UNetFamily(), network, TinyModel.Manifest, TinyModel.T5(), TinyModel.Clip(), data, CPU,
+                ScalarType.Float32, folder, resume, initial: parent, parallel: ranks is null ? null : new DataParallel(ranks));
     }
 
     [Fact]

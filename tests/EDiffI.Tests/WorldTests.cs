@@ -192,7 +192,7 @@ public class WorldMetricsTests
     public void ChanceIsAnotherScenesRealImageScoredOnTheSameReadingsAndFarBelowTheRealOnes(string source)
     {
         using var evaluation = new EDiffI.Host.Evaluation.JudgedEvaluation(
-            new WorldPromptSetFactory().Open(source, 160, Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors"), CPU));
+            new WorldPromptSetFactory().Open(source, 160, JudgeWeights, CPU));
         var (real, chance) = (evaluation.Real, evaluation.Chance!);
         string Reading(EDiffI.Host.Evaluation.AttributeScores s) => string.Join(", ", s.Attributes.Select(a => $"{a} {s.Accuracy(a):0.00}"));
         Assert.True(real.Mean > 0.95, Reading(real));
@@ -204,7 +204,7 @@ public class WorldMetricsTests
         Assert.True(chance.Accuracy("family") < 0.3, Reading(chance));
         Assert.Same(chance, evaluation.Chance);
         using var one = new EDiffI.Host.Evaluation.JudgedEvaluation(
-            new WorldPromptSetFactory().Open(source, 1, Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors"), CPU));
+            new WorldPromptSetFactory().Open(source, 1, JudgeWeights, CPU));
         Assert.Null(one.Chance); // a single scene has no other scene to stand in for it
     }
 
@@ -258,10 +258,12 @@ public class WorldMetricsTests
     }
 
     // models/judge, copied beside the tests: the judge trained on the GPU (docs/world.md).
+    private static string JudgeWeights => Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors");
+
     private static WorldJudge ShippedJudge()
     {
         var judge = new WorldJudge();
-        EDiffI.IO.SafeTensorsWeights.Load(judge, Path.Combine(AppContext.BaseDirectory, "judge", "judge.safetensors"));
+        EDiffI.IO.SafeTensorsWeights.Load(judge, JudgeWeights);
         judge.eval();
         return judge;
     }
