@@ -38,6 +38,8 @@ app.Configure(config =>
         .WithExample("farm", "submit", "--farm", "nats://127.0.0.1:4222", "--prompt", "mossy cobblestones", "--wait", "--out", "stones.png");
     verbs.Add<TextureCommand>(config, "texture").WithDescription("Mip chains, normal maps, BC1/BC5/BC7 in KTX2 or DDS, and a preview render, on the GPU through Vulkan.")
         .WithExample("texture", "--in", "albedo.png", "--mips", "--format", "bc7", "--out", "albedo.ktx2", "--preview", "preview.png");
+    verbs.Add<QuantizeCommand>(config, "quantize").WithDescription("Copy a model folder with its weights stored in 8 bits (per-channel int8, about half the size; read back as floats).")
+        .WithExample("quantize", "--model", "models/default", "--out", "models/default-int8");
     verbs.Add<PluginsCommand>(config, "plugins").WithDescription("List the plugins found, what they provide and their status.");
     config.SetExceptionHandler((exception, _) =>
     {

@@ -29,21 +29,32 @@ public static class SafeTensorsWeights
 
     /// <summary>
     /// Reads every tensor of a safetensors file onto the CPU, after <see cref="SafeTensorsHeader.Read"/>
-    /// has checked its header (nothing is read from a file it refuses).
+    /// has checked its header (nothing is read from a file it refuses). 8-bit weights (<see cref="Int8Weights"/>) come
+    /// back as float32 tensors under their own names, without their scales.
     /// </summary>
     /// <exception cref="FileNotFoundException">When there is no such file.</exception>
-    /// <exception cref="InvalidDataException">When the file is truncated, not safetensors, or its header breaks the format's rules.</exception>
+    /// <exception cref="InvalidDataException">When the file is truncated, not safetensors, its header breaks the format's rules, or its 8-bit scales do not fit their tensors.</exception>
     public static Dictionary<string, Tensor> Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No weights file at '{path}'.", path);
         SafeTensorsHeader.Read(path);
+        Dictionary<string, Tensor> tensors;
         try
         {
-            return Safetensors.LoadStateDict(path);
+            tensors = Safetensors.LoadStateDict(path);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidDataException($"'{path}' is not a readable safetensors file ({e.Message}).", e);
+        }
+        try
+        {
+            return Int8Weights.Expand(tensors, path);
+        }
+        catch
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+            throw;
         }
     }
 

@@ -78,7 +78,8 @@ public sealed class SafeTensorsCheckpoint
     /// <summary>
     /// Copies every parameter of <paramref name="module"/> from the checkpoint, cast to the parameter's
     /// dtype and device. Tensors the module does not have (a decoder's, for an encoder) are ignored;
-    /// <paramref name="aliases"/> names alternatives for a missing tensor (a tied embedding).
+    /// <paramref name="aliases"/> names alternatives for a missing tensor (a tied embedding). 8-bit weights
+    /// (<see cref="Int8Weights"/>) are expanded with their scales.
     /// Nothing is copied unless every tensor is present with the right shape.
     /// </summary>
     /// <exception cref="InvalidDataException">One message listing every missing and wrongly shaped tensor.</exception>
@@ -86,14 +87,22 @@ public sealed class SafeTensorsCheckpoint
     {
         var expected = module.state_dict();
         var sources = new Dictionary<string, StoredTensor>(StringComparer.Ordinal);
+        var scales = new Dictionary<string, StoredTensor>(StringComparer.Ordinal); // 8-bit weights' scales (Int8Weights)
         var missing = new List<string>();
         var shapes = new List<string>();
         foreach (var (name, target) in expected.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            if (!Tensors.TryGetValue(name, out var stored) && !(aliases?.TryGetValue(name, out var alias) == true && Tensors.TryGetValue(alias, out stored)))
+            string storedName = name;
+            if (!Tensors.TryGetValue(name, out var stored) && !(aliases?.TryGetValue(name, out var alias) == true && Tensors.TryGetValue(storedName = alias!, out stored)))
             {
                 missing.Add(name);
                 continue;
+            }
+            if (Tensors.TryGetValue(storedName + Int8Weights.ScaleSuffix, out var scale))
+            {
+                if (stored.DType != ScalarType.Int8 || scale.Shape.Length != 1 || stored.Shape.Length == 0 || scale.Shape[0] != stored.Shape[0])
+                    shapes.Add($"{name} is {stored.DType} [{string.Join(", ", stored.Shape)}] with 8-bit scales [{string.Join(", ", scale.Shape)}], expected int8 with one scale per slice of dimension 0");
+                scales[name] = scale;
             }
             if (!stored.Shape.SequenceEqual(target.shape))
                 shapes.Add($"{name} is [{string.Join(", ", stored.Shape)}], expected [{string.Join(", ", target.shape)}]");
@@ -117,7 +126,16 @@ public sealed class SafeTensorsCheckpoint
                     handles[stored.File] = handle = File.OpenHandle(stored.File, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
                 using var buffer = empty(stored.Shape, dtype: stored.DType);
                 ReadInto(handle, stored, buffer);
-                target.copy_(buffer);
+                if (scales.TryGetValue(name, out var scaleStored))
+                {
+                    if (!handles.TryGetValue(scaleStored.File, out var scaleHandle))
+                        handles[scaleStored.File] = scaleHandle = File.OpenHandle(scaleStored.File, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+                    using var scaleBuffer = empty(scaleStored.Shape, dtype: scaleStored.DType);
+                    ReadInto(scaleHandle, scaleStored, scaleBuffer);
+                    using var weights = Int8Weights.Dequantize(buffer, scaleBuffer, name, stored.File);
+                    target.copy_(weights);
+                }
+                else target.copy_(buffer);
             }
         }
         finally

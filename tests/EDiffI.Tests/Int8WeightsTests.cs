@@ -1,0 +1,159 @@
+using EDiffI.Host.Pipeline;
+using EDiffI.IO;
+using EDiffI.Plugins.Experts;
+using static TorchSharp.torch;
+
+namespace EDiffI.Tests;
+
+/// <summary>Weights stored in 8 bits (<see cref="Int8Weights"/>) and the <c>quantize</c> verb's copy of a model.</summary>
+public class Int8WeightsTests
+{
+    [Fact]
+    public void EachWeightComesBackWithinHalfItsChannelsStepAndSmallTensorsUnchanged()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var conv = randn(16, 8, 3, 3) * linspace(0.01, 2, 16).view(16, 1, 1, 1); // channels of very different ranges
+        var bias = randn(16);
+        var small = randn(4, 4);
+        var packed = Int8Weights.Quantize(new Dictionary<string, Tensor> { ["conv.weight"] = conv, ["conv.bias"] = bias, ["small"] = small });
+
+        Assert.Equal(ScalarType.Int8, packed["conv.weight"].dtype);
+        Assert.Equal(new long[] { 16 }, packed["conv.weight" + Int8Weights.ScaleSuffix].shape);
+        Assert.False(packed.ContainsKey("conv.bias" + Int8Weights.ScaleSuffix));
+        Assert.True(packed["conv.bias"].equal(bias).all().item<bool>());
+        Assert.True(packed["small"].equal(small).all().item<bool>());
+
+        var back = Int8Weights.Expand(packed, "test");
+        Assert.Equal(3, back.Count);
+        var step = conv.abs().amax([1, 2, 3]) / 127;
+        var error = (back["conv.weight"] - conv).abs().amax([1, 2, 3]);
+        // Half a step, and a little for the float16 rounding of the scale.
+        Assert.True((error <= step * 0.5 * 1.01 + 1e-7).all().item<bool>(), $"errors {string.Join(", ", error.data<float>().ToArray())} against steps {string.Join(", ", step.data<float>().ToArray())}");
+        // Each channel is quantized on its own scale: the smallest channel is still resolved finely.
+        Assert.True(error[0].item<float>() < 1e-3, $"smallest channel's error {error[0].item<float>()}");
+    }
+
+    [Fact]
+    public void AQuantizedFileLoadsIntoTheModuleWhereTheFloatOneDid()
+    {
+        using var scope = NewDisposeScope();
+        string folder = TempFolder();
+        try
+        {
+            manual_seed(5);
+            var module = nn.Sequential(("lin", nn.Linear(64, 32)), ("act", nn.GELU()), ("out", nn.Linear(32, 8)));
+            string plain = Path.Combine(folder, "plain.safetensors"), packed = Path.Combine(folder, "packed.safetensors");
+            SafeTensorsWeights.Save(module, plain);
+            SafeTensorsWeights.Save(Int8Weights.Quantize(SafeTensorsWeights.Read(plain)), packed);
+            Assert.True(new FileInfo(packed).Length < 0.45 * new FileInfo(plain).Length, $"{new FileInfo(packed).Length} against {new FileInfo(plain).Length} bytes");
+
+            var x = randn(10, 64);
+            var expected = module.forward(x);
+            var copy = nn.Sequential(("lin", nn.Linear(64, 32)), ("act", nn.GELU()), ("out", nn.Linear(32, 8)));
+            SafeTensorsWeights.Load(copy, packed);
+            var got = copy.forward(x);
+            double relative = (got - expected).norm().item<float>() / expected.norm().item<float>();
+            Assert.InRange(relative, 1e-6, 0.01); // changed (it is 8 bits), but by under 1%
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
+    public void ScalesThatDoNotFitTheirTensorAreRefusedByName()
+    {
+        using var scope = NewDisposeScope();
+        string folder = TempFolder();
+        try
+        {
+            string orphan = Path.Combine(folder, "orphan.safetensors"), mismatch = Path.Combine(folder, "mismatch.safetensors");
+            SafeTensorsWeights.Save(new Dictionary<string, Tensor> { ["w" + Int8Weights.ScaleSuffix] = ones(4, dtype: ScalarType.Float16) }, orphan);
+            var e = Assert.Throws<InvalidDataException>(() => SafeTensorsWeights.Read(orphan));
+            Assert.Contains("no tensor 'w'", e.Message);
+            Assert.Contains("orphan.safetensors", e.Message);
+
+            SafeTensorsWeights.Save(new Dictionary<string, Tensor>
+            {
+                ["w"] = zeros(new long[] { 4, 8 }, dtype: ScalarType.Int8), ["w" + Int8Weights.ScaleSuffix] = ones(3, dtype: ScalarType.Float16),
+            }, mismatch);
+            e = Assert.Throws<InvalidDataException>(() => SafeTensorsWeights.Read(mismatch));
+            Assert.Contains("'w' is [4, 8] but its scales are [3]", e.Message);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
+    public void TheQuantizedShippedModelIsHalfTheSizeAndDrawsNearlyTheSameImage()
+    {
+        string source = Path.Combine(TinyModel.RepositoryRoot, "models", "default");
+        string root = TempFolder(), target = Path.Combine(root, "int8");
+        try
+        {
+            var files = ModelQuantizer.Quantize(source, target);
+            // Every weights file: the experts, the cascade's stages, T5 and CLIP.
+            Assert.Equal(Directory.GetFiles(source, "*.safetensors", SearchOption.AllDirectories).Length, files.Count);
+            long before = files.Sum(f => f.BytesBefore), after = files.Sum(f => f.BytesAfter);
+            Assert.InRange((double)after / before, 0.4, 0.55);
+            Assert.All(files, f => Assert.InRange(f.WorstRelativeError, 1e-5, 0.02));
+            // Everything else is copied as it is.
+            Assert.Equal(File.ReadAllText(Path.Combine(source, "model.json")), File.ReadAllText(Path.Combine(target, "model.json")));
+
+            var catalog = new ModelCatalog([new EDiffI.Plugins.UNet.UNetFamily()],
+                [new EDiffI.Plugins.T5.T5EncoderFactory(), new EDiffI.Plugins.Clip.ClipTextEncoderFactory()],
+                [new EDiffI.Plugins.Clip.ClipImageEncoderFactory()], [new SigmaIntervalRouterFactory()], new ExpertPlacementFactory());
+            var request = new GenerationRequest("green moss on grey stones", 7, 8, 2.0, Batch: 1);
+            var sampler = new EDiffI.Plugins.Sampling.HeunSampler();
+            var schedule = new EDiffI.Sampling.KarrasSchedule();
+            using var plain = TextToImagePipeline.Load(source, catalog, CPU, ScalarType.Float32);
+            using var packed = TextToImagePipeline.Load(target, catalog, CPU, ScalarType.Float32);
+            using var a = plain.Generate(request, sampler, schedule);
+            using var b = packed.Generate(request, sampler, schedule);
+            Assert.False(a.equal(b).all().item<bool>()); // the 8-bit weights are really in use
+            // Images in [-1, 1]: PSNR over the range of 2.
+            double mse = (a - b).square().mean().item<float>();
+            double psnr = 10 * Math.Log10(4 / mse);
+            Assert.True(psnr > 30, $"PSNR {psnr:F1} dB between the float16 and the 8-bit model's image");
+
+            // A quantized folder quantizes to the same bytes again.
+            string again = Path.Combine(root, "again");
+            ModelQuantizer.Quantize(target, again);
+            foreach (string file in Directory.GetFiles(target, "*.safetensors", SearchOption.AllDirectories))
+                Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(again, Path.GetRelativePath(target, file))));
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Fact]
+    public void QuantizeRefusesATargetThatHoldsFilesOrLiesInsideTheSourceAndWritesNothing()
+    {
+        string root = TempFolder();
+        try
+        {
+            string model = Path.Combine(root, "model");
+            Directory.CreateDirectory(model);
+            SafeTensorsWeights.Save(new Dictionary<string, Tensor> { ["w"] = randn(32, 32) }, Path.Combine(model, "unet.safetensors"));
+            string taken = Path.Combine(root, "taken");
+            Directory.CreateDirectory(taken);
+            File.WriteAllText(Path.Combine(taken, "keep.txt"), "mine");
+
+            var e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(model, taken));
+            Assert.Contains("already holds files", e.Message);
+            Assert.Equal(["keep.txt"], Directory.GetFiles(taken).Select(Path.GetFileName));
+            e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(model, Path.Combine(model, "int8")));
+            Assert.Contains("inside", e.Message);
+            e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(taken, Path.Combine(root, "x")));
+            Assert.Contains("no .safetensors", e.Message);
+            e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(Path.Combine(root, "missing"), Path.Combine(root, "y")));
+            Assert.Contains("no model folder", e.Message);
+            Assert.Equal(["model", "taken"], Directory.GetDirectories(root).Select(Path.GetFileName).Order());
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    private static string TempFolder()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "int8-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+}
