@@ -94,7 +94,7 @@ public class Int8WeightsTests
             Assert.Equal(Directory.GetFiles(source, "*.safetensors", SearchOption.AllDirectories).Length, files.Count);
             long before = files.Sum(f => f.BytesBefore), after = files.Sum(f => f.BytesAfter);
             Assert.InRange((double)after / before, 0.4, 0.55);
-            Assert.All(files, f => Assert.InRange(f.WorstRelativeError, 1e-5, 0.02));
+            Assert.All(files, f => Assert.InRange(f.WorstRelativeError, 1e-5, 0.03)); // 1.8% at worst today (an expert)
             // Everything else is copied as it is.
             Assert.Equal(File.ReadAllText(Path.Combine(source, "model.json")), File.ReadAllText(Path.Combine(target, "model.json")));
 
