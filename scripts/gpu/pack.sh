@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # After ../shared/gpu/prepare.sh and scripts/gpu/publish-tools.sh: packs .gpu/ into .gpuc/ as parts small enough that
-# the working tree (the shipped models are tracked, ~57 MB) plus one part stay under the device tool's 64 MiB.
+# the working tree (the shipped models are tracked, ~40 MB with the 8-bit default model) plus one part stay under the device tool's 64 MiB.
 #  - the .NET runtime is cut to the files the published apps can load (scripts/gpu/slim lists them) and xz -9e'd;
 #  - SkiaSharp's native library (12 MB) is left out: runs on the GPU write JSON, figures are drawn on the CPU;
 #  - the runtime is split into .gpuc/rt.NN parts of at most PART_MB (default: what the tree leaves per call); run.sh and the app go into

@@ -264,7 +264,10 @@ def compare_states(label, expected, actual):
 # Safetensors, read with the standard library: 8-byte little-endian header length, JSON header, data.
 # ----------------------------------------------------------------------------------------------------
 
-SAFETENSORS_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+SAFETENSORS_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "I8": 1}
+# 8-bit weights (Abstractions/IO/Int8Weights.cs): an I8 tensor with a float16 scale per slice of dimension 0 under
+# name + INT8_SCALE; it stands for values * scale.
+INT8_SCALE = ".int8_scale"
 
 
 def read_safetensors_header(path):
@@ -293,7 +296,7 @@ def read_safetensors_header(path):
 def load_safetensors(path):
     """{name: float32 CPU tensor} (needs torch)."""
     header, base, _ = read_safetensors_header(path)
-    dtypes = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
+    dtypes = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64, "I8": torch.int8}
     with open(path, "rb") as f:
         data = f.read()
     out = {}
@@ -302,6 +305,10 @@ def load_safetensors(path):
         raw = bytearray(data[base + lo:base + hi])
         t = torch.frombuffer(raw, dtype=dtypes[info["dtype"]]) if raw else torch.empty(0, dtype=dtypes[info["dtype"]])
         out[name] = t.reshape(info["shape"]).to(torch.float32)
+    for scale_name in [k for k in out if k.endswith(INT8_SCALE)]:
+        name = scale_name[:-len(INT8_SCALE)]
+        scale = out.pop(scale_name)
+        out[name] = out[name] * scale.view(-1, *([1] * (out[name].dim() - 1)))
     return out
 
 
@@ -774,7 +781,8 @@ def spec_checks(cfg, check_weights):
         header, _, size = read_safetensors_header(check_weights)
         dtypes = sorted({v["dtype"] for v in header.values()})
         print(f"[spec] {check_weights}: {len(header)} tensors, dtypes {dtypes}, {size:,} bytes")
-        ok = compare_states(f"expected state dict vs {check_weights}", expected, {k: v["shape"] for k, v in header.items()})
+        ok = compare_states(f"expected state dict vs {check_weights}", expected,
+                            {k: v["shape"] for k, v in header.items() if not k.endswith(INT8_SCALE)})
     return expected, ok
 
 
