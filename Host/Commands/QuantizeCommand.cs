@@ -31,7 +31,7 @@ public sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             files = ModelQuantizer.Quantize(s.Model, s.Out, f => AnsiConsole.MarkupLineInterpolated(
                 $"{f.File}: {f.BytesBefore / 1e6:F2} MB → {f.BytesAfter / 1e6:F2} MB, {f.Quantized} tensors in 8 bits, {f.Kept} kept, worst relative error {f.WorstRelativeError:P2} (‖w − ŵ‖/‖w‖)"));
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException)
         {
             throw new UserException(e.Message, e);
         }

@@ -25,15 +25,20 @@ public static class ModelQuantizer
     /// <param name="target">Where the copy goes: a folder that does not exist yet, or an empty one.</param>
     /// <param name="progress">Called after each weights file.</param>
     /// <exception cref="ArgumentException">For a missing or weightless source, a target that holds files, or a target inside the source.</exception>
+    /// <exception cref="InvalidDataException">For a weights file that is not valid safetensors (named; nothing is left at the target).</exception>
     public static IReadOnlyList<QuantizedFile> Quantize(string source, string target, Action<QuantizedFile>? progress = null)
     {
-        string from = Path.GetFullPath(source), to = Path.GetFullPath(target);
+        string from = Path.TrimEndingDirectorySeparator(Path.GetFullPath(source));
+        string to = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
         if (!Directory.Exists(from)) throw new ArgumentException($"There is no model folder '{source}'.");
+        string relative = Path.GetRelativePath(from, to);
+        if (relative == ".")
+            throw new ArgumentException($"'{target}' is the model folder itself; the copy goes to a new folder and '{source}' stays as it is.");
+        bool outside = relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative);
+        if (!outside)
+            throw new ArgumentException($"'{target}' lies inside '{source}'; name a folder outside it.");
         if (Directory.Exists(to) && Directory.EnumerateFileSystemEntries(to).Any())
             throw new ArgumentException($"'{target}' already holds files; name a new or empty folder (nothing was written).");
-        string relative = Path.GetRelativePath(from, to);
-        if (relative == "." || !relative.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(relative))
-            throw new ArgumentException($"'{target}' lies inside '{source}'; name a folder outside it.");
         var files = Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
         if (!files.Any(IsWeights)) throw new ArgumentException($"'{source}' holds no .safetensors weights to quantize.");
 

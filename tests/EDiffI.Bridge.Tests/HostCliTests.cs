@@ -98,6 +98,43 @@ public class HostCliTests
         }
     }
 
+    [Fact]
+    public async Task QuantizeCopiesAModelInEightBitsAndRefusesMistakesWithoutWriting()
+    {
+        var folder = Directory.CreateTempSubdirectory("ediffi-cli-").FullName;
+        try
+        {
+            // A small model: the shipped height network's folder (one weights file).
+            string model = Path.Combine(folder, "model");
+            Directory.CreateDirectory(model);
+            string shipped = Path.Combine(Path.GetDirectoryName(EndToEndTests.HostDll())!, "..", "..", "..", "..", "models", "default", "height");
+            foreach (string file in Directory.GetFiles(shipped)) File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+
+            var (code, output) = await RunHostAsync(folder, null, ["quantize", "--model", "model"]);
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze("--out <folder> is required"), Squeeze(output));
+            (code, output) = await RunHostAsync(folder, null, ["quantize", "--model", "model", "--out", "model/int8"]);
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze("lies inside"), Squeeze(output));
+            (code, output) = await RunHostAsync(folder, null, ["quantize", "--model", "nowhere", "--out", "q"]);
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze("There is no model folder 'nowhere'"), Squeeze(output));
+            Assert.Equal(["model"], Directory.GetFileSystemEntries(folder).Select(Path.GetFileName));
+
+            (code, output) = await RunHostAsync(folder, null, ["quantize", "--model", "model", "--out", "q"]);
+            Assert.True(code == 0, output);
+            Assert.Contains("wrote", output);
+            Assert.Equal(Directory.GetFiles(model).Select(Path.GetFileName).Order(), Directory.GetFiles(Path.Combine(folder, "q")).Select(Path.GetFileName).Order());
+            (code, output) = await RunHostAsync(folder, null, ["quantize", "--model", "model", "--out", "q"]);
+            Assert.Equal(1, code);
+            Assert.Contains(Squeeze("already holds files"), Squeeze(output));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("farm status job1 --farm nats://artist:pw-8f3k@127.0.0.1:4222", "The farm address carries credentials")]
     [InlineData("farm frobnicate", "Unknown farm action 'frobnicate'; use submit, status, get, cancel or bench.")]

@@ -152,6 +152,15 @@ public class Int8WeightsTests
             Assert.Equal(["keep.txt"], Directory.GetFiles(taken).Select(Path.GetFileName));
             e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(model, Path.Combine(model, "int8")));
             Assert.Contains("inside", e.Message);
+            e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(model, model + Path.DirectorySeparatorChar));
+            Assert.Contains("the model folder itself", e.Message);
+            // A damaged weights file is named, and no half-written copy is left.
+            string broken = Path.Combine(root, "broken");
+            Directory.CreateDirectory(broken);
+            File.WriteAllBytes(Path.Combine(broken, "unet.safetensors"), [1, 2, 3]);
+            var bad = Assert.Throws<InvalidDataException>(() => ModelQuantizer.Quantize(broken, Path.Combine(root, "z")));
+            Assert.Contains("unet.safetensors", bad.Message);
+            Directory.Delete(broken, true);
             e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(taken, Path.Combine(root, "x")));
             Assert.Contains("no .safetensors", e.Message);
             e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(Path.Combine(root, "missing"), Path.Combine(root, "y")));
