@@ -3,7 +3,7 @@
 # with its NVIDIA driver, beside the CPU reference in the same run, at 1024² and 2048².
 #
 # Here, once, from the repository root:
-#   ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj && bash scripts/gpu/pack.sh       # the host and runtime in .gpuc/ parts
+#   ../shared/gpu/prepare.sh Host/EDiffI.Host.csproj && VULKAN=1 bash scripts/gpu/pack.sh   # the host (with the Vulkan plugin) and runtime in .gpuc/ parts
 #   echo /.gl/ >>.git/info/exclude; mkdir -p .gl /tmp/amd64/partial
 #   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 #   apt-get $o update; (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)  # loader + libglvnd (the NVIDIA ICD needs it)
