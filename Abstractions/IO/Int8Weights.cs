@@ -17,6 +17,9 @@ public static class Int8Weights
     /// <summary>Tensors with fewer elements than this stay as they are.</summary>
     public const long MinElements = 256;
 
+    // float16's smallest positive (subnormal) value, 2^-24.
+    private const double SmallestScale = 5.9604644775390625e-8;
+
     /// <summary>Whether <see cref="Quantize(IReadOnlyDictionary{string, Tensor})"/> stores <paramref name="tensor"/> in 8 bits.</summary>
     public static bool Quantizes(Tensor tensor) =>
         tensor.is_floating_point() && tensor.dim() >= 2 && tensor.numel() >= MinElements;
@@ -56,9 +59,11 @@ public static class Int8Weights
         using var scope = NewDisposeScope();
         var w = tensor.detach().cpu().to(ScalarType.Float32);
         var rows = w.reshape(w.shape[0], -1);
-        // The scale is rounded to float16 before dividing, so the stored scale is the one the values were made with.
+        // The scale is rounded to float16 before dividing, so the stored scale is the one the values were made with. A
+        // channel so small that its scale would round to zero in float16 (largest |w| under about 4e-6) gets float16's
+        // smallest step instead, so it never divides by zero; its error stays under that step (6e-8).
         var absMax = rows.abs().amax([1L]);
-        var scale = where(absMax > 0, absMax / 127.0, ones_like(absMax)).to(ScalarType.Float16).to(ScalarType.Float32);
+        var scale = where(absMax > 0, (absMax / 127.0).clamp_min(SmallestScale), ones_like(absMax)).to(ScalarType.Float16).to(ScalarType.Float32);
         var values = (rows / scale.unsqueeze(1)).round().clamp(-127, 127).to(ScalarType.Int8).reshape(w.shape);
         return (values.MoveToOuterDisposeScope(), scale.to(ScalarType.Float16).MoveToOuterDisposeScope());
     }

@@ -35,6 +35,23 @@ public class Int8WeightsTests
     }
 
     [Fact]
+    public void ChannelsTooSmallForAFloat16ScaleComeBackFiniteAndCloseAndZeroChannelsAsZero()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        var w = randn(4, 64);
+        w[1] = w[1] * 1e-9; // its scale, 1e-9 × 4 / 127, is below float16's smallest step
+        w[2] = zeros(64);
+        var (values, scale) = Int8Weights.Quantize(w);
+        Assert.True((scale.to(ScalarType.Float32) > 0).all().item<bool>());
+        var back = Int8Weights.Dequantize(values, scale, "w", "test");
+        Assert.True(back.isfinite().all().item<bool>());
+        Assert.True((back[1] - w[1]).abs().max().item<float>() < 6e-8);
+        Assert.True(back[2].eq(0).all().item<bool>());
+        Assert.True(((back[0] - w[0]).abs().max() <= w[0].abs().max() / 254 * 1.01).item<bool>());
+    }
+
+    [Fact]
     public void AQuantizedFileLoadsIntoTheModuleWhereTheFloatOneDid()
     {
         using var scope = NewDisposeScope();
