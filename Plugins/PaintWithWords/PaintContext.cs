@@ -32,14 +32,15 @@ public sealed class PaintContext : IDisposable
     public PaintWeightFunction WeightFunction { get; }
 
     /// <summary>Stacks the masks (a copy the context owns, kept out of any dispose scope); every region has w′ = <paramref name="weight"/>.</summary>
-    public PaintContext(IReadOnlyList<Tensor> masks, IReadOnlyList<PhraseTokens> tokens, double weight, PaintWeightFunction? weightFunction = null)
-        : this(masks, tokens, Enumerable.Repeat(weight, masks.Count).ToList(), weightFunction)
+    public PaintContext(IReadOnlyList<Tensor> masks, IReadOnlyList<PhraseTokens> tokens, double weight, PaintWeightFunction? weightFunction = null, double outside = 0)
+        : this(masks, tokens, Enumerable.Repeat(weight, masks.Count).ToList(), weightFunction, outside)
     {
     }
 
     /// <summary>Stacks the masks (a copy the context owns, kept out of any dispose scope); region r has w′ = <paramref name="weights"/>[r].</summary>
-    public PaintContext(IReadOnlyList<Tensor> masks, IReadOnlyList<PhraseTokens> tokens, IReadOnlyList<double> weights, PaintWeightFunction? weightFunction = null)
+    public PaintContext(IReadOnlyList<Tensor> masks, IReadOnlyList<PhraseTokens> tokens, IReadOnlyList<double> weights, PaintWeightFunction? weightFunction = null, double outside = 0)
     {
+        if (!(outside >= 0) || double.IsInfinity(outside)) throw new ArgumentException("the outside push must be finite and 0 or more", nameof(outside));
         if (masks.Count != tokens.Count || masks.Count != weights.Count) throw new ArgumentException("one mask and one weight per phrase are needed", nameof(masks));
         if (masks.Count == 0) throw new ArgumentException("at least one region is needed", nameof(masks));
         if (weights.Any(w => !(w >= 0) || double.IsInfinity(w))) throw new ArgumentException("paint weights must be finite and 0 or more", nameof(weights));
@@ -50,7 +51,11 @@ public sealed class PaintContext : IDisposable
         RegionWeights = weights.ToList();
         Weight = RegionWeights.Max();
         WeightFunction = weightFunction ?? PaintWeights.Max;
+        Outside = outside;
     }
+
+    /// <summary>How strongly a phrase's tokens are pushed away outside its regions, relative to the pull inside (0: the paper's, none).</summary>
+    public double Outside { get; }
 
     /// <summary>
     /// The masks at an attention resolution, [R, height·width]: adaptive average pooling, so each cell
@@ -63,7 +68,8 @@ public sealed class PaintContext : IDisposable
     /// A of paint-with-words, [height·width, <paramref name="length"/>] on <paramref name="device"/>: for each
     /// query pixel and context token, the mask value of the region whose phrase the token belongs to (capped
     /// at 1), scaled by the region's w′ relative to <see cref="Weight"/> (so ω(σ)·A gives each region its own
-    /// w′). Built once per shape and device and kept by the context: callers must not dispose it.
+    /// w′). With <see cref="Outside"/> above 0, a phrase's tokens get −Outside (times the same scale) at the cells none
+    /// of its regions touches. Built once per shape and device and kept by the context: callers must not dispose it.
     /// </summary>
     public Tensor RegionTokenMatrix(int height, int width, ContextLayout layout, long length, Device device)
     {
@@ -80,7 +86,11 @@ public sealed class PaintContext : IDisposable
                 foreach (int p in Tokens[r].Clip) if (p < layout.ClipLength) tokens[r, layout.ClipStart + p] = scale;
                 foreach (int p in Tokens[r].T5) if (p < layout.T5Length) tokens[r, layout.T5Start + p] = scale;
             }
-            var matrix = MasksAt(height, width).t().matmul(tokens).clamp_max(1).to(device).MoveToOuterDisposeScope();
+            var masks = MasksAt(height, width);
+            var matrix = masks.t().matmul(tokens).clamp_max(1);
+            // The push away: −Outside at the cells no region of the token covers (a cell any of its regions touches keeps its pull).
+            if (Outside > 0) matrix = matrix - Outside * (1 - masks).t().matmul(tokens).clamp_max(1) * matrix.le(0).to(matrix.dtype);
+            matrix = matrix.to(device).MoveToOuterDisposeScope();
             matrix.DetachFromDisposeScope();
             _matrices[key] = matrix;
             return matrix;

@@ -6,7 +6,7 @@ namespace EDiffI.Plugins.PaintWithWords;
 
 /// <summary>Paint-with-words: locates phrases in every text stream and swaps in <see cref="PaintWithWordsProcessor"/>.</summary>
 /// <param name="weightFunction">ω(σ); null for the paper's <see cref="PaintWeights.Max"/>.</param>
-public sealed class PaintWithWords(PaintWeightFunction? weightFunction = null) : IPaintWithWords
+public sealed class PaintWithWords(PaintWeightFunction? weightFunction = null, double outside = 0) : IPaintWithWords
 {
     /// <inheritdoc />
     public ConditioningInputs Attach(ConditioningInputs conditioning, PaintRequest request, IReadOnlyDictionary<TextStream, ITextEncoder> encoders)
@@ -15,7 +15,7 @@ public sealed class PaintWithWords(PaintWeightFunction? weightFunction = null) :
         if (encoders.Count == 0) throw new ArgumentException("Paint-with-words needs a model with a text encoder.");
         var tokens = request.Regions.Select(r => Locate(request.Prompt, r.Phrase, encoders)).ToList();
         var weights = request.Regions.Select(r => r.Weight ?? request.Weight).ToList();
-        var context = new PaintContext(request.Regions.Select(r => r.Mask).ToList(), tokens, weights, weightFunction);
+        var context = new PaintContext(request.Regions.Select(r => r.Mask).ToList(), tokens, weights, weightFunction, outside);
         return conditioning.With(context);
     }
 

@@ -14,7 +14,7 @@ public static class PaintWithWordsServiceCollectionExtensions
     /// so an unknown weighting faults the plugin at start instead of failing the first generation.
     /// </param>
     /// <returns><paramref name="services"/>.</returns>
-    /// <exception cref="ArgumentException">For an unknown <see cref="PaintWithWordsOptions.Weighting"/>.</exception>
+    /// <exception cref="ArgumentException">For an unknown <see cref="PaintWithWordsOptions.Weighting"/> or a negative <see cref="PaintWithWordsOptions.Outside"/>.</exception>
     public static IServiceCollection AddPaintWithWords(this IServiceCollection services, Action<PaintWithWordsOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -26,7 +26,9 @@ public static class PaintWithWordsServiceCollectionExtensions
             "std" => PaintWeights.Std,
             _ => throw new ArgumentException($"Unknown PaintWithWords:Weighting '{options.Weighting}' (known: max, std)."),
         };
-        services.TryAddSingleton<IPaintWithWords>(new PaintWithWords(function));
+        if (!(options.Outside >= 0) || double.IsInfinity(options.Outside))
+            throw new ArgumentException($"PaintWithWords:Outside must be a finite number of 0 or more (got {options.Outside}).");
+        services.TryAddSingleton<IPaintWithWords>(new PaintWithWords(function, options.Outside));
         return services;
     }
 }

@@ -96,6 +96,30 @@ public class PaintWithWordsTests
         Assert.Throws<ArgumentException>(() => new PaintContext([left], [new PhraseTokens("a", [1], [])], [-1.0]));
     }
 
+    [Fact]
+    public void WithAnOutsidePushAPhrasesTokensAreWeighedDownWhereNoneOfItsRegionsLies()
+    {
+        // Left half "a" (CLIP token 1) at w′ 1, right half "b" (CLIP token 3) at w′ 0.25; push 2 outside.
+        using var left = zeros(8, 8);
+        left[.., ..4] = ones(8, 4);
+        using var right = 1 - left;
+        var phrases = new[] { new PhraseTokens("a", [1], []), new PhraseTokens("b", [3], []) };
+        using var context = new PaintContext([left, right], phrases, [1.0, 0.25], outside: 2);
+        var layout = new ContextLayout(ClipStart: 0, ClipLength: 4, T5Start: 4, T5Length: 2, ImageIndex: -1, NullIndex: -1);
+        var a = context.RegionTokenMatrix(4, 4, layout, 6, CPU);
+        using var column1 = a[.., 1].view(4, 4);
+        using var column3 = a[.., 3].view(4, 4);
+        Assert.Equal(new float[] { 1, 1, -2, -2 }, column1[0].data<float>().ToArray());
+        Assert.Equal(new float[] { -0.5f, -0.5f, 0.25f, 0.25f }, column3[0].data<float>().ToArray()); // in proportion to its w′
+        using var others = a[.., 0].abs().sum() + a[.., 2].abs().sum() + a[.., 4].abs().sum() + a[.., 5].abs().sum();
+        Assert.Equal(0, others.item<float>()); // tokens of no phrase are left alone
+        // Without the push, the paper's matrix.
+        using var paper = new PaintContext([left, right], phrases, [1.0, 0.25]);
+        Assert.True(paper.RegionTokenMatrix(4, 4, layout, 6, CPU).ge(0).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => new PaintContext([left], [phrases[0]], [1.0], outside: -1));
+        Assert.Throws<ArgumentException>(() => new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddPaintWithWords(o => o.Outside = double.NaN));
+    }
+
     /// <summary>
     /// With V the identity, attention's output is its probabilities, so the mass on the phrase's tokens
     /// can be read off directly.

@@ -48,6 +48,9 @@ internal static class ControlEvaluation
         o.Get("judge") ?? Path.Combine("models", "judge", "judge.safetensors"),
         o.Get("precision") ?? "auto");
 
+    // --outside: PaintWithWords:Outside for this evaluation (0, the paper's, unless given).
+    private static double Outside(Args o) => double.Parse(o.Get("outside") ?? "0", CultureInfo.InvariantCulture);
+
     private static int Int(string? text, int fallback) => text is null ? fallback : int.Parse(text, CultureInfo.InvariantCulture);
 
     /// <summary>Paint-with-words: region accuracy with and without painting, over w′.</summary>
@@ -57,8 +60,8 @@ internal static class ControlEvaluation
         using var environment = new EvaluationEnvironment(c.Device, c.Judge);
         IPaintWithWords painter = (options.Get("weighting") ?? "max") switch
         {
-            "max" => new PaintWithWords(PaintWeights.Max),
-            "std" => new PaintWithWords(PaintWeights.Std),
+            "max" => new PaintWithWords(PaintWeights.Max, Outside(options)),
+            "std" => new PaintWithWords(PaintWeights.Std, Outside(options)),
             var other => throw new ArgumentException($"--weighting max|std, not '{other}'"),
         };
         // Painting goes through the generation service's paint conditioner, with this evaluation's painter, as the CLI's --paint does.
@@ -138,7 +141,7 @@ internal static class ControlEvaluation
         Write(c.Out, new
         {
             model = c.Model, device = c.Device.ToString(), scenes = scenes.Count, seedsPerScene = c.Seeds, steps = c.Steps, guidance = c.Guidance,
-            weighting = options.Get("weighting") ?? "max", regions = regions.Sum(r => r.Count),
+            weighting = options.Get("weighting") ?? "max", outside = Outside(options), regions = regions.Sum(r => r.Count),
             real = new { pixelIoU = realSummary.PixelIoU, cellIoU = realSummary.CellIoU, cellHit = realSummary.CellHit },
             results,
         });
