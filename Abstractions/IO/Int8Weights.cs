@@ -72,17 +72,26 @@ public static class Int8Weights
     /// <exception cref="InvalidDataException">When the pair does not fit together (<paramref name="name"/> and <paramref name="source"/> name it).</exception>
     public static Tensor Dequantize(Tensor values, Tensor scale, string name, string source)
     {
-        if (values.dtype != ScalarType.Int8)
-            throw new InvalidDataException($"'{source}': '{name}' has 8-bit scales but is {values.dtype}, not int8.");
-        if (values.dim() < 1 || scale.dim() != 1 || scale.shape[0] != values.shape[0])
-            throw new InvalidDataException($"'{source}': '{name}' is [{string.Join(", ", values.shape)}] but its scales are " +
-                $"[{string.Join(", ", scale.shape)}]; one scale per slice of dimension 0 was expected.");
+        if (PairProblem(name, values.dtype, values.shape, scale.shape) is { } problem)
+            throw new InvalidDataException($"'{source}': {problem}.");
         using var scope = NewDisposeScope();
         var shape = new long[values.dim()];
         Array.Fill(shape, 1L);
         shape[0] = values.shape[0];
         var result = values.to(ScalarType.Float32) * scale.to(ScalarType.Float32).view(shape);
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Why a stored tensor <paramref name="name"/> of <paramref name="dtype"/> and <paramref name="shape"/> cannot pair
+    /// with scales of <paramref name="scaleShape"/>, or null when it can (for readers that check before they read).
+    /// </summary>
+    public static string? PairProblem(string name, ScalarType dtype, long[] shape, long[] scaleShape)
+    {
+        if (dtype != ScalarType.Int8) return $"'{name}' has 8-bit scales but is {dtype}, not int8";
+        if (shape.Length < 1 || scaleShape.Length != 1 || scaleShape[0] != shape[0])
+            return $"'{name}' is [{string.Join(", ", shape)}] but its scales are [{string.Join(", ", scaleShape)}]; one scale per slice of dimension 0 was expected";
+        return null;
     }
 
     /// <summary>

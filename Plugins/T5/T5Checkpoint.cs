@@ -100,8 +100,7 @@ public sealed class SafeTensorsCheckpoint
             }
             if (Tensors.TryGetValue(storedName + Int8Weights.ScaleSuffix, out var scale))
             {
-                if (stored.DType != ScalarType.Int8 || scale.Shape.Length != 1 || stored.Shape.Length == 0 || scale.Shape[0] != stored.Shape[0])
-                    shapes.Add($"{name} is {stored.DType} [{string.Join(", ", stored.Shape)}] with 8-bit scales [{string.Join(", ", scale.Shape)}], expected int8 with one scale per slice of dimension 0");
+                if (Int8Weights.PairProblem(name, stored.DType, stored.Shape, scale.Shape) is { } problem) shapes.Add(problem);
                 scales[name] = scale;
             }
             if (!stored.Shape.SequenceEqual(target.shape))
@@ -119,19 +118,22 @@ public sealed class SafeTensorsCheckpoint
         var handles = new Dictionary<string, Microsoft.Win32.SafeHandles.SafeFileHandle>(StringComparer.Ordinal);
         try
         {
+            // Each stored tensor read into a CPU buffer of its own dtype, every file opened once.
+            Tensor Read(StoredTensor stored)
+            {
+                if (!handles.TryGetValue(stored.File, out var handle))
+                    handles[stored.File] = handle = File.OpenHandle(stored.File, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+                var buffer = empty(stored.Shape, dtype: stored.DType);
+                ReadInto(handle, stored, buffer);
+                return buffer;
+            }
             foreach (var (name, target) in expected)
             {
                 var stored = sources[name];
-                if (!handles.TryGetValue(stored.File, out var handle))
-                    handles[stored.File] = handle = File.OpenHandle(stored.File, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-                using var buffer = empty(stored.Shape, dtype: stored.DType);
-                ReadInto(handle, stored, buffer);
+                using var buffer = Read(stored);
                 if (scales.TryGetValue(name, out var scaleStored))
                 {
-                    if (!handles.TryGetValue(scaleStored.File, out var scaleHandle))
-                        handles[scaleStored.File] = scaleHandle = File.OpenHandle(scaleStored.File, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-                    using var scaleBuffer = empty(scaleStored.Shape, dtype: scaleStored.DType);
-                    ReadInto(scaleHandle, scaleStored, scaleBuffer);
+                    using var scaleBuffer = Read(scaleStored);
                     using var weights = Int8Weights.Dequantize(buffer, scaleBuffer, name, stored.File);
                     target.copy_(weights);
                 }

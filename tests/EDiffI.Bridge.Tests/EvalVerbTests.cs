@@ -21,7 +21,7 @@ public class EvalVerbTests
     /// </summary>
     private const double Floor = 0.567;
 
-    private static string Repository => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(EndToEndTests.HostDll())!, "..", "..", "..", ".."));
+    internal static string Repository => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(EndToEndTests.HostDll())!, "..", "..", "..", ".."));
 
     private static string ShippedModel => Path.Combine(Repository, "models", "default");
 

@@ -107,7 +107,7 @@ public class HostCliTests
             // A small model: the shipped height network's folder (one weights file).
             string model = Path.Combine(folder, "model");
             Directory.CreateDirectory(model);
-            string shipped = Path.Combine(Path.GetDirectoryName(EndToEndTests.HostDll())!, "..", "..", "..", "..", "models", "default", "height");
+            string shipped = Path.Combine(EvalVerbTests.Repository, "models", "default", "height");
             foreach (string file in Directory.GetFiles(shipped)) File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
 
             var (code, output) = await RunHostAsync(folder, null, ["quantize", "--model", "model"]);
